@@ -1,0 +1,85 @@
+"""A change record: one row-level change as Debezium captured it, already decoded.
+
+The decoding of Kafka message bytes into a :class:`Change` lives in
+:mod:`cdc_facts.envelope`; everything downstream sees only this plain data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cdc_facts.types import Row
+
+#: Debezium operation codes.
+OPS = frozenset({"c", "u", "d", "r", "t", "m"})
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One decoded Debezium change event.
+
+    Values inside ``before``/``after`` are decoded Python values (``int``, ``Decimal``,
+    ``str``, ``bool``, ``datetime`` in UTC, ``date``, ``time``, ``UUID``, JSON values...),
+    ``None`` for SQL NULL and :data:`cdc_facts.types.UNKNOWN` for a value the database did
+    not deliver (Debezium's unavailable-value placeholder).
+
+    >>> c = Change(op="u", before={"id": 1}, after={"id": 1},
+    ...            source={"name": "shop", "schema": "public", "table": "orders", "lsn": 42})
+    >>> c.table, c.connector
+    ('public.orders', 'shop')
+    """
+
+    op: str
+    before: Row | None
+    after: Row | None
+    source: dict[str, object] = field(default_factory=dict)
+    ts_ms: int | None = None
+    key: Row | None = None
+    transaction: dict[str, object] | None = None
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+    @property
+    def connector(self) -> str:
+        """The Debezium ``topic.prefix`` (``source.name``)."""
+        return str(self.source.get("name", ""))
+
+    @property
+    def table(self) -> str:
+        """``schema.table`` for PostgreSQL, ``db.table`` for MySQL/MariaDB."""
+        schema = self.source.get("schema") or self.source.get("db")
+        table = self.source.get("table")
+        return f"{schema}.{table}" if schema else str(table)
+
+    @property
+    def is_snapshot(self) -> bool:
+        """True for snapshot reads (op ``r``) and other records emitted while snapshotting."""
+        snap = self.source.get("snapshot")
+        return self.op == "r" or snap in (True, "true", "first", "last", "first_in_data_collection",
+                                           "last_in_data_collection")
+
+    @property
+    def position(self) -> str:
+        """The source position that identifies this change within its connector.
+
+        PostgreSQL: ``lsn:<lsn>``. MySQL/MariaDB: ``gtid:<gtid>:<row>`` when GTIDs are on,
+        else ``binlog:<file>:<pos>:<row>``. Snapshot reads share one position, so for them
+        the record key is appended.
+        """
+        src = self.source
+        if src.get("lsn") is not None:
+            base = f"lsn:{src['lsn']}"
+        elif src.get("gtid"):
+            base = f"gtid:{src['gtid']}:{src.get('row', 0)}"
+        else:
+            base = f"binlog:{src.get('file')}:{src.get('pos')}:{src.get('row', 0)}"
+        if self.op == "r":
+            return f"{base}:{_key_text(self.key)}"
+        return base
+
+
+def _key_text(key: Row | None) -> str:
+    if not key:
+        return ""
+    return ",".join(f"{name}={key[name]}" for name in sorted(key))
