@@ -16,6 +16,7 @@ Recoverability is a class, not a string match::
     │   │   └── ContractViolationError  a fact does not satisfy its fact contract (JSON Schema)
     │   ├── ConnectorSpecError        a connectors/*.yaml spec is invalid
     │   ├── ConnectRequestError       Kafka Connect refused a request (4xx)
+    │   ├── ConnectorFailedError      a connector or one of its tasks is FAILED (carries trace)
     │   ├── PreflightError            the database cannot deliver what the rules need
     │   └── LocalStackError           the local stack cannot start (missing tool, port in use, died)
     └── TransientError                retry with backoff
@@ -208,3 +209,22 @@ class KafkaUnavailableError(TransientError):
 
 class DatabaseUnavailableError(TransientError):
     """The source database cannot be reached."""
+
+
+class ConnectorFailedError(TerminalError):
+    """A connector or one of its tasks is FAILED. ``trace`` is the Java stack trace Connect
+    reports for it; ``task`` is the task id, or ``None`` when the connector itself failed."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        connector: str,
+        task: int | None = None,
+        trace: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.connector = connector
+        self.task = task
+        self.trace = trace
