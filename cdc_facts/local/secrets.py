@@ -1,0 +1,41 @@
+"""Passwords of the local stack: generated once, kept in the state dir (mode 0600)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class StackSecrets:
+    postgres_admin: str
+    postgres_cdc: str
+    mariadb_root: str
+    mariadb_cdc: str
+    kafka_cluster_id: str
+
+    @classmethod
+    def load_or_create(cls, home: Path) -> StackSecrets:
+        path = home / "secrets.json"
+        if path.exists():
+            return cls(**json.loads(path.read_text()))
+        created = cls(
+            postgres_admin=secrets.token_hex(12),
+            postgres_cdc=secrets.token_hex(12),
+            mariadb_root=secrets.token_hex(12),
+            mariadb_cdc=secrets.token_hex(12),
+            kafka_cluster_id=base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="),
+        )
+        home.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(created), indent=2))
+        os.chmod(path, 0o600)
+        return created
+
+    def values(self) -> list[str]:
+        """Every secret value, for masking."""
+        return [self.postgres_admin, self.postgres_cdc, self.mariadb_root, self.mariadb_cdc]

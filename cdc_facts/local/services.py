@@ -1,0 +1,569 @@
+"""The stack's services, each a thin wrapper over one real process."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import os
+import pwd
+import shutil
+import signal
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from cdc_facts.errors import LocalStackError
+from cdc_facts.local.processes import (
+    pid_alive,
+    read_pid,
+    require_tool,
+    run,
+    spawn,
+    terminate,
+)
+from cdc_facts.local.secrets import StackSecrets
+from cdc_facts.local.settings import LocalStackSettings
+
+_LOG4J2 = """\
+status = error
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.reflections.name = org.reflections
+logger.reflections.level = ERROR
+"""
+
+#: The Debezium connector classes the Connect worker must offer.
+DEBEZIUM_CONNECTORS = (
+    "io.debezium.connector.postgresql.PostgresConnector",
+    "io.debezium.connector.mysql.MySqlConnector",
+    "io.debezium.connector.mariadb.MariaDbConnector",
+)
+
+
+class BaseService:
+    """One process of the stack. Subclasses say how to provision, start and probe it."""
+
+    name = ""
+    #: Signal that asks the process to shut down cleanly.
+    stop_signal = signal.SIGTERM
+
+    def __init__(self, settings: LocalStackSettings, secrets: StackSecrets) -> None:
+        self.settings = settings
+        self.secrets = secrets
+        self.dir = settings.service_dir(self.name)
+        self.log = settings.log_file(self.name)
+        self.pid_file = settings.pid_file(self.name)
+
+    @property
+    def port(self) -> int:
+        return int(getattr(self.settings.ports, self.name))
+
+    @property
+    def pid(self) -> int | None:
+        return read_pid(self.pid_file)
+
+    def running(self) -> bool:
+        return pid_alive(self.pid)
+
+    def check_tools(self) -> None:
+        """Raise with a remedy when a binary this service needs is missing."""
+
+    def provision(self) -> None:
+        """Create the service's state on first start (idempotent)."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        raise NotImplementedError
+
+    def bootstrap(self) -> None:
+        """Work to do once the service is ready (roles, databases). Idempotent."""
+
+    def stop(self) -> bool:
+        return terminate(self.pid_file, timeout=30.0)
+
+    def endpoint(self) -> str:
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str]:
+        return {}
+
+
+# --- PostgreSQL --------------------------------------------------------------------------
+
+
+def postgres_bin_dir() -> Path:
+    """The newest PostgreSQL under /usr/lib/postgresql, or $CDC_FACTS_PG_BIN."""
+    explicit = os.environ.get("CDC_FACTS_PG_BIN")
+    candidates = [explicit] if explicit else sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name),
+    )
+    for candidate in reversed(candidates):
+        if candidate and (Path(candidate) / "postgres").exists():
+            return Path(candidate)
+    raise LocalStackError(
+        "no PostgreSQL server binaries found under /usr/lib/postgresql/*/bin",
+        hint="install them (Debian: `apt-get install postgresql-15`) or set CDC_FACTS_PG_BIN",
+        service="postgres",
+    )
+
+
+def _service_user(preferred: str) -> str | None:
+    """Databases refuse to run as root: run them as their packaged OS user."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(preferred)
+    except KeyError:
+        raise LocalStackError(
+            f"running as root, but the unprivileged OS user `{preferred}` does not exist",
+            hint=f"create it (`useradd --system {preferred}`) or run as a normal user",
+        ) from None
+    return preferred
+
+
+def _chown_tree(path: Path, user: str | None) -> None:
+    if user is None:
+        return
+    entry = pwd.getpwnam(user)
+    for root, dirs, files in os.walk(path):
+        for name in [root, *(os.path.join(root, d) for d in dirs),
+                     *(os.path.join(root, f) for f in files)]:
+            os.chown(name, entry.pw_uid, entry.pw_gid)
+
+
+class PostgresService(BaseService):
+    name = "postgres"
+    stop_signal = signal.SIGINT  # "fast" shutdown: do not wait for replication clients
+
+    @property
+    def data(self) -> Path:
+        return self.dir / "data"
+
+    @property
+    def user(self) -> str | None:
+        return _service_user("postgres")
+
+    def check_tools(self) -> None:
+        postgres_bin_dir()
+
+    def provision(self) -> None:
+        if (self.data / "PG_VERSION").exists():
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "run").mkdir(exist_ok=True)
+        pwfile = self.dir / "pwfile"
+        pwfile.write_text(self.secrets.postgres_admin + "\n")
+        _chown_tree(self.dir, self.user)
+        initdb = str(postgres_bin_dir() / "initdb")
+        run([initdb, "-D", str(self.data), "-U", "postgres", "--auth-local=trust",
+             "--auth-host=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8", "--no-locale"],
+            user=self.user)
+        pwfile.unlink()
+        self._write_config()
+
+    def _write_config(self) -> None:
+        conf = self.data / "postgresql.auto.conf"
+        conf.write_text(
+            "# written by cdc-facts local\n"
+            f"listen_addresses = '{self.settings.host}'\n"
+            f"port = {self.port}\n"
+            f"unix_socket_directories = '{self.dir / 'run'}'\n"
+            "wal_level = logical\n"
+            "max_wal_senders = 20\n"
+            "max_replication_slots = 20\n"
+            "max_connections = 200\n"
+            "shared_buffers = 256MB\n"
+            "log_min_messages = warning\n"
+        )
+        _chown_tree(self.data, self.user)
+
+    def start(self) -> None:
+        postgres = str(postgres_bin_dir() / "postgres")
+        spawn([postgres, "-D", str(self.data)], log=self.log, pid_file=self.pid_file,
+              user=self.user)
+
+    def ready(self) -> bool:
+        pg_isready = str(postgres_bin_dir() / "pg_isready")
+        try:
+            run([pg_isready, "-h", self.settings.host, "-p", str(self.port), "-q"], timeout=10)
+        except LocalStackError:
+            return False
+        return True
+
+    def bootstrap(self) -> None:
+        import psycopg  # the local adapter's own dependency
+
+        pw = self.secrets.postgres_cdc
+        with psycopg.connect(self.admin_dsn("postgres"), autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'cdc'").fetchone()
+            verb = "ALTER" if exists else "CREATE"
+            conn.execute(f"{verb} ROLE cdc WITH LOGIN REPLICATION PASSWORD '{pw}'")  # noqa: S608
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'shop'").fetchone():
+                conn.execute("CREATE DATABASE shop OWNER cdc")
+
+    def stop(self) -> bool:
+        return terminate_with(self.pid_file, self.stop_signal)
+
+    def admin_dsn(self, database: str = "shop") -> str:
+        return (f"postgresql://postgres:{self.secrets.postgres_admin}@{self.settings.host}:"
+                f"{self.port}/{database}")
+
+    def endpoint(self) -> str:
+        return f"postgresql://{self.settings.host}:{self.port}/shop"
+
+    def env(self) -> dict[str, str]:
+        cdc = f"postgresql://cdc:{self.secrets.postgres_cdc}@{self.settings.host}:{self.port}/shop"
+        return {
+            "CDC_FACTS_POSTGRES_DSN": self.admin_dsn(),
+            "CDC_FACTS_POSTGRES_CDC_DSN": cdc,
+            "SHOP_DB_HOST": self.settings.host,
+            "SHOP_DB_PORT": str(self.port),
+            "SHOP_DB_PASSWORD": self.secrets.postgres_cdc,
+        }
+
+
+def terminate_with(pid_file: Path, sig: signal.Signals, timeout: float = 30.0) -> bool:
+    """Ask the main process (not its group) to stop with ``sig``, then fall back to SIGKILL."""
+    pid = read_pid(pid_file)
+    if pid_alive(pid):
+        assert pid is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+    return terminate(pid_file, timeout=timeout)
+
+
+# --- MariaDB -----------------------------------------------------------------------------
+
+
+def _mariadb_binary(*names: str) -> str:
+    for name in names:
+        found = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists()
+                                       else None)
+        if found:
+            return found
+    raise LocalStackError(
+        f"MariaDB is not installed ({names[0]} not found)",
+        hint="`make` installs it, or run `apt-get install mariadb-server`",
+        service="mariadb",
+    )
+
+
+class MariaDbService(BaseService):
+    name = "mariadb"
+
+    @property
+    def data(self) -> Path:
+        return self.dir / "data"
+
+    @property
+    def socket(self) -> Path:
+        return self.dir / "run" / "mariadb.sock"
+
+    @property
+    def user(self) -> str | None:
+        return _service_user("mysql")
+
+    def check_tools(self) -> None:
+        _mariadb_binary("mariadbd", "mysqld")
+        _mariadb_binary("mariadb-install-db", "mysql_install_db")
+
+    def provision(self) -> None:
+        if (self.data / "mysql").exists():
+            return
+        for sub in ("data", "run", "binlog"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        _chown_tree(self.dir, self.user)
+        install = _mariadb_binary("mariadb-install-db", "mysql_install_db")
+        argv = [install, "--no-defaults", f"--datadir={self.data}",
+                "--auth-root-authentication-method=normal", "--skip-test-db"]
+        if self.user:
+            argv.append(f"--user={self.user}")
+        run(argv)
+
+    def start(self) -> None:
+        server = _mariadb_binary("mariadbd", "mysqld")
+        argv = [server, "--no-defaults", f"--datadir={self.data}", f"--port={self.port}",
+                f"--bind-address={self.settings.host}", f"--socket={self.socket}",
+                f"--pid-file={self.dir / 'run' / 'mariadb.pid'}",
+                f"--log-bin={self.dir / 'binlog' / 'mariadb-bin'}", "--binlog-format=ROW",
+                "--binlog-row-image=FULL", "--server-id=1", "--skip-name-resolve",
+                "--innodb-buffer-pool-size=128M", "--expire-logs-days=2"]
+        if self.user:
+            argv.append(f"--user={self.user}")
+        spawn(argv, log=self.log, pid_file=self.pid_file)
+
+    def _connect_root(self) -> object:
+        import pymysql
+
+        try:
+            return pymysql.connect(unix_socket=str(self.socket), user="root",
+                                   password=self.secrets.mariadb_root, autocommit=True)
+        except pymysql.err.OperationalError:
+            # fresh datadir: root has no password yet
+            return pymysql.connect(unix_socket=str(self.socket), user="root", autocommit=True)
+
+    def ready(self) -> bool:
+        import pymysql
+
+        try:
+            conn = self._connect_root()
+        except pymysql.err.Error:
+            return False
+        conn.close()  # type: ignore[attr-defined]
+        return True
+
+    def bootstrap(self) -> None:
+        conn = self._connect_root()
+        root_pw, cdc_pw = self.secrets.mariadb_root, self.secrets.mariadb_cdc
+        statements = [
+            f"ALTER USER 'root'@'localhost' IDENTIFIED BY '{root_pw}'",
+            f"CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '{root_pw}'",
+            "GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION",
+            "CREATE DATABASE IF NOT EXISTS shop",
+            f"CREATE USER IF NOT EXISTS 'cdc'@'%' IDENTIFIED BY '{cdc_pw}'",
+            "GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT "
+            "ON *.* TO 'cdc'@'%'",
+            "GRANT ALL PRIVILEGES ON shop.* TO 'cdc'@'%'",
+        ]
+        with conn.cursor() as cursor:  # type: ignore[attr-defined]
+            for statement in statements:
+                cursor.execute(statement)
+        conn.close()  # type: ignore[attr-defined]
+
+    def endpoint(self) -> str:
+        return f"mysql://{self.settings.host}:{self.port}/shop"
+
+    def env(self) -> dict[str, str]:
+        host, port = self.settings.host, self.port
+        return {
+            "CDC_FACTS_MARIADB_DSN": f"mysql://root:{self.secrets.mariadb_root}@{host}:{port}/shop",
+            "CDC_FACTS_MARIADB_CDC_DSN": f"mysql://cdc:{self.secrets.mariadb_cdc}@{host}:{port}/shop",
+        }
+
+
+# --- Java services -------------------------------------------------------------------------
+
+
+def _java() -> str:
+    return require_tool("java", hint="install a JDK 17+ (Debian: `apt-get install openjdk-17-jdk`)")
+
+
+class _JavaService(BaseService):
+    def __init__(self, settings: LocalStackSettings, secrets: StackSecrets, jars: Path) -> None:
+        super().__init__(settings, secrets)
+        self.jars = jars
+
+    def check_tools(self) -> None:
+        _java()
+
+    def _jvm_options(self) -> list[str]:
+        log4j = self.dir / "log4j2.properties"
+        return ["-Xms256m", f"-Xmx{self.settings.heap}", "-XX:+UseG1GC",
+                "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={log4j}",
+                f"-Dkafka.logs.dir={self.dir / 'logs'}"]
+
+    def _write_log4j(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "log4j2.properties").write_text(_LOG4J2)
+
+
+class KafkaService(_JavaService):
+    """One Kafka node in KRaft combined mode (broker + controller)."""
+
+    name = "kafka"
+
+    @property
+    def properties(self) -> Path:
+        return self.dir / "server.properties"
+
+    def provision(self) -> None:
+        self._write_log4j()
+        self._write_properties()
+        if (self.dir / "data" / "meta.properties").exists():
+            return
+        cluster_id = self.secrets.kafka_cluster_id
+        run([_java(), "-cp", f"{self.jars / 'lib'}/*", *self._jvm_options(),
+             "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.properties),
+             "--standalone"])
+
+    def _write_properties(self) -> None:
+        host, port, ctl = self.settings.host, self.port, self.settings.ports.controller
+        self.properties.write_text("\n".join([
+            "# written by cdc-facts local",
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.bootstrap.servers={host}:{ctl}",
+            f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{ctl}",
+            f"advertised.listeners=PLAINTEXT://{host}:{port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"log.dirs={self.dir / 'data'}",
+            "num.partitions=1",
+            "default.replication.factor=1",
+            "offsets.topic.replication.factor=1",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            "auto.create.topics.enable=true",
+            "log.retention.hours=168",
+            "",
+        ]))
+
+    def start(self) -> None:
+        spawn([_java(), "-cp", f"{self.jars / 'lib'}/*", *self._jvm_options(), "kafka.Kafka",
+               str(self.properties)], log=self.log, pid_file=self.pid_file)
+
+    def ready(self) -> bool:
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, "log_level": 0,
+                             "socket.connection.setup.timeout.ms": 2000})
+        try:
+            metadata = admin.list_topics(timeout=3)
+        except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+            return False
+        return bool(metadata.brokers)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.settings.host}:{self.port}"
+
+    def endpoint(self) -> str:
+        return self.bootstrap_servers
+
+    def env(self) -> dict[str, str]:
+        return {"CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS": self.bootstrap_servers}
+
+
+class ConnectService(_JavaService):
+    """A Kafka Connect distributed worker with the Debezium plugins on its plugin.path."""
+
+    name = "connect"
+
+    @property
+    def properties(self) -> Path:
+        return self.dir / "connect-distributed.properties"
+
+    def provision(self) -> None:
+        self._write_log4j()
+        host, port = self.settings.host, self.port
+        kafka = f"{host}:{self.settings.ports.kafka}"
+        self.properties.write_text("\n".join([
+            "# written by cdc-facts local",
+            f"bootstrap.servers={kafka}",
+            "group.id=cdc-facts-connect",
+            "key.converter=org.apache.kafka.connect.json.JsonConverter",
+            "value.converter=org.apache.kafka.connect.json.JsonConverter",
+            "key.converter.schemas.enable=true",
+            "value.converter.schemas.enable=true",
+            "config.storage.topic=_connect-configs",
+            "offset.storage.topic=_connect-offsets",
+            "status.storage.topic=_connect-status",
+            "config.storage.replication.factor=1",
+            "offset.storage.replication.factor=1",
+            "status.storage.replication.factor=1",
+            "offset.flush.interval.ms=1000",
+            f"listeners=http://{host}:{port}",
+            f"rest.advertised.host.name={host}",
+            f"rest.advertised.port={port}",
+            f"plugin.path={self.jars / 'plugins'}",
+            "plugin.discovery=hybrid_warn",
+            "connector.client.config.override.policy=All",
+            "topic.creation.enable=true",
+            "",
+        ]))
+
+    def start(self) -> None:
+        spawn([_java(), "-cp", f"{self.jars / 'lib'}/*", *self._jvm_options(),
+               "org.apache.kafka.connect.cli.ConnectDistributed", str(self.properties)],
+              log=self.log, pid_file=self.pid_file)
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/connector-plugins", timeout=3) as resp:  # noqa: S310
+                plugins = json.load(resp)
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+        classes = {p.get("class") for p in plugins}
+        return all(c in classes for c in DEBEZIUM_CONNECTORS)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.host}:{self.port}"
+
+    def endpoint(self) -> str:
+        return self.url
+
+    def env(self) -> dict[str, str]:
+        return {"CDC_FACTS_CONNECT_URL": self.url}
+
+
+def _java_major(java: Path) -> int:
+    release = java.parent.parent / "release"
+    try:
+        for line in release.read_text().splitlines():
+            if line.startswith("JAVA_VERSION="):
+                return int(line.split("=", 1)[1].strip('"').split(".")[0])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def registry_java() -> str:
+    """Apicurio Registry 3.x needs Java 21+: the newest JDK under /usr/lib/jvm, or
+    ``$CDC_FACTS_REGISTRY_JAVA_HOME``."""
+    explicit = os.environ.get("CDC_FACTS_REGISTRY_JAVA_HOME")
+    homes = [Path(explicit)] if explicit else [Path(p) for p in glob.glob("/usr/lib/jvm/*")]
+    javas = [h / "bin" / "java" for h in homes if (h / "bin" / "java").exists()]
+    best = max(javas, key=_java_major, default=None)
+    if best is None or _java_major(best) < 21:
+        raise LocalStackError(
+            "Apicurio Registry 3 needs Java 21 or newer, and none was found under /usr/lib/jvm",
+            hint="install a JDK 21+ (e.g. Temurin) and/or set CDC_FACTS_REGISTRY_JAVA_HOME",
+            service="registry",
+        )
+    return str(best)
+
+
+class RegistryService(_JavaService):
+    """Apicurio Registry 3 (Quarkus fast-jar, in-memory storage)."""
+
+    name = "registry"
+
+    def check_tools(self) -> None:
+        registry_java()
+
+    def start(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        spawn([registry_java(), f"-Xmx{self.settings.heap}", f"-Dquarkus.http.port={self.port}",
+               f"-Dquarkus.http.host={self.settings.host}", "-Dquarkus.log.level=WARN",
+               "-Dapicurio.rest.deletion.artifact.enabled=true",
+               "-jar", str(self.jars / "quarkus-run.jar")],
+              log=self.log, pid_file=self.pid_file, cwd=self.dir)
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/subjects", timeout=3) as resp:  # noqa: S310
+                return bool(resp.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.host}:{self.port}/apis/ccompat/v7"
+
+    def endpoint(self) -> str:
+        return self.url
+
+    def env(self) -> dict[str, str]:
+        return {"CDC_FACTS_REGISTRY_URL": self.url}
