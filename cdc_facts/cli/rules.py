@@ -1,0 +1,311 @@
+"""``cdc-facts validate``, ``test``, ``translate``, ``explain`` and ``contracts``: offline.
+
+Each command parses its options, calls the library and renders the outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import click
+from rich.markup import escape
+from rich.table import Table
+from rich.tree import Tree
+
+from cdc_facts.changes import Change
+from cdc_facts.cli.output import stdout
+from cdc_facts.contracts import fact_schema
+from cdc_facts.errors import ChangeDecodeError, Problem, RecordError
+from cdc_facts.facts import Fact, to_cloudevent
+from cdc_facts.rules.loader import MappingReport, load_mappings, read_mappings
+from cdc_facts.rules.model import Rule
+from cdc_facts.rules.testing import ExampleResult, run_examples
+from cdc_facts.translator import Translator
+from cdc_facts.types import UNKNOWN
+
+DEFAULT_MAPPINGS = ("mappings",)
+_WRAPPER_KEYS = frozenset({"topic", "partition", "offset", "key", "value", "headers", "timestamp"})
+
+_paths = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+_mappings = click.option(
+    "--mappings", "-m", "mappings", multiple=True, type=click.Path(path_type=Path),
+    default=DEFAULT_MAPPINGS, show_default=True, help="Mapping file or directory (repeatable).",
+)
+
+
+# --- validate ----------------------------------------------------------------------------
+
+
+@click.command()
+@_paths
+def validate(paths: tuple[Path, ...]) -> None:
+    """Check mapping files (default: mappings/) and report every problem at once."""
+    report = read_mappings(paths or DEFAULT_MAPPINGS)
+    render_problems(report.problems)
+    if report.errors:
+        _fail(f"{len(report.errors)} error(s) in {len(report.files)} file(s)")
+    rules = report.ruleset.rules
+    tables = report.ruleset.tables()
+    stdout.print(
+        f"[green]✓[/] {len(report.files)} file(s), {len(rules)} rule(s), "
+        f"{len({r.fact_type for r in rules})} fact type(s) over {len(tables)} table(s)",
+        highlight=False,
+    )
+
+
+def render_problems(problems: Sequence[Problem]) -> None:
+    """Print each problem: position and message, the line underlined, the suggestion."""
+    lines: dict[str, list[str]] = {}
+    for problem in problems:
+        color = "red" if problem.severity == "error" else "yellow"
+        stdout.print(
+            f"[bold]{escape(problem.location())}[/]: [{color}]{problem.severity}[/]: "
+            f"{escape(problem.message)}",
+            highlight=False, soft_wrap=True,
+        )
+        source = lines.setdefault(problem.file, _file_lines(problem.file))
+        for text in _excerpt(problem, source):
+            stdout.print(text, highlight=False, markup=False)
+        if problem.suggestion:
+            stdout.print(f"    did you mean `{escape(problem.suggestion)}`?", highlight=False)
+
+
+def _file_lines(file: str) -> list[str]:
+    try:
+        return Path(file).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def _excerpt(problem: Problem, source: list[str]) -> list[str]:
+    """The problem's line with its fragment underlined (``^^^``)."""
+    if not 0 < problem.line <= len(source):
+        return []
+    text = source[problem.line - 1]
+    start = min(max(problem.col - 1, 0), len(text))
+    width = len(problem.fragment.split("\n")[0]) if problem.fragment else 1
+    width = max(1, min(width, len(text) - start))
+    gutter = f"{problem.line:>5} | "
+    return [f"{gutter}{text}", " " * (len(gutter) - 2) + "| " + " " * start + "^" * width]
+
+
+def _fail(message: str) -> None:
+    stdout.print(f"[red]✗[/] {escape(message)}", highlight=False)
+    sys.exit(1)
+
+
+def _load(paths: Sequence[Path]) -> MappingReport:
+    report = read_mappings(paths)
+    if report.errors:
+        render_problems(report.problems)
+        _fail(f"{len(report.errors)} error(s): run `cdc-facts validate` after fixing them")
+    return report
+
+
+# --- test --------------------------------------------------------------------------------
+
+
+@click.command(name="test")
+@_paths
+def test_examples(paths: tuple[Path, ...]) -> None:
+    """Run the examples of mapping files (default: mappings/) and diff the facts."""
+    report = _load(paths or DEFAULT_MAPPINGS)
+    results = run_examples(report.mappings)
+    for result in results:
+        _render_result(result)
+    failed = [r for r in results if not r.passed]
+    summary = f"{len(results)} example(s), {len(results) - len(failed)} passed"
+    if failed:
+        _fail(f"{summary}, {len(failed)} failed")
+    if not results:
+        stdout.print("[yellow]no examples[/]: add `examples` to the mapping files")
+        return
+    stdout.print(f"[green]✓[/] {summary}", highlight=False)
+
+
+def _render_result(result: ExampleResult) -> None:
+    where = f"{result.example.file}:{result.example.line}"
+    mark = "[green]✓[/]" if result.passed else "[red]✗[/]"
+    stdout.print(f"{mark} {escape(where)} {escape(result.example.description)}", highlight=False)
+    if result.error is not None:
+        error = result.error
+        stdout.print(f"    [red]{type(error).__name__}[/]: {escape(error.message)}",
+                     highlight=False)
+    if result.mismatches:
+        stdout.print(_diff_table(result))
+
+
+def _diff_table(result: ExampleResult) -> Table:
+    table = Table(box=None, padding=(0, 2), show_edge=False)
+    for column in ("fact", "attribute", "expected", "actual"):
+        table.add_column(column)
+    for m in result.mismatches:
+        fact = "all" if m.index < 0 else f"#{m.index + 1}"
+        expected, actual = _show(m.expected), _show(m.actual)
+        table.add_row(fact, m.attribute, f"[green]- {escape(expected)}[/]",
+                      f"[red]+ {escape(actual)}[/]")
+    return table
+
+
+def _show(value: object) -> str:
+    if isinstance(value, dict):
+        return json.dumps(value, default=str, sort_keys=True)
+    if value is None:
+        return "null"
+    return str(value)
+
+
+# --- translate ---------------------------------------------------------------------------
+
+
+@click.command()
+@_mappings
+@click.option("--input", "-i", "source", type=click.File("r"), default="-", show_default=True,
+              help="JSON Lines of Debezium values, or of {topic, key, value} records.")
+@click.option("--dead-letter", type=click.File("w"), default=None,
+              help="Write failing records here instead of stderr.")
+@click.option("--strict", is_flag=True, help="Exit 1 when any record fails.")
+def translate(
+    mappings: tuple[Path, ...], source: IO[str], dead_letter: IO[str] | None, strict: bool
+) -> None:
+    """Translate change records (JSON Lines) into facts (JSON Lines on stdout)."""
+    translator = Translator(load_mappings(mappings))
+    failures = dead_letter or sys.stderr
+    failed = 0
+    for number, record in _records(source):
+        try:
+            for fact in _translate(translator, record):
+                sys.stdout.write(json.dumps(_fact_record(fact), separators=(",", ":")) + "\n")
+        except RecordError as exc:
+            failed += 1
+            failures.write(json.dumps(_failure(number, record, exc), default=str) + "\n")
+    if dead_letter is not None and failed:
+        click.echo(f"{failed} record(s) failed: see {dead_letter.name}", err=True)
+    if strict and failed:
+        sys.exit(1)
+
+
+def _records(source: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, line in enumerate(source, start=1):
+        if not line.strip():
+            continue
+        try:
+            document = json.loads(line)
+        except ValueError:
+            document = line
+        yield number, _as_record(document)
+
+
+def _as_record(document: object) -> dict[str, Any]:
+    """``{topic, key, value}`` as given, or a bare value wrapped as one."""
+    if isinstance(document, dict) and "value" in document and document.keys() <= _WRAPPER_KEYS:
+        return document
+    return {"value": document}
+
+
+def _translate(translator: Translator, record: dict[str, Any]) -> list[Fact]:
+    value = record.get("value")
+    if isinstance(value, str) and record.keys() == {"value"}:
+        raise ChangeDecodeError("the line is not JSON", hint="write one JSON value per line")
+    result = translator.translate_record(
+        value, record.get("key"), record.get("topic"), record.get("partition"),
+        record.get("offset"),
+    )
+    for fact in result.facts:
+        to_cloudevent(fact)  # raises RecordError before anything of this record is written
+    return result.facts
+
+
+def _fact_record(fact: Fact) -> dict[str, Any]:
+    return {"topic": fact.topic, "key": fact.subject, "value": to_cloudevent(fact)}
+
+
+def _failure(number: int, record: dict[str, Any], exc: RecordError) -> dict[str, Any]:
+    return {
+        "line": number, "topic": record.get("topic"), "partition": record.get("partition"),
+        "offset": record.get("offset"), "reason": exc.reason, "error": type(exc).__name__,
+        "rule": exc.rule, "message": exc.message, "hint": exc.hint,
+    }
+
+
+# --- explain -----------------------------------------------------------------------------
+
+
+@click.command()
+@_mappings
+@click.option("--change", "change_file", required=True, type=click.File("r"),
+              help="A JSON file with one Debezium change value (or {topic, key, value}).")
+def explain(mappings: tuple[Path, ...], change_file: IO[str]) -> None:
+    """Show, rule by rule, why a change makes a fact or not."""
+    translator = Translator(load_mappings(mappings))
+    record = _as_record(json.loads(change_file.read()))
+    result = translator.translate_record(record.get("value"), record.get("key"),
+                                         record.get("topic"))
+    change = result.change
+    if change is None:
+        stdout.print("not a row change (tombstone, heartbeat, schema change or transaction): "
+                     "it makes no facts")
+        return
+    seen = translator.prepare(change)
+    rules = translator.ruleset.rules_for(change.connector, change.table)
+    tree = Tree(f"[bold]{escape(change.table)}[/] op={change.op} ({len(rules)} rule(s))")
+    facts = {fact.type: fact for fact in result.facts}
+    for rule in rules:
+        tree.add(_explain_rule(rule, seen, facts.get(rule.fact_type)))
+    stdout.print(tree)
+
+
+def _explain_rule(rule: Rule, change: Change, fact: Fact | None) -> Tree:
+    if change.op == "r" and rule.snapshot == "skip":
+        return Tree(f"[dim]{rule.fact_type}: skipped (snapshot: skip)[/]")
+    value = rule.when.evaluate(change)
+    verdict = {True: "[green]matched[/]"}.get(value, "[dim]not matched[/]")  # type: ignore[arg-type]
+    if value is UNKNOWN:
+        verdict = f"[yellow]unknown[/] (on_unknown: {rule.on_unknown})"
+    node = Tree(f"[bold]{rule.fact_type}[/]: {verdict}")
+    when = node.add(f"when {escape(rule.when.sql)} → {escape(_sql_value(value))}")
+    for sub_sql, sub_value in rule.when.explain(change):
+        when.add(f"{escape(sub_sql)} → {escape(_sql_value(sub_value))}")
+    if fact is not None:
+        event = node.add(f"fact key={escape(fact.subject)} topic={escape(fact.topic)}")
+        event.add(escape(json.dumps(to_cloudevent(fact)["data"], sort_keys=True)))
+    return node
+
+
+def _sql_value(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if value is UNKNOWN:
+        return "UNKNOWN"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return str(value)
+
+
+# --- contracts ---------------------------------------------------------------------------
+
+
+@click.command()
+@_mappings
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write one <fact type>.schema.json per fact type into this directory.")
+def contracts(mappings: tuple[Path, ...], out: Path | None) -> None:
+    """Write the JSON Schema contract of every fact type."""
+    rules = load_mappings(mappings).rules
+    schemas = {rule.fact_type: fact_schema(rule) for rule in rules}
+    if out is None:
+        sys.stdout.write(json.dumps(schemas, indent=2) + "\n")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    for fact_type, schema in schemas.items():
+        (out / f"{fact_type}.schema.json").write_text(json.dumps(schema, indent=2) + "\n")
+    click.echo(f"wrote {len(schemas)} contract(s) to {out}", err=True)
+
+
+COMMANDS: list[click.Command] = [validate, test_examples, translate, explain, contracts]

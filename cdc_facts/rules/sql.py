@@ -1,0 +1,102 @@
+"""Compiling the SQL expressions of a mapping file, with problems at file positions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from cdc_facts.errors import ExpressionError, Problem
+from cdc_facts.expressions import compile_expression
+from cdc_facts.rules.document import Document, ScalarPositions, value_position
+from cdc_facts.rules.model import CompiledExpression
+
+#: Root nodes that make a value, never true or false.
+_NOT_CONDITIONS: dict[type[exp.Expression], str] = {
+    exp.Literal: "a constant",
+    exp.Null: "NULL",
+    exp.Add: "a number",
+    exp.Sub: "a number",
+    exp.Mul: "a number",
+    exp.Div: "a number",
+    exp.Mod: "a number",
+    exp.Neg: "a number",
+    exp.DPipe: "a text",
+    exp.Concat: "a text",
+    exp.Upper: "a text",
+    exp.Lower: "a text",
+    exp.Length: "a number",
+    exp.Abs: "a number",
+    exp.Round: "a number",
+}
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A compiled expression and how to find its text in the file."""
+
+    expr: CompiledExpression
+    positions: ScalarPositions
+
+    def position(self, line: int, col: int) -> tuple[int, int]:
+        """The file position of ``line``/``col`` inside the expression."""
+        return self.positions.file_position(line, col)
+
+
+def sql_text(value: object) -> str:
+    """The SQL text of a YAML scalar: ``true`` -> ``TRUE``, ``7`` -> ``7``."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    return str(value).rstrip()
+
+
+def compile_at(
+    doc: Document, node: Any, key: object, where: str
+) -> tuple[Compiled | None, list[Problem]]:
+    """Compile ``node[key]``; an error becomes a problem at its place in the file."""
+    value = node[key]
+    sql = sql_text(value)
+    start = value_position(node, key)
+    positions = ScalarPositions(doc.lines, value if isinstance(value, str) else sql, start)
+    try:
+        expr = compile_expression(sql)
+    except ExpressionError as exc:
+        line, col = positions.file_position(exc.line, exc.col)
+        hint = _literal_hint(sql)
+        message = f"{where}: {exc.message}{hint}"
+        return None, [Problem(doc.file, line, col, message, exc.fragment, exc.suggestion)]
+    return Compiled(expr, positions), []
+
+
+def _literal_hint(sql: str) -> str:
+    """A hint for a bare word that was meant as text: ``EUR`` -> ``'EUR'``."""
+    word = sql.strip()
+    if word.isidentifier() and word.lower() not in ("op", "true", "false", "null"):
+        return f" (for the text {word}, quote it in SQL: \"'{word}'\")"
+    return ""
+
+
+def condition_problem(doc: Document, compiled: Compiled, where: str) -> Problem | None:
+    """A problem when ``when`` can never be true or false (a number, a text, NULL)."""
+    sql = compiled.expr.sql
+    try:
+        root = sqlglot.parse_one(sql, read="postgres")
+    except SqlglotError:
+        return None
+    while isinstance(root, exp.Paren):
+        root = root.this
+    what = _NOT_CONDITIONS.get(type(root))
+    if isinstance(root, exp.Cast) and not root.to.is_type(exp.DataType.Type.BOOLEAN):
+        what = f"a {root.to.sql(dialect='postgres')}"
+    if what is None:
+        return None
+    line, col = compiled.position(1, 1)
+    return Problem(
+        doc.file, line, col,
+        f"{where} must be a condition (true or false), but `{sql}` is {what}; "
+        "compare it, e.g. `after.status = 'shipped'`",
+        fragment=sql.split("\n")[0],
+    )

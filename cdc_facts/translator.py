@@ -1,0 +1,333 @@
+"""The translator: the whole business logic, from one change to the facts it makes.
+
+:class:`Translator` precomputes, per ``(connector, table)``, the rules that apply, how
+the table's before image is read, and each fact type's contract. ``translate`` is then
+a loop over plain closures. It does no I/O.
+
+>>> from cdc_facts.rules import RuleSet
+>>> Translator(RuleSet(())).tables()
+set()
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from cdc_facts.changes import Change
+from cdc_facts.contracts import FactContract, converter
+from cdc_facts.envelope import DEFAULT_UNAVAILABLE_VALUE, EnvelopeSettings, decode_change
+from cdc_facts.errors import (
+    ContractViolationError,
+    EvaluationError,
+    UnknownTableError,
+    UnknownValueError,
+)
+from cdc_facts.facts import Fact, fact_id
+from cdc_facts.rules.model import Mapping, Rule, RuleSet
+from cdc_facts.types import UNKNOWN, Row
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+#: CloudEvents extension attributes: the operation, and a mark on facts from snapshots.
+_EXTENSIONS: Final = {op: {"cdcop": op} for op in ("c", "u", "d", "t", "m")}
+_SNAPSHOT: Final = {"cdcop": "r", "cdcsnapshot": "true"}
+
+
+@dataclass(frozen=True, slots=True)
+class TranslationResult:
+    """What one Kafka record became: its change (``None`` if not a row change) and facts."""
+
+    change: Change | None
+    facts: list[Fact]
+
+
+class _Unknown(Exception):
+    """A value the rule depends on is unknown (internal: handled by ``on_unknown``)."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(where)
+        self.where = where
+
+
+class Translator:
+    """Turns changes into facts with a :class:`RuleSet`.
+
+    Args:
+        ruleset: the loaded mappings.
+        unavailable_value: the connectors' ``unavailable.value.placeholder``: a column
+            holding it is unknown (a TOAST value the database did not send).
+    """
+
+    def __init__(
+        self, ruleset: RuleSet, *, unavailable_value: str = DEFAULT_UNAVAILABLE_VALUE
+    ) -> None:
+        self.ruleset = ruleset
+        self.envelope_settings = EnvelopeSettings(unavailable_value=unavailable_value)
+        self._tables: dict[tuple[str, str], _TablePlan] = {
+            table: _TablePlan(ruleset.mappings_for(*table)) for table in ruleset.tables()
+        }
+
+    def tables(self) -> set[tuple[str, str]]:
+        """Every ``(connector, table)`` this translator has mappings for."""
+        return set(self._tables)
+
+    def translate(self, change: Change) -> list[Fact]:
+        """The facts ``change`` makes: one per matching rule, in file order.
+
+        Raises:
+            UnknownTableError: no mapping covers the change's table.
+            EvaluationError: an expression failed (division by zero, bad cast...).
+            UnknownValueError: a rule with ``on_unknown: error`` depends on an unknown value.
+            ContractViolationError: a fact does not satisfy its contract.
+        """
+        return self._plan(change).translate(change)
+
+    def _plan(self, change: Change) -> _TablePlan:
+        source = change.source
+        schema = source.get("schema") or source.get("db")
+        table = f"{schema}.{source.get('table')}" if schema else str(source.get("table"))
+        plan = self._tables.get((str(source.get("name", "")), table))
+        if plan is None:
+            raise UnknownTableError(
+                f"no mapping covers table {table} of connector {change.connector!r}",
+                hint="add a mapping file with this `source`, or leave the table out of "
+                "the connector's table.include.list",
+            )
+        return plan
+
+    def prepare(self, change: Change) -> Change:
+        """The change as its table's rules read it: what the database did not deliver
+        (a missing or keys-only before image) is marked unknown."""
+        plan = self._plan(change)
+        if plan.before_columns and change.op in ("u", "d"):
+            return plan.read_before(change)
+        return change
+
+    def translate_record(
+        self,
+        value: bytes | str | dict[str, Any] | None,
+        key: bytes | str | dict[str, Any] | None = None,
+        topic: str | None = None,
+        partition: int | None = None,
+        offset: int | None = None,
+    ) -> TranslationResult:
+        """Decode one Kafka record and translate it; non-change records make no facts.
+
+        Raises:
+            ChangeDecodeError: the record is not a Debezium change.
+            RecordError: as :meth:`translate`.
+        """
+        change = decode_change(
+            value, key, topic=topic, partition=partition, offset=offset,
+            settings=self.envelope_settings,
+        )
+        if change is None:
+            return TranslationResult(None, [])
+        return TranslationResult(change, self.translate(change))
+
+
+class _TablePlan:
+    """Everything precomputed for one table: its rules and how to read its before image."""
+
+    def __init__(self, mappings: Iterable[Mapping]) -> None:
+        mappings = tuple(mappings)
+        self.rules = tuple(_RulePlan(m, rule) for m in mappings for rule in m.rules)
+        self.snapshot_rules = tuple(plan for plan in self.rules if plan.rule.snapshot == "emit")
+        source = mappings[0].source
+        self.keys_only = source.before_image == "keys"
+        self.key_columns = frozenset(source.key_columns)
+        self.before_columns = frozenset(
+            ref.column for plan in self.rules for ref in plan.references
+            if ref.scope in ("before", "row")
+        )
+
+    def translate(self, change: Change) -> list[Fact]:
+        rules = self.snapshot_rules if change.op == "r" else self.rules
+        if not rules:
+            return []
+        if self.before_columns and change.op in ("u", "d"):
+            change = self.read_before(change)
+        facts = []
+        for plan in rules:
+            fact = plan.apply(change)
+            if fact is not None:
+                facts.append(fact)
+        return facts
+
+    def read_before(self, change: Change) -> Change:
+        """Mark what the before image lacks as unknown, never as NULL."""
+        before = change.before
+        if before is None:
+            return dataclasses.replace(change, before=dict.fromkeys(self.before_columns, UNKNOWN))
+        if not self.keys_only:
+            return change
+        keys = self.key_columns or frozenset(change.key or ())
+        image: Row = dict.fromkeys(self.before_columns, UNKNOWN)
+        image.update((c, v if c in keys else UNKNOWN) for c, v in before.items())
+        return dataclasses.replace(change, before=image)
+
+
+class _RulePlan:
+    """One rule, ready to run: its expressions, conversions and contract."""
+
+    def __init__(self, mapping: Mapping, rule: Rule) -> None:
+        self.rule = rule
+        self.fact_type = rule.fact_type
+        self.connector = mapping.source.connector
+        self.table = mapping.source.table
+        self.source = f"/cdc-facts/{self.connector}/{self.table}"
+        self.id_rule = f"{rule.domain}.{rule.name}"
+        self.on_unknown = rule.on_unknown
+        self.when = rule.when.evaluate
+        self.key = rule.key.evaluate
+        self.occurred_at = rule.occurred_at.evaluate if rule.occurred_at is not None else None
+        self.fields = tuple(
+            (spec.name, spec.expr.evaluate, converter(spec.type)) for spec in rule.fields
+        )
+        self.contract = FactContract(rule)
+        self.references = tuple(ref for _, expr in rule.expressions() for ref in expr.references)
+
+    def apply(self, change: Change) -> Fact | None:
+        try:
+            return self._apply(change)
+        except _Unknown as unknown:
+            if self.on_unknown == "skip":
+                return None
+            if self.on_unknown == "null":
+                return self._apply(_nulled(change))
+            raise self._unknown_error(change, unknown.where) from None
+        except EvaluationError as exc:
+            raise self._evaluation_error(exc) from None
+
+    def _apply(self, change: Change) -> Fact | None:
+        matched = self.when(change)
+        if matched is not True:
+            if matched is UNKNOWN:
+                raise _Unknown("when")
+            return None
+        subject = self._value("key", self.key, change)
+        if subject is None:
+            raise EvaluationError(
+                f"rule {self.fact_type}: the key is NULL", rule=self.fact_type,
+                hint="a fact needs a key: make `key` read a column that is never NULL",
+            )
+        data = {}
+        for name, evaluate, convert in self.fields:
+            value = self._value(name, evaluate, change)
+            data[name] = self._convert(name, convert, value) if value is not None else None
+        fact = self._fact(change, _subject(subject), self._time(change), data)
+        self.contract.check(fact)
+        return fact
+
+    def _value(self, where: str, evaluate: Any, change: Change) -> object:
+        value = evaluate(change)
+        if value is UNKNOWN:
+            raise _Unknown(where)
+        return value
+
+    def _convert(self, name: str, convert: Any, value: object) -> object:
+        try:
+            return convert(value)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise ContractViolationError(
+                f"rule {self.fact_type}: data field `{name}` = {value!r} does not fit its "
+                f"declared type: {exc}",
+                rule=self.fact_type,
+                hint=_conversion_hint(value),
+            ) from None
+
+    def _time(self, change: Change) -> datetime:
+        if self.occurred_at is None:
+            return _commit_time(change)
+        value = self._value("occurred_at", self.occurred_at, change)
+        if value is None:
+            raise EvaluationError(
+                f"rule {self.fact_type}: occurred_at is NULL", rule=self.fact_type,
+                hint="make `occurred_at` read a column that is set when the rule fires, or "
+                "use COALESCE(...) with a fallback",
+            )
+        return self._convert("occurred_at", converter("timestamp"), value)  # type: ignore[return-value]
+
+    def _fact(self, change: Change, subject: str, time: datetime, data: dict[str, object]) -> Fact:
+        rule = self.rule
+        position = change.position
+        return Fact(
+            id=fact_id(self.connector, self.table, position, self.id_rule, rule.version),
+            type=self.fact_type,
+            source=self.source,
+            subject=subject,
+            time=time,
+            data=data,
+            topic=rule.topic,
+            rule=self.fact_type,
+            extensions=dict(_SNAPSHOT if change.op == "r" else _EXTENSIONS[change.op]),
+        )
+
+    def _unknown_error(self, change: Change, where: str) -> UnknownValueError:
+        columns = [
+            f"{ref.scope}.{ref.column}" for ref in self.references
+            if _read(change, ref.scope, ref.column) is UNKNOWN
+        ]
+        which = ", ".join(dict.fromkeys(columns)) or "a value"
+        return UnknownValueError(
+            f"rule {self.fact_type}: `{where}` depends on {which}, which the database did "
+            "not deliver (unchanged TOAST value, missing or keys-only before image)",
+            rule=self.fact_type,
+            hint="deliver full images (REPLICA IDENTITY FULL), or set `on_unknown: skip` or "
+            "`on_unknown: null` on the rule",
+        )
+
+    def _evaluation_error(self, exc: EvaluationError) -> EvaluationError:
+        if exc.rule is None:
+            exc.rule = self.fact_type
+            exc.message = f"rule {self.fact_type}: {exc.message}"
+            exc.args = (exc.message,)
+        return exc
+
+
+def _read(change: Change, scope: str, column: str) -> object:
+    row = change.before if scope == "before" else change.after
+    if scope == "row":
+        row = change.after if change.after is not None else change.before
+    return row.get(column) if row is not None and scope in ("before", "after", "row") else None
+
+
+def _nulled(change: Change) -> Change:
+    """The change with every unknown value read as NULL (``on_unknown: null``)."""
+    return dataclasses.replace(change, before=_nulled_row(change.before),
+                               after=_nulled_row(change.after))
+
+
+def _nulled_row(row: Row | None) -> Row | None:
+    if row is None:
+        return None
+    return {c: (None if v is UNKNOWN else v) for c, v in row.items()}
+
+
+def _commit_time(change: Change) -> datetime:
+    millis = change.source.get("ts_ms")
+    if not isinstance(millis, int):
+        millis = change.ts_ms if change.ts_ms is not None else 0
+    return _EPOCH + timedelta(milliseconds=millis)
+
+
+def _subject(value: object) -> str:
+    """The string form of a key: ``7`` -> ``"7"``, ``True`` -> ``"true"``."""
+    if value.__class__ is str:
+        return value  # type: ignore[return-value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _conversion_hint(value: object) -> str | None:
+    if isinstance(value, str) and value.endswith("=") and len(value) < 32:
+        return ("this looks like a base64 decimal: with schemas off, set the connector's "
+                "decimal.handling.mode to string")
+    return None
