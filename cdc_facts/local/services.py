@@ -325,6 +325,7 @@ class MariaDbService(BaseService):
         statements = [
             f"ALTER USER 'root'@'localhost' IDENTIFIED BY '{root_pw}'",
             f"CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '{root_pw}'",
+            f"ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '{root_pw}'",
             "GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION",
             "CREATE DATABASE IF NOT EXISTS shop",
             f"CREATE USER IF NOT EXISTS 'cdc'@'%' IDENTIFIED BY '{cdc_pw}'",

@@ -1,0 +1,123 @@
+"""Session fixtures for the real local stack.
+
+The ``stack`` fixture reuses a running stack when the ``CDC_FACTS_*`` variables printed by
+``cdc-facts local env`` are set, or when the stack in the default state dir is already up.
+Otherwise it starts the stack through the same code as ``cdc-facts local up --with mariadb``
+and stops it at the end of the session. Tests that use it are marked ``stack``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cdc_facts.local.settings import LocalStackSettings
+from cdc_facts.local.stack import LocalStack
+
+_STACK_FIXTURES = {"stack", "pg_dsn", "pg_cdc_dsn", "connect_url", "kafka_bootstrap",
+                   "mariadb_dsn", "mariadb_cdc_dsn", "connect"}
+
+
+@dataclass(frozen=True)
+class StackEndpoints:
+    """Where the tests find the stack's services."""
+
+    kafka_bootstrap: str
+    connect_url: str
+    pg_dsn: str
+    pg_cdc_dsn: str
+    mariadb_dsn: str | None
+    mariadb_cdc_dsn: str | None
+    registry_url: str | None
+    home: Path | None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | os._Environ[str]) -> StackEndpoints:
+        home = env.get("CDC_FACTS_HOME")
+        return cls(
+            kafka_bootstrap=env["CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS"],
+            connect_url=env["CDC_FACTS_CONNECT_URL"],
+            pg_dsn=env["CDC_FACTS_POSTGRES_DSN"],
+            pg_cdc_dsn=env.get("CDC_FACTS_POSTGRES_CDC_DSN", env["CDC_FACTS_POSTGRES_DSN"]),
+            mariadb_dsn=env.get("CDC_FACTS_MARIADB_DSN"),
+            mariadb_cdc_dsn=env.get("CDC_FACTS_MARIADB_CDC_DSN"),
+            registry_url=env.get("CDC_FACTS_REGISTRY_URL"),
+            home=Path(home) if home else None,
+        )
+
+
+def _env_points_at_stack() -> bool:
+    return all(os.environ.get(k) for k in ("CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS",
+                                            "CDC_FACTS_CONNECT_URL", "CDC_FACTS_POSTGRES_DSN"))
+
+
+def _all_ready(stack: LocalStack) -> bool:
+    statuses = stack.status()
+    names = {s.name for s in statuses if s.ready}
+    return {"postgres", "kafka", "connect", "mariadb"} <= names
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[StackEndpoints]:
+    if _env_points_at_stack():
+        yield StackEndpoints.from_env(os.environ)
+        return
+    local = LocalStack(LocalStackSettings.from_env())
+    if _all_ready(local):
+        yield StackEndpoints.from_env(local.env())
+        return
+    local.up(["mariadb"], progress=lambda msg: print(f"[stack] {msg}"))
+    try:
+        yield StackEndpoints.from_env(local.env())
+    finally:
+        local.down(progress=lambda msg: print(f"[stack] {msg}"))
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(stack: StackEndpoints) -> str:
+    return stack.kafka_bootstrap
+
+
+@pytest.fixture(scope="session")
+def connect_url(stack: StackEndpoints) -> str:
+    return stack.connect_url
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(stack: StackEndpoints) -> str:
+    """Admin (superuser) DSN of the demo database ``shop``."""
+    return stack.pg_dsn
+
+
+@pytest.fixture(scope="session")
+def pg_cdc_dsn(stack: StackEndpoints) -> str:
+    """DSN of the ``cdc`` role (LOGIN REPLICATION, owner of ``shop``)."""
+    return stack.pg_cdc_dsn
+
+
+@pytest.fixture(scope="session")
+def mariadb_dsn(stack: StackEndpoints) -> str:
+    if not stack.mariadb_dsn:
+        pytest.fail("the stack runs without MariaDB: start it with `cdc-facts local up "
+                    "--with mariadb`")
+    return stack.mariadb_dsn
+
+
+@pytest.fixture(scope="session")
+def mariadb_cdc_dsn(stack: StackEndpoints) -> str:
+    if not stack.mariadb_cdc_dsn:
+        pytest.fail("the stack runs without MariaDB: start it with `cdc-facts local up "
+                    "--with mariadb`")
+    return stack.mariadb_cdc_dsn
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that uses the stack, so `-m "not stack"` runs the pure ones alone."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & _STACK_FIXTURES:
+            item.add_marker(pytest.mark.stack)

@@ -1,0 +1,61 @@
+"""Helpers for tests against the real stack: read topics, register connectors, clean up."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError
+
+from cdc_facts.connect.client import ConnectClient
+
+
+def unique(prefix: str) -> str:
+    """A name no other test run uses: lowercase letters, digits, underscores."""
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+def consume(bootstrap: str, topics: list[str], *, until: Callable[[list[dict[str, Any]]], bool],
+            timeout: float = 90.0, isolation: str = "read_committed") -> list[dict[str, Any]]:
+    """Read JSON records from the start of ``topics`` until ``until(records)`` holds."""
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": unique("test"),
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+        "isolation.level": isolation,
+        "topic.metadata.refresh.interval.ms": 1000,
+    })
+    consumer.subscribe(topics)
+    records: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and not until(records):
+            msg = consumer.poll(0.5)
+            if msg is None:
+                continue
+            if msg.error():
+                if msg.error().code() in (KafkaError._PARTITION_EOF,
+                                          KafkaError.UNKNOWN_TOPIC_OR_PART):
+                    continue
+                raise RuntimeError(msg.error())
+            records.append({
+                "topic": msg.topic(),
+                "key": json.loads(msg.key()) if msg.key() else None,
+                "value": json.loads(msg.value()) if msg.value() else None,
+                "offset": msg.offset(),
+            })
+    finally:
+        consumer.close()
+    return records
+
+
+def remove_connector(client: ConnectClient, name: str) -> None:
+    if client.exists(name):
+        client.delete(name)
+        deadline = time.monotonic() + 30
+        while client.exists(name) and time.monotonic() < deadline:
+            time.sleep(0.5)
