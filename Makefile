@@ -1,0 +1,58 @@
+# cdc-facts — the two commands a new user needs: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv mariadb demo test test-unit lint bench bench-engine soak stack-up stack-down clean
+
+help:
+	@echo "make demo        start the local stack and run the legacy-shop demo"
+	@echo "make test        run the whole suite (unit + integration against the real stack)"
+	@echo "make test-unit   run only the tests that need no stack"
+	@echo "make lint        ruff + mypy strict"
+	@echo "make bench       engine benchmark (not part of make test)"
+	@echo "make stack-up / stack-down   start / stop the local stack"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# MariaDB comes from Debian's packages; install it when it is missing.
+mariadb:
+	@if ! command -v mariadbd >/dev/null && [ ! -x /usr/sbin/mariadbd ]; then \
+	  echo "installing mariadb-server (Debian package)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mariadb-server >/dev/null; \
+	fi
+
+demo: venv
+	$(BIN)/cdc-facts demo
+
+test: venv mariadb
+	$(BIN)/pytest
+
+test-unit: venv
+	$(BIN)/pytest -m "not stack"
+
+lint: venv
+	$(BIN)/ruff check cdc_facts tests benchmarks
+	$(BIN)/mypy
+
+bench: venv
+	$(BIN)/python benchmarks/engine_bench.py
+
+stack-up: venv mariadb
+	$(BIN)/cdc-facts local up --with mariadb
+
+stack-down: venv
+	$(BIN)/cdc-facts local down
+
+clean: stack-down
+	rm -rf .cdc-facts $(VENV) .pytest_cache .mypy_cache .ruff_cache
