@@ -8,6 +8,7 @@ renders. Exit codes: 0 ok, 1 user-fixable (validation or preflight failed), 2 us
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 
 import click
@@ -15,17 +16,35 @@ import click
 from cdc_facts.cli.output import render_error
 from cdc_facts.errors import CdcFactsError
 
-#: Modules that each expose ``COMMANDS: list[click.Command]``.
-_COMMAND_MODULES = (
-    "cdc_facts.cli.local",
-    "cdc_facts.cli.rules",
-    "cdc_facts.cli.connector",
-    "cdc_facts.cli.run",
-    "cdc_facts.cli.demo",
-)
+#: Command name -> the module that defines it (in its ``COMMANDS`` list). Modules are
+#: imported only when their command runs, so one command's dependencies never slow or
+#: break another.
+_COMMANDS = {
+    "connector": "cdc_facts.cli.connector",
+    "contracts": "cdc_facts.cli.rules",
+    "demo": "cdc_facts.cli.demo",
+    "explain": "cdc_facts.cli.rules",
+    "local": "cdc_facts.cli.local",
+    "preflight": "cdc_facts.cli.connector",
+    "run": "cdc_facts.cli.run",
+    "test": "cdc_facts.cli.rules",
+    "translate": "cdc_facts.cli.rules",
+    "validate": "cdc_facts.cli.rules",
+}
 
 
 class _Root(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name, module in _COMMANDS.items()
+                      if importlib.util.find_spec(module) is not None)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module_name = _COMMANDS.get(cmd_name)
+        if module_name is None or importlib.util.find_spec(module_name) is None:
+            return None
+        module = importlib.import_module(module_name)
+        return next((c for c in module.COMMANDS if c.name == cmd_name), None)
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -44,21 +63,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """cdc-facts: turn database changes captured by Debezium into business facts on Kafka."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
-
-
-def _register() -> None:
-    for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
 
 
 def main() -> None:

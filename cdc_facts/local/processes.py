@@ -15,6 +15,10 @@ from pathlib import Path
 from cdc_facts.errors import LocalStackError
 
 
+#: Handles of the services this process started: they outlive their ``Popen`` objects.
+_DETACHED: list[subprocess.Popen[bytes]] = []
+
+
 def require_tool(name: str, hint: str) -> str:
     """Return the path of an executable or raise with what to install."""
     path = shutil.which(name)
@@ -98,6 +102,7 @@ def spawn(
             user=user,
         )
     pid_file.write_text(str(proc.pid))
+    _DETACHED.append(proc)  # the service outlives this handle; keep it from being collected
     return proc.pid
 
 

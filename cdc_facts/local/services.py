@@ -128,6 +128,24 @@ def _service_user(preferred: str) -> str | None:
     return preferred
 
 
+def _check_reachable(path: Path, user: str | None, service: str) -> None:
+    """The service's OS user must be able to walk down to its state dir."""
+    if user is None:
+        return
+    uid = pwd.getpwnam(user).pw_uid
+    for ancestor in path.absolute().parents:
+        if not ancestor.exists():
+            continue
+        info = ancestor.stat()
+        if info.st_uid != uid and not info.st_mode & 0o001:
+            raise LocalStackError(
+                f"{service} runs as the OS user `{user}`, who cannot enter {ancestor}",
+                hint=f"choose a state dir the `{user}` user can reach (CDC_FACTS_HOME or "
+                f"--home), or `chmod o+x {ancestor}`",
+                service=service,
+            )
+
+
 def _chown_tree(path: Path, user: str | None) -> None:
     if user is None:
         return
@@ -156,6 +174,7 @@ class PostgresService(BaseService):
     def provision(self) -> None:
         if (self.data / "PG_VERSION").exists():
             return
+        _check_reachable(self.dir, self.user, self.name)
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "run").mkdir(exist_ok=True)
         pwfile = self.dir / "pwfile"
@@ -277,6 +296,7 @@ class MariaDbService(BaseService):
     def provision(self) -> None:
         if (self.data / "mysql").exists():
             return
+        _check_reachable(self.dir, self.user, self.name)
         for sub in ("data", "run", "binlog"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         _chown_tree(self.dir, self.user)
