@@ -14,7 +14,6 @@ from pathlib import Path
 
 from cdc_facts.errors import LocalStackError
 
-
 #: Handles of the services this process started: they outlive their ``Popen`` objects.
 _DETACHED: list[subprocess.Popen[bytes]] = []
 
