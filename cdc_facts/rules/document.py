@@ -197,12 +197,13 @@ def _walk(lines: tuple[str, ...], value: str, start: Position) -> list[Position]
 
 
 def _block_start(lines: tuple[str, ...], header: int) -> tuple[int, int]:
+    """The first line of a block scalar's content and its indentation."""
     row = header + 1
     while row < len(lines) and not lines[row].strip():
         row += 1
     if row >= len(lines):
         return header, 0
-    return row, _first_non_space(lines[row])
+    return header + 1, _first_non_space(lines[row])
 
 
 def _first_non_space(text: str) -> int:

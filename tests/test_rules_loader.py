@@ -1,0 +1,248 @@
+"""Loading mapping files: every problem, at its place, with a suggestion."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from cdc_facts.errors import MappingError, Problem
+from cdc_facts.rules import load_mappings, read_mappings, validate_mappings
+
+VALID = """\
+domain: sales
+owner: sales-data-team
+source:
+  connector: legacy-shop
+  table: public.orders
+facts:
+  - name: OrderShipped
+    version: 1
+    when: op = 'u' AND after.status = 'shipped'
+    key: after.id
+    data:
+      order_id: after.id
+      total: {expr: after.total, type: decimal, nullable: false}
+"""
+
+
+def write(directory: Path, name: str, text: str) -> Path:
+    path = directory / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def problems_of(tmp_path: Path, text: str) -> list[Problem]:
+    return validate_mappings([write(tmp_path, "m.yaml", text)])
+
+
+def only(problems: list[Problem]) -> Problem:
+    errors = [p for p in problems if p.severity == "error"]
+    assert len(errors) == 1, [str(p) for p in problems]
+    return errors[0]
+
+
+def at(problem: Problem) -> tuple[int, int]:
+    return problem.line, problem.col
+
+
+def test_a_valid_file_loads_into_rules(tmp_path: Path) -> None:
+    ruleset = load_mappings([write(tmp_path, "m.yaml", VALID)])
+    (rule,) = ruleset.rules
+    assert rule.fact_type == "sales.OrderShipped.v1"
+    assert rule.topic == "facts.sales.OrderShipped.v1"
+    assert (rule.snapshot, rule.on_unknown) == ("skip", "error")
+    assert [(f.name, f.type, f.nullable) for f in rule.fields] == [
+        ("order_id", None, True), ("total", "decimal", False)]
+    assert rule.line == 7 and rule.file.endswith("m.yaml")
+
+
+def test_directories_are_searched_for_yaml_and_yml(tmp_path: Path) -> None:
+    write(tmp_path, "a/one.yaml", VALID)
+    write(tmp_path, "b/two.yml", VALID.replace("OrderShipped", "OrderPaid"))
+    write(tmp_path, "b/notes.md", "not a mapping")
+    report = read_mappings([tmp_path])
+    assert [Path(f).name for f in report.files] == ["one.yaml", "two.yml"]
+    assert not report.problems
+
+
+def test_missing_paths_and_empty_directories_are_problems(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    problems = validate_mappings([tmp_path / "nope.yaml", tmp_path / "empty"])
+    assert ["no such file" in p.message or "no mapping files" in p.message
+            for p in problems] == [True, True]
+
+
+def test_unknown_key_suggests_the_close_name(tmp_path: Path) -> None:
+    problem = only(problems_of(tmp_path, VALID.replace("    key: after.id", "    key: after.id\n"
+                                                        "    occured_at: after.shipped_at")))
+    assert at(problem) == (11, 5)
+    assert problem.suggestion == "occurred_at" and problem.fragment == "occured_at"
+    assert "unknown key `occured_at`" in problem.message
+
+
+def test_missing_required_key_says_what_to_add(tmp_path: Path) -> None:
+    problem = only(problems_of(tmp_path, VALID.replace("    key: after.id\n", "")))
+    assert at(problem) == (7, 5)
+    assert "has no `key`" in problem.message and "after.id" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "position", "words", "suggestion"),
+    [
+        ("name: OrderShipped", "name: order_shipped", (7, 11), "PascalCase", "OrderShipped"),
+        ("version: 1", "version: 0", (8, 14), "1 or more", "1"),
+        ("version: 1", "version: one", (8, 14), "must be an integer", None),
+        ("domain: sales", "domain: Sales", (1, 9), "lower case", "sales"),
+        ("table: public.orders", "table: orders", (5, 10), "schema.table", "public.orders"),
+        ("    key: after.id", "    key: after.id\n    snapshot: emt", (11, 15), "skip, emit",
+         "emit"),
+        ("    key: after.id", "    key: after.id\n    on_unknown: nul", (11, 17), "error, skip",
+         "null"),
+        ("type: decimal", "type: money", (13, 40), "string, integer", None),
+        ("    key: after.id", "    key: after.id\n    topic: facts/sales", (11, 12),
+         "not a valid Kafka topic", "facts.sales.OrderShipped.v1"),
+        ("order_id: after.id", "order-id: after.id", (12, 7), "field name", None),
+        ("order_id: after.id", "order_id: [after.id]", (12, 17), "SQL expression", None),
+    ],
+)
+def test_each_wrong_value_is_one_problem_at_its_place(
+    tmp_path: Path, old: str, new: str, position: tuple[int, int], words: str,
+    suggestion: str | None,
+) -> None:
+    assert old in VALID
+    problem = only(problems_of(tmp_path, VALID.replace(old, new)))
+    assert at(problem) == position, str(problem)
+    assert words in problem.message
+    assert problem.suggestion == suggestion
+
+
+def test_every_problem_of_every_file_is_reported_at_once(tmp_path: Path) -> None:
+    bad = VALID.replace("domain: sales", "domain: Sales").replace("version: 1", "version: 0")
+    write(tmp_path, "a.yaml", bad)
+    write(tmp_path, "b.yaml", VALID.replace("occurred", "x").replace("table: public.orders",
+                                                                     "table: orders"))
+    with pytest.raises(MappingError) as caught:
+        load_mappings([tmp_path])
+    problems = caught.value.problems
+    assert [(Path(p.file).name, p.line) for p in problems] == [
+        ("a.yaml", 1), ("a.yaml", 8), ("b.yaml", 5)]
+    assert "(and 2 more)" in caught.value.message
+
+
+def test_yaml_syntax_error_has_its_position(tmp_path: Path) -> None:
+    problem = only(problems_of(tmp_path, VALID.replace("data:", "data: [")))
+    assert problem.message.startswith("YAML syntax error") and problem.line >= 11
+
+
+def test_duplicate_data_field_is_a_problem(tmp_path: Path) -> None:
+    problem = only(problems_of(tmp_path, VALID + "      order_id: after.other\n"))
+    assert at(problem) == (14, 7) and "duplicate key `order_id`" in problem.message
+
+
+def test_expression_errors_point_into_the_file(tmp_path: Path) -> None:
+    text = VALID.replace("when: op = 'u' AND after.status = 'shipped'",
+                         "when: |\n      op = 'u'\n        AND aftr.status = 'shipped'")
+    problem = only(problems_of(tmp_path, text))
+    assert at(problem) == (11, 13)
+    assert problem.message.startswith("`when` of fact `OrderShipped`: ")
+
+
+def test_when_must_be_a_condition(tmp_path: Path) -> None:
+    problem = only(problems_of(tmp_path, VALID.replace(
+        "when: op = 'u' AND after.status = 'shipped'", "when: after.total * 2")))
+    assert at(problem) == (9, 11)
+    assert "must be a condition" in problem.message and "is a number" in problem.message
+
+
+def test_bare_word_hints_at_quoting(tmp_path: Path) -> None:
+    problem = only(problems_of(tmp_path, VALID.replace("order_id: after.id", "currency: EUR")))
+    assert "quote it in SQL" in problem.message and "'EUR'" in problem.message
+
+
+def test_same_fact_type_twice_is_an_error_at_both_places(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", VALID)
+    write(tmp_path, "b.yaml", VALID.replace("public.orders", "public.archive"))
+    problems = validate_mappings([tmp_path])
+    assert [(Path(p.file).name, at(p)) for p in problems] == [
+        ("a.yaml", (7, 11)), ("b.yaml", (7, 11))]
+    assert all("sales.OrderShipped.v1" in p.message for p in problems)
+    assert "b.yaml:7:11" in problems[0].message
+
+
+def test_keys_only_before_image_forbids_non_key_before_columns(tmp_path: Path) -> None:
+    text = VALID.replace("  table: public.orders", "  table: public.orders\n"
+                         "  before_image: keys\n  key: [id]").replace(
+        "AND after.status", "AND before.status <> after.status AND after.status")
+    problem = only(problems_of(tmp_path, text))
+    assert at(problem) == (11, 24) and problem.fragment == "before.status"
+    assert "OrderShipped" in problem.message and "before_image: keys" in problem.message
+
+
+def test_keys_only_without_declared_key_is_a_warning(tmp_path: Path) -> None:
+    text = VALID.replace("  table: public.orders", "  table: public.orders\n"
+                         "  before_image: keys").replace("AND after.status",
+                                                         "AND before.status <> 'x' AND after.status")
+    problems = problems_of(tmp_path, text)
+    assert [p.severity for p in problems] == ["warning"]
+    assert load_mappings([tmp_path / "m.yaml"]).rules  # warnings do not stop loading
+
+
+def test_reading_key_columns_of_a_keys_only_before_image_is_fine(tmp_path: Path) -> None:
+    text = VALID.replace("  table: public.orders", "  table: public.orders\n"
+                         "  before_image: keys\n  key: id").replace(
+        "key: after.id", "key: before.id")
+    assert problems_of(tmp_path, text) == []
+
+
+EXAMPLES = VALID + """\
+examples:
+  - description: ships
+    change: {op: u, before: {id: 7, status: paid}, after: {id: 7, status: shipped, total: 1}}
+    expect:
+      - {type: sales.OrderShiped.v1, key: "7"}
+      - {type: sales.OrderShipped.v1, data: {order_id: 7, totl: 1}}
+      - {typ: x}
+  - description: bad op
+    change: {op: x}
+    expect: []
+"""
+
+
+def test_examples_are_checked(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, EXAMPLES)
+    assert [(at(p), p.suggestion) for p in problems] == [
+        ((18, 16), "sales.OrderShipped.v1"),
+        ((19, 46), None),
+        ((19, 59), "total"),
+        ((20, 10), "type"),
+        ((22, 18), None),
+    ], [str(p) for p in problems]
+    assert "misses `total`" in problems[1].message
+    assert "must be one of c, u, d, r, t" in problems[4].message
+
+
+def test_examples_are_loaded_as_plain_data(tmp_path: Path) -> None:
+    text = EXAMPLES.split("      - {type: sales.OrderShiped")[0] + (
+        "      - {type: sales.OrderShipped.v1, key: '7'}\n")
+    (mapping,) = load_mappings([write(tmp_path, "m.yaml", text)]).mappings
+    (example,) = mapping.examples
+    assert example.change == {"op": "u", "before": {"id": 7, "status": "paid"},
+                              "after": {"id": 7, "status": "shipped", "total": 1}}
+    assert example.expect[0].attributes == {"type": "sales.OrderShipped.v1", "key": "7"}
+    assert example.line == 15
+
+
+def test_before_image_must_agree_across_files_over_one_table(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", VALID)
+    write(tmp_path, "b.yaml", VALID.replace("OrderShipped", "OrderPaid").replace(
+        "  table: public.orders", "  table: public.orders\n  before_image: keys"))
+    (problem,) = validate_mappings([tmp_path])
+    assert Path(problem.file).name == "b.yaml" and "disagrees" in problem.message
+
+
+def test_empty_file_and_non_mapping_file(tmp_path: Path) -> None:
+    assert only(problems_of(tmp_path, "")).message == "the file is empty"
+    assert "must be a mapping" in only(problems_of(tmp_path, "- a\n- b\n")).message
