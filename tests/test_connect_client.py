@@ -120,6 +120,12 @@ def test_connectors_sorted() -> None:
     assert client.connectors() == ["a", "b"]
 
 
+def test_statuses_in_one_request() -> None:
+    client, adapter = make_client(fixed(200, {"b": {"status": RUNNING}, "a": {"status": {}}}))
+    assert list(client.statuses().items()) == [("a", {}), ("b", RUNNING)]
+    assert adapter.requests[0].url == BASE + "/connectors?expand=status"
+
+
 def test_plugins_list() -> None:
     plugins = [{"class": "io.debezium.connector.postgresql.PostgresConnector", "type": "source"}]
     client, adapter = make_client(fixed(200, plugins))

@@ -1,0 +1,312 @@
+"""PostgreSQL preflight: logical decoding, replication rights, publication, slot, tables.
+
+:func:`postgres_checks` is pure: it turns a :class:`PgCatalog` into checks. Only
+:func:`connect` and :func:`apply` talk to the server (with psycopg).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import psycopg
+
+from cdc_facts.errors import DatabaseUnavailableError, PreflightError
+from cdc_facts.preflight.model import SIGNAL_COLUMNS, Check, Target
+from cdc_facts.preflight.needs import TableNeeds
+from cdc_facts.preflight.postgres_catalog import PgCatalog, Publication, Slot
+from cdc_facts.preflight.tables import (
+    TableInfo,
+    coverage,
+    describe,
+    non_key_reads,
+    table_checks,
+)
+
+MIN_VERSION = 100_000
+TESTED_VERSION = 120_000
+#: WAL a slot may hold back before preflight warns.
+WAL_WARN_BYTES = 1 << 30
+_IDENTITY = {"d": "DEFAULT", "f": "FULL", "i": "USING INDEX", "n": "NOTHING"}
+
+
+def postgres_checks(
+    catalog: PgCatalog, target: Target, needs: Mapping[str, TableNeeds]
+) -> Iterator[Check]:
+    """Every PostgreSQL check, in the order people fix them."""
+    yield _version(catalog)
+    yield _wal_level(catalog)
+    yield _slots(catalog, target)
+    yield _senders(catalog)
+    yield _replication_role(catalog, target)
+    yield coverage(target.tables, dict(needs), target.connector)
+    for name in target.tables:
+        info = catalog.tables[name]
+        yield from table_checks(info, needs.get(name), target.user)
+        if info.exists:
+            yield from _identity_checks(info, needs.get(name))
+    yield _signal(catalog.tables[target.signal], target)
+    yield _publication(catalog, target)
+    yield _slot(catalog.slot, catalog, target)
+
+
+# --- server and role ---------------------------------------------------------------------
+
+
+def _version(catalog: PgCatalog) -> Check:
+    shown = catalog.version_text
+    if catalog.version < MIN_VERSION:
+        return Check("server version", "fail", shown,
+                     "upgrade PostgreSQL: pgoutput needs version 10 or later")
+    if catalog.version < TESTED_VERSION:
+        return Check("server version", "warn", shown,
+                     "Debezium 3 is tested with PostgreSQL 12 and later; upgrade when you can")
+    return Check("server version", "pass", shown)
+
+
+def _wal_level(catalog: PgCatalog) -> Check:
+    if catalog.wal_level == "logical":
+        return Check("wal_level", "pass", "logical")
+    return Check(
+        "wal_level", "fail", catalog.wal_level,
+        "set `wal_level = logical` in postgresql.conf (or ALTER SYSTEM SET wal_level = logical) "
+        "and restart PostgreSQL; managed services call it logical replication "
+        "(e.g. rds.logical_replication = 1)",
+    )
+
+
+def _slots(catalog: PgCatalog, target: Target) -> Check:
+    free = catalog.max_slots - catalog.used_slots
+    shown = f"{catalog.used_slots} of {catalog.max_slots} used"
+    if catalog.slot is not None or free > 0:
+        return Check("replication slots", "pass", shown)
+    return Check(
+        "replication slots", "fail", shown,
+        f"raise max_replication_slots (a restart is needed) or drop an unused slot, so that "
+        f"`{target.slot}` can be created",
+    )
+
+
+def _senders(catalog: PgCatalog) -> Check:
+    shown = f"{catalog.used_senders} of {catalog.max_senders} used"
+    if catalog.max_senders - catalog.used_senders > 0:
+        return Check("wal senders", "pass", shown)
+    return Check("wal senders", "fail", shown,
+                 "raise max_wal_senders (a restart is needed) or stop an idle replication client")
+
+
+def _replication_role(catalog: PgCatalog, target: Target) -> Check:
+    rights = [name for name, has in (("superuser", catalog.superuser),
+                                     ("REPLICATION", catalog.replication),
+                                     ("rds_replication", catalog.rds_replication)) if has]
+    if rights:
+        return Check("replication privilege", "pass", f"{catalog.user}: {', '.join(rights)}")
+    return Check(
+        "replication privilege", "fail", f"{catalog.user} has neither REPLICATION nor superuser",
+        f"as a superuser: ALTER ROLE {_ident(target.user)} WITH REPLICATION;  "
+        f"(on RDS: GRANT rds_replication TO {_ident(target.user)})",
+    )
+
+
+# --- tables ------------------------------------------------------------------------------
+
+
+def _identity_checks(info: TableInfo, needs: TableNeeds | None) -> Iterator[Check]:
+    ident = info.replica_identity or "d"
+    shown = _IDENTITY.get(ident, ident)
+    full = f"ALTER TABLE {_qualified(info.name)} REPLICA IDENTITY FULL"
+    if needs is None:
+        yield _identity_without_rules(info, shown)
+        return
+    before = non_key_reads(info, needs, ("before",)) if needs.before_image == "full" else {}
+    rows = non_key_reads(info, needs, ("row",))
+    if ident == "f":
+        yield Check("replica identity", "pass", "FULL", subject=info.name)
+    elif before or ident == "n":
+        why = describe(before) if before else "updates and deletes of this table cannot be sent"
+        yield Check("replica identity", "fail", f"{shown}; {why}", subject=info.name,
+                    remedy=f"{full};  (as the table owner; before images then hold every column)",
+                    fix=(full,))
+    elif rows:
+        yield Check("replica identity", "warn", f"{shown}; deletes carry only the key: "
+                    f"{describe(rows)}", subject=info.name,
+                    remedy=f"{full};  if these rules must see deleted rows' other columns")
+    else:
+        yield Check("replica identity", "pass", f"{shown}; no rule reads non-key before.* columns",
+                    subject=info.name)
+    if ident != "f":
+        yield from _toast(info, needs)
+
+
+def _identity_without_rules(info: TableInfo, shown: str) -> Check:
+    if info.replica_identity == "n":
+        fix = f"ALTER TABLE {_qualified(info.name)} REPLICA IDENTITY DEFAULT"
+        return Check("replica identity", "fail", "NOTHING; updates and deletes cannot be sent",
+                     subject=info.name, remedy=fix, fix=(fix,))
+    return Check("replica identity", "pass", f"{shown}; no rules given (--mappings)",
+                 subject=info.name)
+
+
+def _toast(info: TableInfo, needs: TableNeeds) -> Iterator[Check]:
+    toastable = {n for n, c in info.columns.items() if c.toastable} - set(info.primary_key)
+    reads = needs.rules_reading(toastable, ("after", "row"))
+    if reads:
+        yield Check(
+            "toast", "warn",
+            f"{describe(reads)}: an update that leaves a large value unchanged sends it as "
+            "unknown", subject=info.name,
+            remedy=f"ALTER TABLE {_qualified(info.name)} REPLICA IDENTITY FULL;  or make those "
+            "rules tolerate unknown values (on_unknown)",
+        )
+
+
+def _signal(info: TableInfo, target: Target) -> Check:
+    create = (
+        f"CREATE TABLE IF NOT EXISTS {_qualified(info.name)} (id varchar(42) PRIMARY KEY, "
+        "type varchar(32) NOT NULL, data varchar(2048) NULL)"
+    )
+    grant = (f"GRANT SELECT, INSERT, UPDATE, DELETE ON {_qualified(info.name)} "
+             f"TO {_ident(target.user)}")
+    if not info.exists:
+        return Check("signal table", "fail", "absent", subject=info.name,
+                     remedy=f"{create};  {grant}", fix=(create, grant))
+    lacking = [c for c in SIGNAL_COLUMNS if c not in info.columns]
+    if lacking:
+        return Check("signal table", "fail", f"lacks columns {', '.join(lacking)}",
+                     subject=info.name, remedy=f"drop it and {create}")
+    if not info.can_write:
+        return Check("signal table", "fail", f"{target.user} cannot INSERT into it",
+                     subject=info.name, remedy=grant, fix=(grant,))
+    return Check("signal table", "pass", "present", subject=info.name)
+
+
+# --- publication and slot ----------------------------------------------------------------
+
+
+def _publication(catalog: PgCatalog, target: Target) -> Check:
+    wanted = [t for t in target.tables if catalog.tables[t].exists] + [target.signal]
+    pub = catalog.publication
+    name = _ident(target.publication)
+    if pub is None:
+        return _absent_publication(catalog, target, wanted)
+    if pub.all_tables:
+        return _publication_ops(pub, "FOR ALL TABLES")
+    missing = [t for t in wanted if t not in pub.tables]
+    if missing:
+        alter = f"ALTER PUBLICATION {name} ADD TABLE {', '.join(_qualified(t) for t in missing)}"
+        return Check("publication", "fail", f"{target.publication} lacks {', '.join(missing)}",
+                     subject=target.publication, remedy=alter, fix=(alter,))
+    return _publication_ops(pub, f"covers the {len(wanted)} tables")
+
+
+def _absent_publication(catalog: PgCatalog, target: Target, wanted: list[str]) -> Check:
+    owns_all = all(t in catalog.owned for t in wanted if catalog.tables[t].exists)
+    if catalog.superuser or (owns_all and catalog.can_create):
+        return Check("publication", "pass", f"absent; Debezium creates {target.publication}",
+                     subject=target.publication)
+    create = (f"CREATE PUBLICATION {_ident(target.publication)} FOR TABLE "
+              f"{', '.join(_qualified(t) for t in wanted)}")
+    return Check(
+        "publication", "fail",
+        f"absent, and {catalog.user} cannot create it (it must own every table)",
+        subject=target.publication, remedy=f"{create};  (as the tables' owner)", fix=(create,),
+    )
+
+
+def _publication_ops(pub: Publication, shown: str) -> Check:
+    lacking = [op for op in ("insert", "update", "delete") if op not in pub.operations]
+    if not lacking:
+        return Check("publication", "pass", shown, subject=pub.name)
+    alter = (f"ALTER PUBLICATION {_ident(pub.name)} SET "
+             "(publish = 'insert, update, delete, truncate')")
+    return Check("publication", "fail", f"does not publish {', '.join(lacking)}",
+                 subject=pub.name, remedy=alter, fix=(alter,))
+
+
+def _slot(slot: Slot | None, catalog: PgCatalog, target: Target) -> Check:
+    if slot is None:
+        return Check("replication slot", "pass", f"absent; Debezium creates {target.slot}",
+                     subject=target.slot)
+    drop = (f"cdc-facts connector remove {target.connector} --drop-slot --spec SPEC, or "
+            f"SELECT pg_drop_replication_slot('{target.slot}')")
+    if slot.plugin != "pgoutput" or slot.database != catalog.database:
+        return Check("replication slot", "fail",
+                     f"exists for plugin {slot.plugin} in database {slot.database}",
+                     subject=target.slot, remedy=f"choose another slot.name, or drop it: {drop}")
+    held = _size(slot.retained)
+    if not slot.active:
+        return Check("replication slot", "warn", f"inactive, holding back {held} of WAL",
+                     subject=target.slot,
+                     remedy=f"start the connector soon; if it is abandoned, drop it: {drop}")
+    if slot.retained is not None and slot.retained > WAL_WARN_BYTES:
+        return Check("replication slot", "warn", f"active, {held} behind", subject=target.slot,
+                     remedy="check the connector's status and throughput")
+    return Check("replication slot", "pass", f"active, {held} behind", subject=target.slot)
+
+
+# --- the server --------------------------------------------------------------------------
+
+
+def connect(params: Mapping[str, Any]) -> psycopg.Connection[Any]:
+    """Connect with ``host``, ``port``, ``dbname``, ``user``, ``password`` or a ``conninfo``.
+
+    Raises:
+        DatabaseUnavailableError: The server cannot be reached.
+        PreflightError: The server refused the connection (e.g. a wrong password).
+    """
+    kwargs = {"connect_timeout": 10, "application_name": "cdc-facts-preflight", **params}
+    try:
+        conn = psycopg.connect(**kwargs, autocommit=True)
+    except psycopg.OperationalError as exc:
+        where = f"{params.get('host', '')}:{params.get('port', '')}/{params.get('dbname', '')}"
+        if exc.sqlstate is None:
+            raise DatabaseUnavailableError(
+                f"PostgreSQL at {where} cannot be reached: {_first_line(exc)}",
+                hint="is the database running and reachable from here?",
+            ) from exc
+        raise PreflightError(f"PostgreSQL at {where} refused the connection: {_first_line(exc)}",
+                             hint="check database.user and the password variable") from exc
+    return conn
+
+
+def apply(conn: psycopg.Connection[Any], statements: list[str]) -> None:
+    """Run fix statements one by one; stop at the first that fails, naming it."""
+    for statement in statements:
+        try:
+            conn.execute(statement.encode())
+        except psycopg.Error as exc:
+            raise PreflightError(
+                f"fix failed: {statement}: {_first_line(exc)}",
+                hint="run it as the tables' owner: pass --admin-dsn with such a user",
+            ) from exc
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _qualified(table: str) -> str:
+    return ".".join(_ident(part) for part in table.split(".", 1))
+
+
+def _size(retained: int | None) -> str:
+    """Bytes for people.
+
+    >>> _size(512), _size(3 * 1024 * 1024), _size(None)
+    ('512 B', '3.0 MB', 'an unknown amount')
+    """
+    if retained is None:
+        return "an unknown amount"
+    if retained < 1024:
+        return f"{retained} B"
+    size = retained / 1024
+    for unit in ("kB", "MB"):
+        if size < 1024:
+            return f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"

@@ -1,0 +1,145 @@
+"""Run preflight for one connector: connect, read the catalog, check, and fix on request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+from cdc_facts.connectors.spec import ConnectorSpec
+from cdc_facts.errors import PreflightError
+from cdc_facts.preflight import mysql, postgres
+from cdc_facts.preflight.model import Check, Report, Target
+from cdc_facts.preflight.needs import TableNeeds, read_rules
+from cdc_facts.preflight.postgres_catalog import read_catalog as read_pg_catalog
+
+if TYPE_CHECKING:
+    from cdc_facts.rules.model import RuleSet
+
+#: Kinds preflight can check; SQL Server and Oracle are rendered and validated only.
+SUPPORTED = ("postgres", "mariadb", "mysql")
+
+
+def run_preflight(
+    spec: ConnectorSpec,
+    config: Mapping[str, str],
+    rules: RuleSet | None = None,
+    *,
+    fix: bool = False,
+    admin_dsn: str | None = None,
+    on_fixes: Callable[[list[str]], None] | None = None,
+) -> Report:
+    """Check that ``spec``'s database can deliver what the connector and ``rules`` need.
+
+    Args:
+        spec: The connector spec.
+        config: Its rendered config (options applied): connection, slot, publication.
+        rules: The mapping rules, to check the columns and before images they read.
+        fix: Apply the safe fixes of failed checks, then check again.
+        admin_dsn: Connect as this user to apply fixes (e.g. the tables' owner); the
+            connector's own user when ``None``.
+        on_fixes: Called with the statements just before they are applied.
+
+    Raises:
+        PreflightError: The kind is not supported, the server refused the login, or a fix
+            failed.
+        DatabaseUnavailableError: The server cannot be reached.
+    """
+    if spec.kind not in SUPPORTED:
+        raise PreflightError(
+            f"preflight checks {', '.join(SUPPORTED)} databases, not {spec.kind}",
+            hint="`cdc-facts connector validate SPEC` still asks the connector plugin",
+        )
+    needs = read_rules(rules, spec.name) if rules is not None else {}
+    target = _target(spec, config)
+    report = Report(spec.name, spec.kind, _checks(spec, config, target, needs))
+    fixes = report.fixes
+    if not fix or not fixes:
+        return report
+    if on_fixes is not None:
+        on_fixes(fixes)
+    _apply(spec, config, admin_dsn, fixes)
+    report = Report(spec.name, spec.kind, _checks(spec, config, target, needs), applied=fixes)
+    return report
+
+
+def _target(spec: ConnectorSpec, config: Mapping[str, str]) -> Target:
+    return Target(
+        connector=spec.name,
+        user=config.get("database.user", spec.database.user),
+        tables=spec.tables,
+        signal=config.get("signal.data.collection", ""),
+        publication=config.get("publication.name", ""),
+        slot=config.get("slot.name", ""),
+    )
+
+
+def _checks(
+    spec: ConnectorSpec, config: Mapping[str, str], target: Target,
+    needs: dict[str, TableNeeds],
+) -> list[Check]:
+    names = [*target.tables, target.signal]
+    if spec.kind == "postgres":
+        with postgres.connect(connection_params(spec, config)) as conn:
+            catalog = read_pg_catalog(conn, names, target.publication, target.slot)
+        return list(postgres.postgres_checks(catalog, target, needs))
+    conn = mysql.connect(connection_params(spec, config))
+    try:
+        my_catalog = mysql.read_catalog(conn, names)
+    finally:
+        conn.close()
+    server_id = config.get("database.server.id", "")
+    return list(mysql.mysql_checks(my_catalog, target, needs, server_id))
+
+
+def _apply(
+    spec: ConnectorSpec, config: Mapping[str, str], admin_dsn: str | None, fixes: list[str]
+) -> None:
+    params = admin_params(spec.kind, admin_dsn) if admin_dsn else connection_params(spec, config)
+    if spec.kind == "postgres":
+        with postgres.connect(params) as conn:
+            postgres.apply(conn, fixes)
+        return
+    conn = mysql.connect(params)
+    try:
+        mysql.apply(conn, fixes)
+    finally:
+        conn.close()
+
+
+def connection_params(spec: ConnectorSpec, config: Mapping[str, str]) -> dict[str, Any]:
+    """How the connector itself connects, from its rendered config."""
+    params: dict[str, Any] = {
+        "host": config.get("database.hostname", spec.database.host),
+        "port": int(config.get("database.port", spec.database.port)),
+        "user": config.get("database.user", spec.database.user),
+        "password": config.get("database.password", spec.database.password),
+    }
+    if spec.kind == "postgres":
+        params["dbname"] = config.get("database.dbname", spec.database.name or "")
+    return params
+
+
+def admin_params(kind: str, dsn: str) -> dict[str, Any]:
+    """Connection parameters from an admin DSN: a PostgreSQL conninfo/URL or a MySQL URL.
+
+    >>> admin_params("mariadb", "mysql://root:p%40ss@db:3307/shop")
+    {'host': 'db', 'port': 3307, 'user': 'root', 'password': 'p@ss', 'database': 'shop'}
+    """
+    if kind == "postgres":
+        return {"conninfo": dsn}
+    url = urlsplit(dsn)
+    if url.scheme not in ("mysql", "mariadb") or not url.hostname:
+        raise PreflightError(
+            "the admin DSN of a MySQL/MariaDB database must look like "
+            "mysql://user:password@host:port/database",
+        )
+    params: dict[str, Any] = {
+        "host": url.hostname,
+        "port": url.port or 3306,
+        "user": unquote(url.username or "root"),
+        "password": unquote(url.password or ""),
+    }
+    if url.path.strip("/"):
+        params["database"] = url.path.strip("/")
+    return params
