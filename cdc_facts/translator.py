@@ -142,7 +142,7 @@ class _TablePlan:
         self.key_columns = frozenset(source.key_columns)
         self.before_columns = frozenset(
             ref.column for plan in self.rules for ref in plan.references
-            if ref.scope in ("before", "row")
+            if ref.scope in ("before", "row") and ref.column is not None
         )
 
     def translate(self, change: Change) -> list[Fact]:
@@ -270,7 +270,7 @@ class _RulePlan:
     def _unknown_error(self, change: Change, where: str) -> UnknownValueError:
         columns = [
             f"{ref.scope}.{ref.column}" for ref in self.references
-            if _read(change, ref.scope, ref.column) is UNKNOWN
+            if ref.column is not None and _read(change, ref.scope, ref.column) is UNKNOWN
         ]
         which = ", ".join(dict.fromkeys(columns)) or "a value"
         return UnknownValueError(
@@ -318,7 +318,7 @@ def _commit_time(change: Change) -> datetime:
 def _subject(value: object) -> str:
     """The string form of a key: ``7`` -> ``"7"``, ``True`` -> ``"true"``."""
     if value.__class__ is str:
-        return value  # type: ignore[return-value]
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):

@@ -183,8 +183,8 @@ def test_keys_only_before_image_forbids_non_key_before_columns(tmp_path: Path) -
 
 def test_keys_only_without_declared_key_is_a_warning(tmp_path: Path) -> None:
     text = VALID.replace("  table: public.orders", "  table: public.orders\n"
-                         "  before_image: keys").replace("AND after.status",
-                                                         "AND before.status <> 'x' AND after.status")
+                         "  before_image: keys")
+    text = text.replace("AND after.status", "AND before.status <> 'x' AND after.status")
     problems = problems_of(tmp_path, text)
     assert [p.severity for p in problems] == ["warning"]
     assert load_mappings([tmp_path / "m.yaml"]).rules  # warnings do not stop loading

@@ -27,13 +27,13 @@ from cdc_facts.rules.testing import ExampleResult, run_examples
 from cdc_facts.translator import Translator
 from cdc_facts.types import UNKNOWN
 
-DEFAULT_MAPPINGS = ("mappings",)
+DEFAULT_MAPPINGS = (Path("mappings"),)
 _WRAPPER_KEYS = frozenset({"topic", "partition", "offset", "key", "value", "headers", "timestamp"})
 
 _paths = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 _mappings = click.option(
     "--mappings", "-m", "mappings", multiple=True, type=click.Path(path_type=Path),
-    default=DEFAULT_MAPPINGS, show_default=True, help="Mapping file or directory (repeatable).",
+    default=("mappings",), show_default=True, help="Mapping file or directory (repeatable).",
 )
 
 
@@ -130,7 +130,8 @@ def test_examples(paths: tuple[Path, ...]) -> None:
 def _render_result(result: ExampleResult) -> None:
     where = f"{result.example.file}:{result.example.line}"
     mark = "[green]✓[/]" if result.passed else "[red]✗[/]"
-    stdout.print(f"{mark} {escape(where)} {escape(result.example.description)}", highlight=False)
+    stdout.print(f"{mark} {escape(where)} {escape(result.example.description)}",
+                 highlight=False, soft_wrap=True)
     if result.error is not None:
         error = result.error
         stdout.print(f"    [red]{type(error).__name__}[/]: {escape(error.message)}",
@@ -263,7 +264,7 @@ def _explain_rule(rule: Rule, change: Change, fact: Fact | None) -> Tree:
     if change.op == "r" and rule.snapshot == "skip":
         return Tree(f"[dim]{rule.fact_type}: skipped (snapshot: skip)[/]")
     value = rule.when.evaluate(change)
-    verdict = {True: "[green]matched[/]"}.get(value, "[dim]not matched[/]")  # type: ignore[arg-type]
+    verdict = "[green]matched[/]" if value is True else "[dim]not matched[/]"
     if value is UNKNOWN:
         verdict = f"[yellow]unknown[/] (on_unknown: {rule.on_unknown})"
     node = Tree(f"[bold]{rule.fact_type}[/]: {verdict}")

@@ -82,7 +82,7 @@ def read_fact(
         description=_text(node.get("description")),
         occurred_at=compiled["occurred_at"].expr if "occurred_at" in compiled else None,
         snapshot="emit" if node.get("snapshot") == "emit" else "skip",
-        on_unknown=node.get("on_unknown", "error"),
+        on_unknown=node.get("on_unknown", "error") or "null",
         file=doc.file,
         line=item_position(seq, index)[0],
     )
@@ -215,7 +215,7 @@ def _check_keys_only(
     everything = [*compiled.values(), *(c for _, c in fields)]
     for item in everything:
         for ref in item.expr.references:
-            if ref.scope != "before" or ref.column in source.key_columns:
+            if ref.scope != "before" or ref.column is None or ref.column in source.key_columns:
                 continue
             _keys_only_problem(ctx, item, ref.column, ref.line, ref.col)
 

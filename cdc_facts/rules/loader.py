@@ -17,7 +17,7 @@ from cdc_facts.errors import MappingError, Problem
 from cdc_facts.rules.definitions import FactDefinition, read_fact
 from cdc_facts.rules.document import Document, parse_document, value_position
 from cdc_facts.rules.examples import read_examples
-from cdc_facts.rules.model import Mapping, Rule, RuleSet, SourceSpec
+from cdc_facts.rules.model import BeforeImage, Mapping, Rule, RuleSet, SourceSpec
 from cdc_facts.rules.schema import (
     DOMAIN_RE,
     SOURCE_KEYS,
@@ -171,7 +171,7 @@ def _source(doc: Document, data: Any, problems: list[Problem]) -> SourceSpec | N
     key = tuple(str(k) for k in raw_key) if isinstance(raw_key, list) else ()
     if isinstance(raw_key, str):
         key = (raw_key,)
-    before_image = "keys" if node.get("before_image") == "keys" else "full"
+    before_image: BeforeImage = "keys" if node.get("before_image") == "keys" else "full"
     return SourceSpec(connector, table, before_image, key) if ok else None
 
 

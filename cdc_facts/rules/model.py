@@ -36,7 +36,7 @@ class ColumnReference(Protocol):
     def scope(self) -> str: ...
 
     @property
-    def column(self) -> str: ...
+    def column(self) -> str | None: ...
 
     @property
     def line(self) -> int: ...
@@ -53,6 +53,9 @@ class CompiledExpression(Protocol):
 
     @property
     def references(self) -> tuple[ColumnReference, ...]: ...
+
+    @property
+    def result_type(self) -> str | None: ...
 
     def evaluate(self, change: Change) -> object: ...
 
@@ -212,7 +215,7 @@ def columns_read(source: SourceSpec, rule: Rule) -> ColumnsRead:
     scopes: dict[str, set[str]] = {"before": set(), "after": set(), "row": set()}
     for _, expr in rule.expressions():
         for ref in expr.references:
-            if ref.scope in scopes:
+            if ref.scope in scopes and ref.column is not None:
                 scopes[ref.scope].add(ref.column)
     return ColumnsRead(
         connector=source.connector,

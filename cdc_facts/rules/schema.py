@@ -160,7 +160,10 @@ def _kind_message(value: object, spec: Key) -> str | None:
     if kind == "boolean":
         return None if isinstance(value, bool) else f"must be true or false, got {_describe(value)}"
     if kind == "choice":
-        ok = isinstance(value, str) and value in spec.choices
+        # YAML reads a bare `null` as nothing: take it as the word where it is a choice.
+        ok = (isinstance(value, str) and value in spec.choices) or (
+            value is None and "null" in spec.choices
+        )
         return None if ok else f"must be one of {', '.join(spec.choices)}; got {_describe(value)}"
     return _structure_message(value, kind)
 

@@ -15,7 +15,7 @@ from cdc_facts.rules.document import Document, ScalarPositions, value_position
 from cdc_facts.rules.model import CompiledExpression
 
 #: Root nodes that make a value, never true or false.
-_NOT_CONDITIONS: dict[type[exp.Expression], str] = {
+_NOT_CONDITIONS: dict[type, str] = {
     exp.Literal: "a constant",
     exp.Null: "NULL",
     exp.Add: "a number",
@@ -79,18 +79,22 @@ def _literal_hint(sql: str) -> str:
     return ""
 
 
-def condition_problem(doc: Document, compiled: Compiled, where: str) -> Problem | None:
-    """A problem when ``when`` can never be true or false (a number, a text, NULL)."""
-    sql = compiled.expr.sql
+def _syntactic_kind(sql: str) -> str | None:
+    """What the expression's outermost node makes, when that is clearly no condition."""
     try:
         root = sqlglot.parse_one(sql, read="postgres")
     except SqlglotError:
         return None
     while isinstance(root, exp.Paren):
         root = root.this
-    what = _NOT_CONDITIONS.get(type(root))
-    if isinstance(root, exp.Cast) and not root.to.is_type(exp.DataType.Type.BOOLEAN):
-        what = f"a {root.to.sql(dialect='postgres')}"
+    return _NOT_CONDITIONS.get(type(root))
+
+
+def condition_problem(doc: Document, compiled: Compiled, where: str) -> Problem | None:
+    """A problem when ``when`` can never be true or false (a number, a text, NULL)."""
+    sql = compiled.expr.sql
+    known = compiled.expr.result_type
+    what = f"of type {known}" if known not in (None, "boolean") else _syntactic_kind(sql)
     if what is None:
         return None
     line, col = compiled.position(1, 1)

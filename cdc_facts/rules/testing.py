@@ -18,7 +18,7 @@ from cdc_facts.contracts import converter
 from cdc_facts.envelope import DEFAULT_UNAVAILABLE_VALUE
 from cdc_facts.errors import RecordError
 from cdc_facts.facts import Fact
-from cdc_facts.rules.model import Example, ExpectedFact, Mapping, Rule, RuleSet
+from cdc_facts.rules.model import Example, ExpectedFact, Mapping, Rule, RuleSet, columns_read
 from cdc_facts.translator import Translator
 from cdc_facts.types import UNKNOWN
 
@@ -99,18 +99,22 @@ def example_change(
     overrides = raw.get("source")
     if isinstance(overrides, dict):
         source.update(overrides)
-    before = _row(raw.get("before"), unavailable_value)
-    after = _row(raw.get("after"), unavailable_value)
+    read = [columns_read(mapping.source, rule) for rule in mapping.rules]
+    before = _row(raw.get("before"), unavailable_value, {c for r in read for c in r.before | r.row})
+    after = _row(raw.get("after"), unavailable_value, {c for r in read for c in r.after | r.row})
     return Change(
         op=str(raw["op"]), before=before, after=after, source=source,
         ts_ms=EXAMPLE_TS_MS, key=_key(raw, mapping, before, after),
     )
 
 
-def _row(row: object, placeholder: str) -> dict[str, object] | None:
+def _row(row: object, placeholder: str, read: set[str]) -> dict[str, object] | None:
+    """An example's image: the columns it states, and NULL for the others the rules read."""
     if not isinstance(row, dict):
         return None
-    return {str(c): (UNKNOWN if v == placeholder else v) for c, v in row.items()}
+    image: dict[str, object] = dict.fromkeys(sorted(read))
+    image.update((str(c), UNKNOWN if v == placeholder else v) for c, v in row.items())
+    return image
 
 
 def _key(

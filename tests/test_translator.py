@@ -1,0 +1,305 @@
+"""The translator: which facts a change makes, and how each goes wrong."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from cdc_facts.changes import Change
+from cdc_facts.errors import (
+    ChangeDecodeError,
+    ContractViolationError,
+    EvaluationError,
+    UnknownTableError,
+    UnknownValueError,
+)
+from cdc_facts.facts import fact_id
+from cdc_facts.rules import load_mappings
+from cdc_facts.translator import Translator
+from cdc_facts.types import UNKNOWN
+
+HEADER = """\
+domain: sales
+owner: sales-data-team
+source:
+  connector: legacy-shop
+  table: public.orders
+{source_extra}facts:
+"""
+
+SHIPPED = """\
+  - name: OrderShipped
+    version: 1
+    when: op = 'u' AND before.status IS DISTINCT FROM 'shipped' AND after.status = 'shipped'
+    key: after.id
+    on_unknown: {on_unknown}
+    data:
+      order_id: {{expr: after.id, type: integer}}
+      old_status: before.status
+      total: {{expr: after.total, type: decimal, nullable: false}}
+"""
+
+COMMIT_MS = 1714557600000  # 2024-05-01T10:00:00Z
+
+
+def translator(tmp_path: Path, *facts: str, source_extra: str = "", name: str = "m.yaml",
+               extra_files: dict[str, str] | None = None) -> Translator:
+    text = HEADER.format(source_extra=source_extra) + "".join(facts)
+    (tmp_path / name).write_text(text)
+    for other, body in (extra_files or {}).items():
+        (tmp_path / other).write_text(textwrap.dedent(body))
+    return Translator(load_mappings([tmp_path]))
+
+
+def change(op: str, before: dict[str, object] | None, after: dict[str, object] | None,
+           **source: object) -> Change:
+    src: dict[str, object] = {"name": "legacy-shop", "schema": "public", "table": "orders",
+                              "ts_ms": COMMIT_MS, "lsn": 42}
+    src.update(source)
+    return Change(op=op, before=before, after=after, source=src, key={"id": 7})
+
+
+PAID = {"id": 7, "status": "paid", "total": "12.50"}
+SHIPPED_ROW = {"id": 7, "status": "shipped", "total": "12.50"}
+
+
+def test_a_transition_makes_one_fact(tmp_path: Path) -> None:
+    t = translator(tmp_path, SHIPPED.format(on_unknown="error"))
+    (fact,) = t.translate(change("u", PAID, SHIPPED_ROW))
+    assert fact.type == "sales.OrderShipped.v1" and fact.rule == "sales.OrderShipped.v1"
+    assert fact.subject == "7" and fact.topic == "facts.sales.OrderShipped.v1"
+    assert fact.source == "/cdc-facts/legacy-shop/public.orders"
+    assert fact.time == datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+    assert fact.data == {"order_id": 7, "old_status": "paid", "total": Decimal("12.50")}
+    assert fact.id == fact_id("legacy-shop", "public.orders", "lsn:42", "sales.OrderShipped", 1)
+    assert fact.extensions == {"cdcop": "u"}
+
+
+def test_no_transition_no_fact(tmp_path: Path) -> None:
+    t = translator(tmp_path, SHIPPED.format(on_unknown="error"))
+    assert t.translate(change("u", SHIPPED_ROW, SHIPPED_ROW)) == []
+    assert t.translate(change("c", None, SHIPPED_ROW)) == []
+
+
+def test_a_null_before_status_still_counts_as_not_shipped(tmp_path: Path) -> None:
+    t = translator(tmp_path, SHIPPED.format(on_unknown="error"))
+    (fact,) = t.translate(change("u", {**PAID, "status": None}, SHIPPED_ROW))
+    assert fact.data["old_status"] is None
+
+
+def test_a_table_no_mapping_covers_is_an_error(tmp_path: Path) -> None:
+    t = translator(tmp_path, SHIPPED.format(on_unknown="error"))
+    with pytest.raises(UnknownTableError, match="public.customers"):
+        t.translate(change("u", PAID, SHIPPED_ROW, table="customers"))
+    with pytest.raises(UnknownTableError):
+        t.translate(change("u", PAID, SHIPPED_ROW, name="other-connector"))
+    assert t.tables() == {("legacy-shop", "public.orders")}
+
+
+def test_missing_before_image_is_unknown_not_null(tmp_path: Path) -> None:
+    t = translator(tmp_path, SHIPPED.format(on_unknown="error"))
+    with pytest.raises(UnknownValueError) as caught:
+        t.translate(change("u", None, SHIPPED_ROW))
+    assert caught.value.rule == "sales.OrderShipped.v1"
+    assert "before.status" in caught.value.message and "`when`" in caught.value.message
+
+
+def test_on_unknown_skip_makes_no_fact(tmp_path: Path) -> None:
+    t = translator(tmp_path, SHIPPED.format(on_unknown="skip"))
+    assert t.translate(change("u", None, SHIPPED_ROW)) == []
+
+
+def test_on_unknown_null_reads_unknown_as_null(tmp_path: Path) -> None:
+    t = translator(tmp_path, SHIPPED.format(on_unknown="null"))
+    (fact,) = t.translate(change("u", None, SHIPPED_ROW))
+    assert fact.data == {"order_id": 7, "old_status": None, "total": Decimal("12.50")}
+
+
+def test_an_unknown_data_value_follows_on_unknown(tmp_path: Path) -> None:
+    toasted = {**SHIPPED_ROW, "total": UNKNOWN}
+    for mode in ("error", "skip", "null"):
+        (tmp_path / mode).mkdir()
+    error = translator(tmp_path / "error", SHIPPED.format(on_unknown="error"))
+    with pytest.raises(UnknownValueError, match="after.total"):
+        error.translate(change("u", PAID, toasted))
+    skip = translator(tmp_path / "skip", SHIPPED.format(on_unknown="skip"))
+    assert skip.translate(change("u", PAID, toasted)) == []
+    null = translator(tmp_path / "null", SHIPPED.format(on_unknown="null"))
+    with pytest.raises(ContractViolationError, match="nullable: false"):
+        null.translate(change("u", PAID, toasted))
+
+
+KEYS_ONLY = """\
+  - name: OrderStatusChanged
+    version: 1
+    when: op = 'd' OR before.status IS DISTINCT FROM after.status
+    key: row.id
+    on_unknown: {on_unknown}
+"""
+
+
+def test_keys_only_before_image_makes_non_key_columns_unknown(tmp_path: Path) -> None:
+    t = translator(tmp_path, KEYS_ONLY.format(on_unknown="error"),
+                   source_extra="  before_image: keys\n")
+    with pytest.raises(UnknownValueError, match="before.status"):
+        t.translate(change("u", {"id": 7, "status": None}, SHIPPED_ROW))
+    (fact,) = t.translate(change("d", {"id": 7, "status": None}, None))
+    assert fact.subject == "7"
+
+
+def test_several_rules_make_several_facts_in_file_order(tmp_path: Path) -> None:
+    changed = """\
+  - name: OrderChanged
+    version: 1
+    when: op = 'u'
+    key: after.id
+"""
+    t = translator(tmp_path, changed, SHIPPED.format(on_unknown="error"))
+    facts = t.translate(change("u", PAID, SHIPPED_ROW))
+    assert [f.type for f in facts] == ["sales.OrderChanged.v1", "sales.OrderShipped.v1"]
+    assert len({f.id for f in facts}) == 2
+
+
+def test_several_files_over_one_table_all_apply(tmp_path: Path) -> None:
+    logistics = """\
+        domain: logistics
+        owner: warehouse-team
+        source: {connector: legacy-shop, table: public.orders}
+        facts:
+          - name: ParcelHandedOver
+            version: 2
+            when: after.status = 'shipped'
+            key: after.id
+    """
+    t = translator(tmp_path, SHIPPED.format(on_unknown="error"), name="a.yaml",
+                   extra_files={"b.yaml": logistics})
+    facts = t.translate(change("u", PAID, SHIPPED_ROW))
+    assert [f.type for f in facts] == ["sales.OrderShipped.v1", "logistics.ParcelHandedOver.v2"]
+    assert facts[1].topic == "facts.logistics.ParcelHandedOver.v2"
+
+
+SNAPSHOT = """\
+  - name: OrderKnown
+    version: 1
+    when: op IN ('c', 'r')
+    key: after.id
+    snapshot: {snapshot}
+"""
+
+
+def test_snapshot_reads_reach_only_emit_rules_and_are_marked(tmp_path: Path) -> None:
+    t = translator(tmp_path, SNAPSHOT.format(snapshot="emit"),
+                   SNAPSHOT.format(snapshot="skip").replace("OrderKnown", "OrderSeen"))
+    (fact,) = t.translate(change("r", None, SHIPPED_ROW, snapshot="true"))
+    assert fact.type == "sales.OrderKnown.v1"
+    assert fact.extensions == {"cdcop": "r", "cdcsnapshot": "true"}
+    assert [f.type for f in t.translate(change("c", None, SHIPPED_ROW))] == [
+        "sales.OrderKnown.v1", "sales.OrderSeen.v1"]
+
+
+def test_snapshot_fact_ids_differ_per_row(tmp_path: Path) -> None:
+    t = translator(tmp_path, SNAPSHOT.format(snapshot="emit"))
+    one = change("r", None, SHIPPED_ROW)
+    two = Change(op="r", before=None, after={**SHIPPED_ROW, "id": 8}, source=one.source,
+                 key={"id": 8})
+    assert t.translate(one)[0].id != t.translate(two)[0].id
+
+
+def test_truncate_reaches_only_rules_that_ask_for_it(tmp_path: Path) -> None:
+    truncated = """\
+  - name: OrdersPurged
+    version: 1
+    when: op = 't'
+    key: source.table
+"""
+    t = translator(tmp_path, SHIPPED.format(on_unknown="error"), truncated)
+    (fact,) = t.translate(change("t", None, None))
+    assert fact.type == "sales.OrdersPurged.v1" and fact.subject == "orders"
+
+
+OCCURRED = """\
+  - name: OrderShipped
+    version: 1
+    when: after.status = 'shipped'
+    key: after.id
+    occurred_at: after.shipped_at
+"""
+
+
+def test_occurred_at_is_converted_to_utc(tmp_path: Path) -> None:
+    t = translator(tmp_path, OCCURRED)
+    row = {**SHIPPED_ROW, "shipped_at": "2024-05-02T10:30:00+02:00"}
+    (fact,) = t.translate(change("u", PAID, row))
+    assert fact.time == datetime(2024, 5, 2, 8, 30, tzinfo=UTC)
+
+
+def test_null_occurred_at_is_an_evaluation_error(tmp_path: Path) -> None:
+    t = translator(tmp_path, OCCURRED)
+    with pytest.raises(EvaluationError, match="occurred_at is NULL") as caught:
+        t.translate(change("u", PAID, {**SHIPPED_ROW, "shipped_at": None}))
+    assert caught.value.rule == "sales.OrderShipped.v1"
+
+
+def test_null_key_is_an_evaluation_error(tmp_path: Path) -> None:
+    t = translator(tmp_path, SHIPPED.format(on_unknown="error"))
+    with pytest.raises(EvaluationError, match="key is NULL"):
+        t.translate(change("u", PAID, {**SHIPPED_ROW, "id": None}))
+
+
+def test_a_failing_expression_names_its_rule(tmp_path: Path) -> None:
+    ratio = """\
+  - name: OrderRatio
+    version: 1
+    when: after.total / after.id > 1
+    key: after.id
+"""
+    t = translator(tmp_path, ratio)
+    with pytest.raises(EvaluationError) as caught:
+        t.translate(change("u", PAID, {**SHIPPED_ROW, "total": 5, "id": 0}))
+    assert caught.value.rule == "sales.OrderRatio.v1"
+    assert caught.value.message.startswith("rule sales.OrderRatio.v1: ")
+
+
+def test_a_value_that_does_not_fit_its_type_is_a_contract_violation(tmp_path: Path) -> None:
+    t = translator(tmp_path, SHIPPED.format(on_unknown="error"))
+    with pytest.raises(ContractViolationError, match="`total`") as caught:
+        t.translate(change("u", PAID, {**SHIPPED_ROW, "total": "AJg="}))
+    assert caught.value.hint is not None and "decimal.handling.mode" in caught.value.hint
+
+
+def test_translate_record_decodes_then_translates(tmp_path: Path) -> None:
+    t = translator(tmp_path, SHIPPED.format(on_unknown="error"))
+    value = {"op": "u", "before": PAID, "after": SHIPPED_ROW, "ts_ms": COMMIT_MS,
+             "source": change("u", None, None).source}
+    result = t.translate_record(json.dumps(value).encode(), json.dumps({"id": 7}).encode(),
+                                "legacy-shop.public.orders", 0, 5)
+    assert result.change is not None and result.change.offset == 5
+    assert [f.type for f in result.facts] == ["sales.OrderShipped.v1"]
+
+
+def test_translate_record_skips_tombstones_and_rejects_garbage(tmp_path: Path) -> None:
+    t = translator(tmp_path, SHIPPED.format(on_unknown="error"))
+    assert t.translate_record(None, b'{"id": 7}', "legacy-shop.public.orders").facts == []
+    with pytest.raises(ChangeDecodeError):
+        t.translate_record(b"not json", None, "legacy-shop.public.orders")
+
+
+def test_translate_record_honours_the_unavailable_value_placeholder(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(HEADER.format(source_extra="")
+                                     + SHIPPED.format(on_unknown="error"))
+    t = Translator(load_mappings([tmp_path]), unavailable_value="??")
+    value = {"op": "u", "before": PAID, "after": {**SHIPPED_ROW, "total": "??"},
+             "source": change("u", None, None).source}
+    with pytest.raises(UnknownValueError, match="after.total"):
+        t.translate_record(json.dumps(value))
+
+
+def test_prepare_shows_the_change_as_rules_read_it(tmp_path: Path) -> None:
+    t = translator(tmp_path, SHIPPED.format(on_unknown="error"))
+    seen = t.prepare(change("u", None, SHIPPED_ROW))
+    assert seen.before == {"status": UNKNOWN}
