@@ -259,7 +259,8 @@ def connect(params: Mapping[str, Any]) -> psycopg.Connection[Any]:
         conn = psycopg.connect(**kwargs, autocommit=True)
     except psycopg.OperationalError as exc:
         where = f"{params.get('host', '')}:{params.get('port', '')}/{params.get('dbname', '')}"
-        if exc.sqlstate is None:
+        # libpq gives no SQLSTATE for a failed login; a FATAL line means the server answered.
+        if exc.sqlstate is None and "FATAL:" not in str(exc):
             raise DatabaseUnavailableError(
                 f"PostgreSQL at {where} cannot be reached: {_first_line(exc)}",
                 hint="is the database running and reachable from here?",

@@ -118,9 +118,12 @@ def _fits(field_type: str, column: Column) -> bool:
 def non_key_reads(
     info: TableInfo, needs: TableNeeds, scopes: tuple[str, ...]
 ) -> dict[str, set[str]]:
-    """``{rule: {"before.status"}}``: reads in ``scopes`` of columns outside the key."""
-    key = set(info.primary_key) | set(needs.key_columns)
-    return needs.rules_reading(needs.columns() - key, scopes)
+    """``{rule: {"before.status"}}``: reads in ``scopes`` of columns outside the key.
+
+    The key is the table's own (primary or replica identity index): it is what a minimal
+    before image holds, whatever key the mapping declares for its facts.
+    """
+    return needs.rules_reading(needs.columns() - set(info.primary_key), scopes)
 
 
 def describe(reads: dict[str, set[str]]) -> str:
