@@ -1,0 +1,260 @@
+"""Arithmetic with PostgreSQL's typing rules.
+
+``integer op integer`` stays an integer (``/`` truncates toward zero, ``%`` takes the sign of
+the dividend); a ``numeric`` operand makes the result an exact :class:`~decimal.Decimal`
+with PostgreSQL's result scale; a ``double precision`` operand makes it a float. Dates,
+timestamps and intervals add and subtract as in PostgreSQL. Every function here takes two
+non-NULL, known operands and raises ``ValueError``/``TypeError``/``ZeroDivisionError``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal, Inexact, InvalidOperation, Overflow
+from typing import Any
+
+from cdc_facts.expressions.casts import DECIMALS, text_like, type_name
+
+Operator = Callable[[object, object], object]
+
+_NUMBER_CLASSES = (int, Decimal, float)
+_NUMERIC_MIN_SIG_DIGITS = 16
+_NUMERIC_MAX_DISPLAY_SCALE = 1000
+
+
+def _number_kind(a: Any, b: Any) -> type | None:
+    """The class arithmetic on ``a`` and ``b`` works in, or None if either is no number."""
+    ca, cb = type(a), type(b)
+    if ca not in _NUMBER_CLASSES or cb not in _NUMBER_CLASSES:
+        return None
+    if ca is float or cb is float:
+        return float
+    if ca is Decimal or cb is Decimal:
+        return Decimal
+    return int
+
+
+def _unify_text(a: Any, b: Any) -> tuple[object, object]:
+    """Type a text operand by the other operand, like a quoted literal in PostgreSQL."""
+    if isinstance(a, str) and not isinstance(b, str):
+        return text_like(a, b), b
+    if isinstance(b, str) and not isinstance(a, str):
+        return a, text_like(b, a)
+    return a, b
+
+
+def _no_operator(symbol: str, a: object, b: object) -> TypeError:
+    return TypeError(f"operator does not exist: {type_name(a)} {symbol} {type_name(b)}")
+
+
+def _exact(operation: Callable[[], Decimal]) -> Decimal:
+    try:
+        return operation()
+    except (Inexact, Overflow, InvalidOperation):
+        raise ValueError("numeric value out of range") from None
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _same_zone(a: datetime, b: datetime) -> tuple[datetime, datetime]:
+    if (a.tzinfo is None) != (b.tzinfo is None):
+        return _as_utc(a), _as_utc(b)
+    return a, b
+
+
+def _midnight(value: date) -> datetime:
+    return datetime(value.year, value.month, value.day)
+
+
+def _add_temporal(a: Any, b: Any) -> object:
+    if isinstance(a, timedelta) and not isinstance(b, timedelta):
+        a, b = b, a
+    if isinstance(b, timedelta):
+        if isinstance(a, datetime | timedelta):
+            return a + b
+        if isinstance(a, date):
+            return _midnight(a) + b
+        if isinstance(a, time):
+            return (datetime.combine(date(2000, 1, 1), a) + b).time()
+    if isinstance(a, int) and isinstance(b, date) and not isinstance(b, datetime):
+        a, b = b, a
+    if isinstance(a, date) and not isinstance(a, datetime) and type(b) is int:
+        return a + timedelta(days=b)
+    raise _no_operator("+", a, b)
+
+
+def add(a: Any, b: Any) -> object:
+    """``a + b``."""
+    a, b = _unify_text(a, b)
+    kind = _number_kind(a, b)
+    if kind is int:
+        return a + b
+    if kind is Decimal:
+        return _exact(lambda: DECIMALS.add(a, b))
+    if kind is float:
+        return float(a) + float(b)
+    return _add_temporal(a, b)
+
+
+def _subtract_temporal(a: Any, b: Any) -> object:
+    if isinstance(a, datetime) and isinstance(b, datetime):
+        a, b = _same_zone(a, b)
+        return a - b
+    if isinstance(a, date) and not isinstance(a, datetime):
+        if isinstance(b, date) and not isinstance(b, datetime):
+            return (a - b).days
+        if type(b) is int:
+            return a - timedelta(days=b)
+        if isinstance(b, timedelta):
+            return _midnight(a) - b
+    if isinstance(b, timedelta) and isinstance(a, datetime | timedelta):
+        return a - b
+    if isinstance(b, timedelta) and isinstance(a, time):
+        return (datetime.combine(date(2000, 1, 1), a) - b).time()
+    raise _no_operator("-", a, b)
+
+
+def subtract(a: Any, b: Any) -> object:
+    """``a - b``."""
+    a, b = _unify_text(a, b)
+    kind = _number_kind(a, b)
+    if kind is int:
+        return a - b
+    if kind is Decimal:
+        return _exact(lambda: DECIMALS.subtract(a, b))
+    if kind is float:
+        return float(a) - float(b)
+    return _subtract_temporal(a, b)
+
+
+def multiply(a: Any, b: Any) -> object:
+    """``a * b``."""
+    a, b = _unify_text(a, b)
+    kind = _number_kind(a, b)
+    if kind is int:
+        return a * b
+    if kind is Decimal:
+        return _exact(lambda: DECIMALS.multiply(a, b))
+    if kind is float:
+        return float(a) * float(b)
+    if isinstance(b, timedelta):
+        a, b = b, a
+    if isinstance(a, timedelta) and type(b) in _NUMBER_CLASSES:
+        return timedelta(microseconds=round(a / timedelta(microseconds=1) * float(b)))
+    raise _no_operator("*", a, b)
+
+
+def _int_divide(a: int, b: int) -> int:
+    quotient = abs(a) // abs(b)
+    return quotient if (a < 0) == (b < 0) else -quotient
+
+
+def _weight_and_first_digit(value: Decimal) -> tuple[int, int]:
+    """The weight and leading digit of ``value`` in PostgreSQL's base-10000 representation."""
+    if not value:
+        return 0, 0
+    weight = value.adjusted() // 4
+    return weight, int(DECIMALS.scaleb(abs(value), -4 * weight))
+
+
+def _display_scale(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def numeric_division_scale(a: Decimal, b: Decimal) -> int:
+    """The scale of ``a / b`` in PostgreSQL (``select_div_scale`` in numeric.c): at least
+    16 significant digits, and never fewer decimals than either operand."""
+    weight1, first1 = _weight_and_first_digit(a)
+    weight2, first2 = _weight_and_first_digit(b)
+    quotient_weight = weight1 - weight2 - (1 if first1 <= first2 else 0)
+    scale = _NUMERIC_MIN_SIG_DIGITS - quotient_weight * 4
+    scale = max(scale, _display_scale(a), _display_scale(b), 0)
+    return min(scale, _NUMERIC_MAX_DISPLAY_SCALE)
+
+
+def _decimal_parts(value: Decimal) -> tuple[int, int]:
+    sign, digits, exponent = value.as_tuple()
+    mantissa = int("".join(map(str, digits)) or "0")
+    if not isinstance(exponent, int):
+        raise ValueError(f"cannot divide {value}")
+    return (-mantissa if sign else mantissa), exponent
+
+
+def numeric_divide(a: Decimal, b: Decimal) -> Decimal:
+    """``a / b`` on numerics: exact, rounded half away from zero to PostgreSQL's scale."""
+    if not b:
+        raise ZeroDivisionError
+    scale = numeric_division_scale(a, b)
+    (ma, ea), (mb, eb) = _decimal_parts(a), _decimal_parts(b)
+    shift = ea - eb + scale
+    numerator, denominator = abs(ma) * 10 ** max(shift, 0), abs(mb) * 10 ** max(-shift, 0)
+    quotient, remainder = divmod(numerator, denominator)
+    if 2 * remainder >= denominator:
+        quotient += 1
+    if (ma < 0) != (mb < 0):
+        quotient = -quotient
+    return DECIMALS.scaleb(Decimal(quotient), -scale)
+
+
+def divide(a: Any, b: Any) -> object:
+    """``a / b``; raises ``ZeroDivisionError`` on a zero divisor, whatever the type."""
+    a, b = _unify_text(a, b)
+    kind = _number_kind(a, b)
+    if kind is int:
+        return _int_divide(a, b)
+    if kind is Decimal:
+        return numeric_divide(Decimal(a), Decimal(b))
+    if kind is float:
+        return float(a) / float(b)
+    if isinstance(a, timedelta) and type(b) in _NUMBER_CLASSES:
+        if not b:
+            raise ZeroDivisionError
+        return timedelta(microseconds=round(a / timedelta(microseconds=1) / float(b)))
+    raise _no_operator("/", a, b)
+
+
+def modulo(a: Any, b: Any) -> object:
+    """``a % b``: the remainder takes the sign of the dividend."""
+    a, b = _unify_text(a, b)
+    kind = _number_kind(a, b)
+    if kind is int:
+        remainder = abs(a) % abs(b)
+        return -remainder if a < 0 else remainder
+    if kind is Decimal:
+        if not b:
+            raise ZeroDivisionError
+        return _exact(lambda: DECIMALS.remainder(Decimal(a), Decimal(b)))
+    if kind is float:
+        if not b:
+            raise ZeroDivisionError
+        return math.fmod(a, b)
+    raise _no_operator("%", a, b)
+
+
+def negate(a: Any) -> object:
+    """``-a``."""
+    if isinstance(a, bool):
+        raise TypeError("operator does not exist: - boolean")
+    if isinstance(a, int | float | timedelta):
+        return -a
+    if isinstance(a, Decimal):
+        return DECIMALS.minus(a)
+    raise TypeError(f"operator does not exist: - {type_name(a)}")
+
+
+#: Result type of ``a <op> b`` from the operands' static types, when it can be told.
+def arithmetic_type(symbol: str, left: str | None, right: str | None) -> str | None:
+    """Best-effort static type of an arithmetic result."""
+    numbers = ("integer", "numeric", "double precision")
+    if left in numbers and right in numbers:
+        return numbers[max(numbers.index(left), numbers.index(right))]
+    if symbol == "-" and left == right == "date":
+        return "integer"
+    if left == "date" and right == "integer":
+        return "date"
+    return None

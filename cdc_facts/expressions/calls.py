@@ -1,0 +1,242 @@
+"""How function calls, casts, arithmetic and JSON access compile (see :mod:`.syntax`)."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Sequence
+
+from sqlglot import exp
+
+from cdc_facts.expressions import arithmetic, casts, functions
+from cdc_facts.expressions.context import (
+    OPERATION_ERRORS,
+    EvalContext,
+    Evaluator,
+    Node,
+    evaluation_error,
+)
+from cdc_facts.expressions.syntax import Compiling, const_node, handles
+from cdc_facts.types import UNKNOWN
+
+# --- operators ---------------------------------------------------------------------------------
+
+
+def strict_binary(
+    impl: Callable[[object, object], object], left: Evaluator, right: Evaluator, sql: str
+) -> Evaluator:
+    """``left <op> right`` for a NULL-in, NULL-out operator."""
+
+    def fn(change: EvalContext) -> object:
+        a = left(change)
+        b = right(change)
+        if a is None or b is None:
+            return None
+        if a is UNKNOWN or b is UNKNOWN:
+            return UNKNOWN
+        try:
+            return impl(a, b)
+        except OPERATION_ERRORS as exc:
+            raise evaluation_error(sql, exc) from exc
+
+    return fn
+
+
+def _concatenate(a: object, b: object) -> str:
+    return casts.to_text(a) + casts.to_text(b)
+
+
+_ARITHMETIC: dict[type[exp.Expr], tuple[str, Callable[[object, object], object]]] = {
+    exp.Add: ("+", arithmetic.add), exp.Sub: ("-", arithmetic.subtract),
+    exp.Mul: ("*", arithmetic.multiply), exp.Div: ("/", arithmetic.divide),
+    exp.Mod: ("%", arithmetic.modulo), exp.DPipe: ("||", _concatenate),
+}  # fmt: skip
+
+
+@handles(*_ARITHMETIC)
+def _arithmetic(node: exp.Binary, cc: Compiling) -> Node:
+    symbol, impl = _ARITHMETIC[type(node)]
+    left, right = cc.compile(node.this), cc.compile(node.expression)
+    sql = cc.text(node)
+    if symbol == "||":
+        result_type: str | None = "text"
+    else:
+        result_type = arithmetic.arithmetic_type(symbol, left.type, right.type)
+    return Node(strict_binary(impl, left.fn, right.fn, sql), sql, result_type, (left, right))
+
+
+@handles(exp.Neg)
+def _negative(node: exp.Neg, cc: Compiling) -> Node:
+    operand = cc.compile(node.this)
+    sql = cc.text(node)
+
+    def fn(change: EvalContext) -> object:
+        value = operand.fn(change)
+        if value is None or value is UNKNOWN:
+            return value
+        try:
+            return arithmetic.negate(value)
+        except OPERATION_ERRORS as exc:
+            raise evaluation_error(sql, exc) from exc
+
+    return Node(fn, sql, operand.type, (operand,))
+
+
+# --- casts -------------------------------------------------------------------------------------
+
+_CAST_TARGETS = {
+    "TEXT": "text", "VARCHAR": "varchar", "NVARCHAR": "varchar", "INT": "integer",
+    "BIGINT": "bigint", "SMALLINT": "smallint", "DECIMAL": "numeric", "DOUBLE": "double precision",
+    "FLOAT": "real", "BOOLEAN": "boolean", "DATE": "date", "TIMESTAMP": "timestamp",
+    "TIMESTAMPTZ": "timestamptz", "TIME": "time", "INTERVAL": "interval", "JSON": "json",
+    "JSONB": "jsonb", "UUID": "uuid",
+}  # fmt: skip
+_STATIC_CAST_TYPES = {"varchar": "text", "smallint": "integer", "bigint": "integer",
+                      "real": "double precision", "jsonb": "json"}  # fmt: skip
+
+
+def _cast_target(node: exp.Cast, cc: Compiling) -> tuple[str, tuple[int, ...]]:
+    data_type = node.to
+    name = data_type.this.name if hasattr(data_type.this, "name") else str(data_type.this)
+    target = _CAST_TARGETS.get(name)
+    if target is None:
+        hint = " (char(n) pads with spaces; use text or varchar(n))" if name == "CHAR" else ""
+        cc.fail(node, f"cannot cast to {data_type.sql(dialect='postgres')}{hint}; supported "
+                f"types are {', '.join(casts.CAST_TARGETS)}")
+    params = tuple(
+        int(p.this.this) for p in data_type.expressions if isinstance(p.this, exp.Literal)
+    )
+    return target, params
+
+
+@handles(exp.Cast)
+def _cast(node: exp.Cast, cc: Compiling) -> Node:
+    target, params = _cast_target(node, cc)
+    operand, convert, sql = cc.compile(node.this), casts.converter(target, params), cc.text(node)
+
+    def fn(change: EvalContext) -> object:
+        value = operand.fn(change)
+        if value is None or value is UNKNOWN:
+            return value
+        try:
+            return convert(value)
+        except OPERATION_ERRORS as exc:
+            raise evaluation_error(sql, exc) from exc
+
+    return Node(fn, sql, _STATIC_CAST_TYPES.get(target, target), (operand,))
+
+
+# --- JSON access ---------------------------------------------------------------------------------
+
+
+def json_get(document: object, key: object, as_text: bool) -> object:
+    """``document -> key`` (``as_text=False``) or ``document ->> key``."""
+    if isinstance(document, str):
+        document = casts.parse_json(document)
+    if isinstance(key, str):
+        found = document.get(key) if isinstance(document, dict) else None
+    elif isinstance(key, int) and not isinstance(key, bool):
+        in_range = isinstance(document, list) and -len(document) <= key < len(document)
+        found = document[key] if in_range else None  # type: ignore[index]
+    else:
+        raise TypeError(f"a JSON key is text or an integer index, not {casts.type_name(key)}")
+    if not as_text or found is None or isinstance(found, str):
+        return found
+    if isinstance(found, dict | list):
+        return casts.json_text(found)
+    return casts.to_text(found)
+
+
+def _json_key(path: exp.Expr, cc: Compiling) -> Node:
+    if not isinstance(path, exp.JSONPath):
+        return cc.compile(path)
+    parts = [p for p in path.expressions if not isinstance(p, exp.JSONPathRoot)]
+    if len(parts) != 1 or not isinstance(parts[0], exp.JSONPathKey | exp.JSONPathSubscript):
+        cc.fail(path, "a JSON key is one text key or one integer index")
+    key = parts[0].this
+    return const_node(key, cc.text(path), "text" if isinstance(key, str) else "integer")
+
+
+@handles(exp.JSONExtract, exp.JSONExtractScalar)
+def _json_access(node: exp.JSONExtract | exp.JSONExtractScalar, cc: Compiling) -> Node:
+    as_text = isinstance(node, exp.JSONExtractScalar)
+    document, key = cc.compile(node.this), _json_key(node.expression, cc)
+    sql = cc.text(node)
+    fn = strict_binary(lambda d, k: json_get(d, k, as_text), document.fn, key.fn, sql)
+    return Node(fn, sql, "text" if as_text else "json", (document, key))
+
+
+# --- function calls ------------------------------------------------------------------------------
+
+
+def _suggest_function(name: str) -> str | None:
+    if name in functions.ALIASES:
+        return functions.ALIASES[name]
+    near = difflib.get_close_matches(name, list(functions.FUNCTIONS), n=1, cutoff=0.6)
+    return near[0] if near else None
+
+
+def compile_call(node: exp.Expr, name: str, arguments: Sequence[exp.Expr], cc: Compiling) -> Node:
+    """Compile ``name(arguments...)`` through the function registry."""
+    key = name.lower()
+    if key in functions.REFUSED:
+        cc.fail(node, f"`{key}()` is not allowed: {functions.REFUSED[key]}",
+                functions.ALIASES.get(key))
+    spec = functions.FUNCTIONS.get(key)
+    if spec is None:
+        suggestion = _suggest_function(key)
+        cc.fail(node, f"unknown function `{name}()`", f"{suggestion}()" if suggestion else None)
+    count = len(arguments)
+    if count < spec.min_args or (spec.max_args is not None and count > spec.max_args):
+        cc.fail(node, f"`{key}()` takes {spec.arity()} argument(s), not {count}")
+    compiled = [cc.compile(a) for a in arguments]
+    sql = cc.text(node)
+    result_type = spec.static_type([c.type for c in compiled])
+    return Node(functions.call(spec, compiled, sql), sql, result_type, tuple(compiled))
+
+
+@handles(exp.Anonymous)
+def _anonymous(node: exp.Anonymous, cc: Compiling) -> Node:
+    name = node.this if isinstance(node.this, str) else node.this.name
+    return compile_call(node, name, node.expressions, cc)
+
+
+@handles(exp.Substring)
+def _substring(node: exp.Substring, cc: Compiling) -> Node:
+    start = node.args.get("start") or exp.Literal.number(1)
+    length = node.args.get("length")
+    return compile_call(node, "substring", [node.this, start, *([length] if length else [])], cc)
+
+
+@handles(exp.StrPosition)
+def _position(node: exp.StrPosition, cc: Compiling) -> Node:
+    return compile_call(node, "strpos", [node.this, node.args["substr"]], cc)
+
+
+@handles(exp.Extract)
+def _extract(node: exp.Extract, cc: Compiling) -> Node:
+    field = exp.Literal.string(node.this.name.lower())
+    return compile_call(node, "extract", [field, node.expression], cc)
+
+
+@handles(exp.Pow)
+def _power(node: exp.Pow, cc: Compiling) -> Node:
+    return compile_call(node, "power", [node.this, node.expression], cc)
+
+
+_TRIMS = {"LEADING": "ltrim", "TRAILING": "rtrim"}
+
+
+@handles(exp.Trim)
+def _trim(node: exp.Trim, cc: Compiling) -> Node:
+    name = _TRIMS.get(str(node.args.get("position") or "").upper(), "btrim")
+    characters = node.expression
+    return compile_call(node, name, [node.this, *([characters] if characters else [])], cc)
+
+
+_CLOCKS = (exp.CurrentDate, exp.CurrentTimestamp, exp.CurrentTime, exp.Localtime,
+           exp.Localtimestamp)  # fmt: skip
+
+
+@handles(*_CLOCKS)
+def _clock(node: exp.Expr, cc: Compiling) -> Node:
+    cc.fail(node, f"`{cc.text(node).lower()}` is not allowed: {functions.REFUSED['now']}")

@@ -1,0 +1,356 @@
+"""Comparisons: ``=  <>  <  <=  >  >=``, ``IS [NOT] DISTINCT FROM``, ``IN``, ``BETWEEN``,
+``LIKE`` and ``ILIKE``, with SQL's three-valued logic and cdc-facts' UNKNOWN.
+
+A comparison with NULL is NULL and a comparison with UNKNOWN is UNKNOWN (NULL wins: it is
+NULL whatever the unknown value is). Values of the same plain type compare directly; text
+meeting another type is read as that type, as PostgreSQL types a quoted literal.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from cdc_facts.errors import EvaluationError
+from cdc_facts.expressions.casts import text_like, type_name
+from cdc_facts.expressions.context import (
+    OPERATION_ERRORS,
+    EvalContext,
+    Evaluator,
+    Node,
+    evaluation_error,
+)
+from cdc_facts.expressions.names import BEFORE_EXPECTED
+from cdc_facts.expressions.patterns import like_regex
+from cdc_facts.types import UNKNOWN
+
+Compare = Callable[[Any, Any], Any]
+
+#: SQL comparison operator -> Python operator.
+OPERATORS: dict[str, Compare] = {
+    "=": operator.eq, "<>": operator.ne, "<": operator.lt,
+    "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}  # fmt: skip
+#: The operator that gives the same answer with the operands swapped.
+SWAPPED = {"=": "=", "<>": "<>", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+#: Classes whose values of the same class compare correctly with Python's operators.
+_PLAIN = frozenset({str, int, Decimal, bool, float, date, UUID, timedelta})
+_FAMILIES: dict[type, str] = {
+    int: "number", Decimal: "number", float: "number", str: "text", bool: "boolean",
+    date: "timestamp", datetime: "timestamp", time: "time", timedelta: "interval",
+    UUID: "uuid", dict: "json", list: "json", bytes: "bytea",
+}  # fmt: skip
+
+
+def _comparable(a: object, b: object) -> tuple[object, object]:
+    """Bring two non-NULL, known values to a common type, or raise ``TypeError``."""
+    if isinstance(a, str) and not isinstance(b, str):
+        return text_like(a, b), b
+    if isinstance(b, str) and not isinstance(a, str):
+        return a, text_like(b, a)
+    if _FAMILIES.get(type(a)) != _FAMILIES.get(type(b)) or type(a) not in _FAMILIES:
+        raise TypeError(f"cannot compare {type_name(a)} with {type_name(b)}")
+    if isinstance(a, date) and type(a) is not type(b) or isinstance(a, datetime):
+        return _as_moment(a, b), _as_moment(b, a)
+    return a, b
+
+
+def _as_moment(value: object, other: object) -> object:
+    """A date or timestamp as a timestamp comparable with ``other``."""
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)  # type: ignore[attr-defined]
+    aware = isinstance(other, datetime) and other.tzinfo is not None
+    if aware and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def compare(symbol: str, a: object, b: object) -> object:
+    """``a <symbol> b`` with three-valued logic: True, False, None (NULL) or UNKNOWN."""
+    if a is None or b is None:
+        return None
+    if a is UNKNOWN or b is UNKNOWN:
+        return UNKNOWN
+    if type(a) is type(b) and type(a) in _PLAIN:
+        return OPERATORS[symbol](a, b)
+    a, b = _comparable(a, b)
+    return OPERATORS[symbol](a, b)
+
+
+def comparison(symbol: str, left: Node, right: Node, sql: str) -> Evaluator:
+    """Compile ``left <symbol> right``; a name against a constant gets a faster closure."""
+    if right.is_constant and not left.is_constant:
+        return _against_constant(symbol, left, right.const, sql)
+    if left.is_constant and not right.is_constant:
+        return _against_constant(SWAPPED[symbol], right, left.const, sql)
+    op, lf, rf = OPERATORS[symbol], left.fn, right.fn
+
+    def slow(a: object, b: object) -> object:
+        try:
+            return compare(symbol, a, b)
+        except OPERATION_ERRORS as exc:
+            raise evaluation_error(sql, exc) from exc
+
+    def fn(change: EvalContext) -> object:
+        a = lf(change)
+        b = rf(change)
+        if a.__class__ is b.__class__ and a.__class__ in _PLAIN:
+            return op(a, b)
+        return slow(a, b)
+
+    return fn
+
+
+def _against_constant(symbol: str, name: Node, const: object, sql: str) -> Evaluator:
+    """``name <symbol> const``, reading the image inline for ``after.*`` and ``before.*``."""
+
+    def slow(value: object) -> object:
+        try:
+            return compare(symbol, value, const)
+        except OPERATION_ERRORS as exc:
+            raise evaluation_error(sql, exc) from exc
+
+    if const.__class__ not in _PLAIN:
+        read = name.fn
+        return lambda change: slow(read(change))
+    op, cls = OPERATORS[symbol], const.__class__
+    scope, column = name.column or (None, None)
+    if scope == "op" and cls is str:
+        return lambda change: op(change.op, const)
+    if scope == "after" and column is not None:
+        return _after_against(column, op, cls, const, slow)
+    if scope == "before" and column is not None:
+        return _before_against(column, op, cls, const, slow)
+    read = name.fn
+
+    def fn(change: EvalContext) -> object:
+        value = read(change)
+        if value.__class__ is cls:
+            return op(value, const)
+        return slow(value)
+
+    return fn
+
+
+def _after_against(
+    column: str, op: Compare, cls: type, const: object, slow: Callable[[object], object]
+) -> Evaluator:
+    def fn(change: EvalContext) -> object:
+        image = change.after
+        if image is None:
+            return None
+        value = image.get(column, UNKNOWN)
+        if value.__class__ is cls:
+            return op(value, const)
+        return slow(value)
+
+    return fn
+
+
+def _before_against(
+    column: str, op: Compare, cls: type, const: object, slow: Callable[[object], object]
+) -> Evaluator:
+    def fn(change: EvalContext) -> object:
+        image = change.before
+        if image is None:
+            return UNKNOWN if change.op in BEFORE_EXPECTED else None
+        value = image.get(column, UNKNOWN)
+        if value.__class__ is cls:
+            return op(value, const)
+        return slow(value)
+
+    return fn
+
+
+def is_distinct(a: object, b: object) -> object:
+    """``a IS DISTINCT FROM b``: NULL-safe inequality; UNKNOWN if either is unknown."""
+    if a is UNKNOWN or b is UNKNOWN:
+        return UNKNOWN
+    if a is None or b is None:
+        return (a is None) is not (b is None)
+    return compare("<>", a, b)
+
+
+def distinct_from(left: Evaluator, right: Evaluator, negate: bool, sql: str) -> Evaluator:
+    """Compile ``IS [NOT] DISTINCT FROM``."""
+
+    def fn(change: EvalContext) -> object:
+        try:
+            result = is_distinct(left(change), right(change))
+        except OPERATION_ERRORS as exc:
+            raise evaluation_error(sql, exc) from exc
+        if negate and result is not UNKNOWN:
+            return not result
+        return result
+
+    return fn
+
+
+def in_list(subject: Evaluator, items: list[Node], sql: str) -> Evaluator:
+    """Compile ``subject IN (items...)``: TRUE on a match, else NULL if an item was NULL."""
+    if all(item.is_constant for item in items):
+        fast = _constant_set([item.const for item in items])
+        if fast is not None:
+            return _in_constant_set(subject, fast, [i.fn for i in items], sql)
+    return _in_evaluated(subject, [item.fn for item in items], sql)
+
+
+def _constant_set(values: list[object]) -> tuple[frozenset[object], frozenset[type], bool] | None:
+    known = [v for v in values if v is not None]
+    if any(v is UNKNOWN for v in known):
+        return None
+    if all(type(v) is str for v in known):
+        return frozenset(known), frozenset({str}), None in values
+    if all(type(v) in (int, Decimal) for v in known):
+        return frozenset(known), frozenset({int, Decimal}), None in values
+    return None
+
+
+def _in_constant_set(
+    subject: Evaluator,
+    fast: tuple[frozenset[object], frozenset[type], bool],
+    items: list[Evaluator],
+    sql: str,
+) -> Evaluator:
+    members, classes, has_null = fast
+    miss = None if has_null else False
+    general = _in_evaluated(subject, items, sql)
+
+    def fn(change: EvalContext) -> object:
+        value = subject(change)
+        if value.__class__ in classes:
+            return True if value in members else miss
+        return general(change)
+
+    return fn
+
+
+def _in_evaluated(subject: Evaluator, items: list[Evaluator], sql: str) -> Evaluator:
+    def fn(change: EvalContext) -> object:
+        value = subject(change)
+        if value is None or value is UNKNOWN:
+            return value
+        return _match_any(change, value, items, sql)
+
+    return fn
+
+
+def _match_any(change: EvalContext, value: object, items: list[Evaluator], sql: str) -> object:
+    outcome: object = False
+    error: Exception | None = None
+    for item in items:
+        try:
+            found = compare("=", value, item(change))
+        except OPERATION_ERRORS as exc:
+            error = error or evaluation_error(sql, exc)
+            continue
+        except EvaluationError as exc:
+            error = error or exc
+            continue
+        if found is True:
+            return True
+        if found is UNKNOWN or (found is None and outcome is False):
+            outcome = found
+    if error is not None:
+        raise error
+    return outcome
+
+
+def _both(first: object, second: object) -> object:
+    """Three-valued AND of two results (UNKNOWN beats NULL: it may be FALSE)."""
+    if first is False or second is False:
+        return False
+    if first is UNKNOWN or second is UNKNOWN:
+        return UNKNOWN
+    if first is None or second is None:
+        return None
+    return True
+
+
+def _either(first: object, second: object) -> object:
+    if first is True or second is True:
+        return True
+    if first is UNKNOWN or second is UNKNOWN:
+        return UNKNOWN
+    if first is None or second is None:
+        return None
+    return False
+
+
+def between(
+    subject: Evaluator, low: Evaluator, high: Evaluator, symmetric: bool, sql: str
+) -> Evaluator:
+    """Compile ``subject BETWEEN [SYMMETRIC] low AND high``."""
+
+    def fn(change: EvalContext) -> object:
+        value, lo, hi = subject(change), low(change), high(change)
+        try:
+            result = _both(compare(">=", value, lo), compare("<=", value, hi))
+            if symmetric:
+                swapped = _both(compare(">=", value, hi), compare("<=", value, lo))
+                result = _either(result, swapped)
+        except OPERATION_ERRORS as exc:
+            raise evaluation_error(sql, exc) from exc
+        return result
+
+    return fn
+
+
+def like(
+    subject: Evaluator, pattern: Node, escape: Node | None, ignore_case: bool, sql: str
+) -> Evaluator:
+    """Compile ``subject LIKE/ILIKE pattern [ESCAPE e]`` (``NOT LIKE`` is NOT around it).
+
+    Raises:
+        ValueError: the pattern and escape are constants and the pattern is invalid.
+    """
+    escape_fn = escape.fn if escape is not None else (lambda change: "\\")
+    fixed = pattern.is_constant and (escape is None or escape.is_constant)
+    if fixed and isinstance(pattern.const, str):
+        escape_char = escape.const if escape is not None else "\\"
+        if isinstance(escape_char, str):
+            regex = like_regex(pattern.const, escape_char, ignore_case)
+            return _like_fixed(subject, regex.fullmatch, sql)
+    return _like_dynamic(subject, pattern.fn, escape_fn, ignore_case, sql)
+
+
+def _text_operand(value: object, sql: str) -> str:
+    if isinstance(value, str):
+        return value
+    problem = TypeError(f"LIKE needs text, not {type_name(value)}; cast it with ::text")
+    raise evaluation_error(sql, problem)
+
+
+def _like_fixed(subject: Evaluator, match: Callable[[Any], object], sql: str) -> Evaluator:
+    def fn(change: EvalContext) -> object:
+        value = subject(change)
+        if value.__class__ is str:
+            return match(value) is not None
+        if value is None or value is UNKNOWN:
+            return value
+        return match(_text_operand(value, sql)) is not None
+
+    return fn
+
+
+def _like_dynamic(
+    subject: Evaluator, pattern: Evaluator, escape: Evaluator, ignore_case: bool, sql: str
+) -> Evaluator:
+    def fn(change: EvalContext) -> object:
+        value, pat, esc = subject(change), pattern(change), escape(change)
+        if value is None or pat is None or esc is None:
+            return None
+        if value is UNKNOWN or pat is UNKNOWN or esc is UNKNOWN:
+            return UNKNOWN
+        try:
+            regex = like_regex(_text_operand(pat, sql), _text_operand(esc, sql), ignore_case)
+        except ValueError as exc:
+            raise evaluation_error(sql, exc) from exc
+        return regex.fullmatch(_text_operand(value, sql)) is not None
+
+    return fn

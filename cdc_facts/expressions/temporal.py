@@ -1,0 +1,316 @@
+"""Dates, timestamps and intervals the way PostgreSQL reads, prints and computes them.
+
+Timestamps with a time zone are aware :class:`datetime.datetime` values in UTC (the session
+time zone of cdc-facts is always UTC); timestamps without one are naive. Intervals are
+:class:`datetime.timedelta`, so they have no month or year parts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_PG_EPOCH = datetime(2000, 1, 1)
+_MICROS_PER_DAY = 86_400_000_000
+
+# --- reading text ------------------------------------------------------------------------
+
+_DATE_RE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T].*)?|(\d{4})(\d{2})(\d{2})")
+
+
+def parse_date(text: str) -> date:
+    """Read a date as PostgreSQL does for ISO input (``2024-01-31``, ``20240131``).
+
+    A time part after the date is ignored, as PostgreSQL ignores it.
+    """
+    match = _DATE_RE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f'invalid input syntax for type date: "{text}"')
+    parts = [int(g) for g in match.groups() if g is not None][:3]
+    try:
+        return date(parts[0], parts[1], parts[2])
+    except ValueError:
+        raise ValueError(f'date/time field value out of range: "{text}"') from None
+
+
+def parse_timestamp(text: str, *, aware: bool) -> datetime:
+    """Read an ISO 8601 timestamp into a naive (``aware=False``) or UTC-aware datetime.
+
+    Like PostgreSQL, a ``timestamp`` ignores an offset in its input, while a ``timestamptz``
+    converts to UTC and takes input without an offset to be UTC already.
+    """
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        kind = "timestamp with time zone" if aware else "timestamp"
+        raise ValueError(f'invalid input syntax for type {kind}: "{text}"') from None
+    if not aware:
+        return value.replace(tzinfo=None)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def parse_time(text: str) -> time:
+    """Read a time of day (``10:30``, ``10:30:00.5``)."""
+    try:
+        return time.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f'invalid input syntax for type time: "{text}"') from None
+
+
+_INTERVAL_UNITS = {
+    "microsecond": 1, "us": 1, "usec": 1,
+    "millisecond": 1_000, "ms": 1_000, "msec": 1_000,
+    "second": 1_000_000, "s": 1_000_000, "sec": 1_000_000,
+    "minute": 60_000_000, "m": 60_000_000, "min": 60_000_000,
+    "hour": 3_600_000_000, "h": 3_600_000_000, "hr": 3_600_000_000,
+    "day": _MICROS_PER_DAY, "d": _MICROS_PER_DAY,
+    "week": 7 * _MICROS_PER_DAY, "w": 7 * _MICROS_PER_DAY,
+}  # fmt: skip
+_CALENDAR_UNITS = {"month", "mon", "year", "y", "yr", "decade", "century", "millennium"}
+_INTERVAL_TOKEN = re.compile(
+    r"\s*(?:(?P<clock>[+-]?\d+:\d{1,2}(?::\d{1,2}(?:\.\d+)?)?)"
+    r"|(?P<num>[+-]?(?:\d+\.?\d*|\.\d+))\s*(?P<unit>[a-z]*))"
+)
+
+
+def parse_interval(text: str) -> timedelta:
+    """Read an interval such as ``1 day 2 hours``, ``90 minutes`` or ``1 day 01:30:00``.
+
+    Months and years have no fixed length, so they are refused.
+    """
+    source = text.strip().lower()
+    micros, pos = 0, 0
+    while pos < len(source):
+        match = _INTERVAL_TOKEN.match(source, pos)
+        if match is None or match.end() == pos:
+            raise ValueError(f'invalid input syntax for type interval: "{text}"')
+        micros += _interval_token(match, text)
+        pos = match.end()
+    if not source:
+        raise ValueError('invalid input syntax for type interval: ""')
+    return timedelta(microseconds=micros)
+
+
+def _interval_token(match: re.Match[str], text: str) -> int:
+    if match["clock"]:
+        return _clock_micros(match["clock"])
+    unit = match["unit"] or "second"
+    singular = unit[:-1] if unit.endswith("s") and unit[:-1] in _INTERVAL_UNITS else unit
+    if singular in _CALENDAR_UNITS or unit in _CALENDAR_UNITS or unit.startswith("mon"):
+        raise ValueError(
+            f'interval "{text}" uses months or years, which have no fixed length; '
+            "write it in days, hours, minutes or seconds"
+        )
+    if singular not in _INTERVAL_UNITS:
+        raise ValueError(f'invalid input syntax for type interval: "{text}"')
+    return round(Decimal(match["num"]) * _INTERVAL_UNITS[singular])
+
+
+def _clock_micros(clock: str) -> int:
+    sign = -1 if clock.startswith("-") else 1
+    fields = clock.lstrip("+-").split(":")
+    seconds = Decimal(fields[2]) if len(fields) > 2 else Decimal(0)
+    total = (int(fields[0]) * 3600 + int(fields[1]) * 60) * 1_000_000 + round(seconds * 1_000_000)
+    return sign * total
+
+
+# --- printing ----------------------------------------------------------------------------
+
+
+def _fraction(microsecond: int) -> str:
+    return f".{microsecond:06d}".rstrip("0") if microsecond else ""
+
+
+def time_text(value: time) -> str:
+    """``HH:MM:SS`` plus the fraction without trailing zeros, as PostgreSQL prints it."""
+    return f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}{_fraction(value.microsecond)}"
+
+
+def timestamp_text(value: datetime) -> str:
+    """PostgreSQL's text for a timestamp; aware values print in UTC with ``+00``."""
+    suffix = ""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+        suffix = "+00"
+    day = f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+    return f"{day} {time_text(value.time())}{suffix}"
+
+
+def interval_text(value: timedelta) -> str:
+    """PostgreSQL's text for an interval (``1 day 02:00:00``, ``-01:30:00``)."""
+    total = value // timedelta(microseconds=1)
+    sign = "-" if total < 0 else ""
+    days, micros = divmod(abs(total), _MICROS_PER_DAY)
+    seconds, micro = divmod(micros, 1_000_000)
+    clock = f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}{_fraction(micro)}"
+    parts = []
+    if days:
+        parts.append(f"{sign}{days} {'day' if days == 1 and not sign else 'days'}")
+    if micros or not days:
+        parts.append(f"{sign}{clock}")
+    return " ".join(parts)
+
+
+# --- functions ---------------------------------------------------------------------------
+
+
+def round_timestamp(value: datetime, precision: int) -> datetime:
+    """Round to ``precision`` fractional digits, half away from zero, like ``timestamp(p)``."""
+    if precision >= 6:
+        return value
+    scale = 10 ** (6 - precision)
+    naive = value.replace(tzinfo=None)
+    micros = (naive - _PG_EPOCH) // timedelta(microseconds=1)
+    magnitude = (abs(micros) + scale // 2) // scale * scale
+    rounded = _PG_EPOCH + timedelta(microseconds=magnitude if micros >= 0 else -magnitude)
+    return rounded.replace(tzinfo=value.tzinfo)
+
+
+def to_timestamp(seconds: object) -> datetime:
+    """``to_timestamp(epoch_seconds)``: a UTC timestamp with time zone."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float | Decimal):
+        raise TypeError("to_timestamp() needs a number of seconds since 1970-01-01 UTC")
+    try:
+        return _EPOCH + timedelta(microseconds=round(float(seconds) * 1_000_000))
+    except (OverflowError, ValueError):
+        raise ValueError(f"timestamp out of range: {seconds}") from None
+
+
+def _as_datetime(value: object, function: str) -> datetime:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo is not None else value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    raise TypeError(f"{function}() needs a timestamp or a date")
+
+
+def _ymd(value: date) -> tuple[int, int, int]:
+    return (value.year, value.month, value.day)
+
+
+def _year_start(year: int) -> tuple[int, int, int]:
+    return (year, 1, 1)
+
+
+_TRUNC_DATE_FIELDS: dict[str, Callable[[datetime], tuple[int, int, int]]] = {
+    "day": lambda d: (d.year, d.month, d.day),
+    "week": lambda d: _ymd(d - timedelta(days=d.weekday())),
+    "month": lambda d: (d.year, d.month, 1),
+    "quarter": lambda d: (d.year, (d.month - 1) // 3 * 3 + 1, 1),
+    "year": lambda d: _year_start(d.year),
+    "decade": lambda d: _year_start(d.year // 10 * 10),
+    "century": lambda d: _year_start((d.year - 1) // 100 * 100 + 1),
+    "millennium": lambda d: _year_start((d.year - 1) // 1000 * 1000 + 1),
+}
+_TRUNC_TIME_FIELDS: dict[str, Callable[[datetime], datetime]] = {
+    "microseconds": lambda t: t,
+    "milliseconds": lambda t: t.replace(microsecond=t.microsecond // 1000 * 1000),
+    "second": lambda t: t.replace(microsecond=0),
+    "minute": lambda t: t.replace(second=0, microsecond=0),
+    "hour": lambda t: t.replace(minute=0, second=0, microsecond=0),
+}
+_FIELD_ALIASES = {"microsecond": "microseconds", "millisecond": "milliseconds",
+                  "seconds": "second", "minutes": "minute", "hours": "hour", "days": "day",
+                  "weeks": "week", "months": "month", "years": "year"}  # fmt: skip
+
+
+def date_trunc(field: object, value: object) -> datetime:
+    """``date_trunc(field, ts)``; a date is first taken as midnight UTC, like PostgreSQL."""
+    if not isinstance(field, str):
+        raise TypeError("date_trunc() needs a field name such as 'day' as first argument")
+    name = _FIELD_ALIASES.get(field.lower(), field.lower())
+    moment = _as_datetime(value, "date_trunc")
+    if name in _TRUNC_TIME_FIELDS:
+        return _TRUNC_TIME_FIELDS[name](moment)
+    if name in _TRUNC_DATE_FIELDS:
+        year, month, day = _TRUNC_DATE_FIELDS[name](moment)
+        return datetime(year, month, day, tzinfo=moment.tzinfo)
+    known = ", ".join(sorted([*_TRUNC_TIME_FIELDS, *_TRUNC_DATE_FIELDS]))
+    raise ValueError(f'unit "{field}" not recognized by date_trunc(); use one of {known}')
+
+
+def _seconds(value: time | datetime, scale: int) -> Decimal:
+    micros = value.second * 1_000_000 + value.microsecond
+    return Decimal(micros).scaleb(-scale)
+
+
+def _epoch(value: date | time) -> object:
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return Decimal((moment - _EPOCH) // timedelta(microseconds=1)).scaleb(-6)
+    if isinstance(value, date):
+        return (value - date(1970, 1, 1)).days * 86400
+    return Decimal((value.hour * 3600 + value.minute * 60) * 10**6).scaleb(-6) + _seconds(value, 6)
+
+
+_DATE_PARTS: dict[str, Callable[[date], object]] = {
+    "year": lambda d: d.year,
+    "month": lambda d: d.month,
+    "day": lambda d: d.day,
+    "dow": lambda d: d.isoweekday() % 7,
+    "isodow": lambda d: d.isoweekday(),
+    "doy": lambda d: d.timetuple().tm_yday,
+    "week": lambda d: d.isocalendar()[1],
+    "isoyear": lambda d: d.isocalendar()[0],
+    "quarter": lambda d: (d.month - 1) // 3 + 1,
+    "decade": lambda d: d.year // 10,
+    "century": lambda d: (d.year - 1) // 100 + 1,
+    "millennium": lambda d: (d.year - 1) // 1000 + 1,
+}
+_TIME_PARTS: dict[str, Callable[[Any], object]] = {
+    "hour": lambda t: t.hour,
+    "minute": lambda t: t.minute,
+    "second": lambda t: _seconds(t, 6),
+    "milliseconds": lambda t: _seconds(t, 3),
+    "microseconds": lambda t: t.second * 1_000_000 + t.microsecond,
+}
+
+
+def extract(field: object, value: object) -> object:
+    """``EXTRACT(field FROM value)``: an integer, or an exact decimal for seconds and epoch."""
+    if not isinstance(field, str):
+        raise TypeError("extract() needs a field name such as 'year'")
+    name = _FIELD_ALIASES.get(field.lower(), field.lower())
+    if isinstance(value, timedelta):
+        return _interval_part(name, value)
+    if not isinstance(value, date | time):
+        raise TypeError("extract() needs a timestamp, date, time or interval")
+    if name == "epoch":
+        return _epoch(value)
+    if isinstance(value, datetime):
+        value = value.astimezone(UTC) if value.tzinfo is not None else value
+    if name in _DATE_PARTS and isinstance(value, date):
+        return _DATE_PARTS[name](value)
+    if name in _TIME_PARTS and isinstance(value, datetime | time):
+        return _TIME_PARTS[name](value)
+    kind = type(value).__name__
+    raise ValueError(f'unit "{field}" not supported for a {kind} value')
+
+
+def _interval_part(name: str, value: timedelta) -> object:
+    micros = value // timedelta(microseconds=1)
+    sign = -1 if micros < 0 else 1
+    days, rest = divmod(abs(micros), _MICROS_PER_DAY)
+    parts: dict[str, object] = {
+        "epoch": Decimal(micros).scaleb(-6),
+        "day": sign * days,
+        "hour": sign * (rest // 3_600_000_000),
+        "minute": sign * (rest // 60_000_000 % 60),
+        "second": Decimal(sign * (rest % 60_000_000)).scaleb(-6),
+        "milliseconds": Decimal(sign * (rest % 60_000_000)).scaleb(-3),
+        "microseconds": sign * (rest % 60_000_000),
+    }
+    if name not in parts:
+        raise ValueError(f'unit "{name}" not supported for an interval value')
+    return parts[name]
+
+
+def date_part(field: object, value: object) -> float:
+    """``date_part(field, value)``: like :func:`extract`, as double precision."""
+    return float(extract(field, value))  # type: ignore[arg-type]
