@@ -11,7 +11,7 @@ from cdc_facts.connectors import load_spec, render
 from cdc_facts.errors import PreflightError
 from cdc_facts.preflight import Check, Report, run_preflight
 from cdc_facts.rules import load_mappings
-from tests.preflight_helpers import (
+from tests.test_preflight_support import (
     PgDatabase,
     create_orders,
     pg_database,

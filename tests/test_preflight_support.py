@@ -1,4 +1,4 @@
-"""Helpers for the preflight and connector tests against the real PostgreSQL and MariaDB.
+"""Support (no tests) for the preflight and connector tests against the real databases.
 
 Each test module gets its own database and login role, so tests never collide with other
 suites; each test its own schema, connector name and mapping files.
