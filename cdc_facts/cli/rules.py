@@ -19,6 +19,7 @@ from rich.tree import Tree
 from cdc_facts.changes import Change
 from cdc_facts.cli.output import stdout
 from cdc_facts.contracts import fact_schema
+from cdc_facts.envelope import decode_change
 from cdc_facts.errors import ChangeDecodeError, Problem, RecordError
 from cdc_facts.facts import Fact, to_cloudevent
 from cdc_facts.rules.loader import MappingReport, load_mappings, read_mappings
@@ -244,20 +245,26 @@ def explain(mappings: tuple[Path, ...], change_file: IO[str]) -> None:
     """Show, rule by rule, why a change makes a fact or not."""
     translator = Translator(load_mappings(mappings))
     record = _as_record(json.loads(change_file.read()))
-    result = translator.translate_record(record.get("value"), record.get("key"),
-                                         record.get("topic"))
-    change = result.change
+    change = decode_change(record.get("value"), record.get("key"), topic=record.get("topic"),
+                           settings=translator.envelope_settings)
     if change is None:
         stdout.print("not a row change (tombstone, heartbeat, schema change or transaction): "
                      "it makes no facts")
         return
+    facts: dict[str, Fact] = {}
+    error: RecordError | None = None
+    try:
+        facts = {fact.type: fact for fact in translator.translate(change)}
+    except RecordError as exc:
+        error = exc
     seen = translator.prepare(change)
     rules = translator.ruleset.rules_for(change.connector, change.table)
     tree = Tree(f"[bold]{escape(change.table)}[/] op={change.op} ({len(rules)} rule(s))")
-    facts = {fact.type: fact for fact in result.facts}
     for rule in rules:
         tree.add(_explain_rule(rule, seen, facts.get(rule.fact_type)))
     stdout.print(tree)
+    if error is not None:
+        stdout.print(f"[red]{type(error).__name__}[/]: {escape(error.message)}", soft_wrap=True)
 
 
 def _explain_rule(rule: Rule, change: Change, fact: Fact | None) -> Tree:
@@ -269,8 +276,10 @@ def _explain_rule(rule: Rule, change: Change, fact: Fact | None) -> Tree:
         verdict = f"[yellow]unknown[/] (on_unknown: {rule.on_unknown})"
     node = Tree(f"[bold]{rule.fact_type}[/]: {verdict}")
     when = node.add(f"when {escape(rule.when.sql)} → {escape(_sql_value(value))}")
-    for sub_sql, sub_value in rule.when.explain(change):
-        when.add(f"{escape(sub_sql)} → {escape(_sql_value(sub_value))}")
+    for sub_sql, sub_value in rule.when.explain(change)[1:]:
+        shown = _sql_value(sub_value)
+        if sub_sql != shown:  # constants say nothing new
+            when.add(f"{escape(sub_sql)} → {escape(shown)}")
     if fact is not None:
         event = node.add(f"fact key={escape(fact.subject)} topic={escape(fact.topic)}")
         event.add(escape(json.dumps(to_cloudevent(fact)["data"], sort_keys=True)))

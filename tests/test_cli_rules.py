@@ -1,0 +1,196 @@
+"""The offline rule commands: validate, test, translate, explain, contracts."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cdc_facts.cli import cli
+
+MAPPINGS = Path(__file__).resolve().parent.parent / "mappings"
+
+ORDERS = """\
+domain: sales
+owner: sales-data-team
+source: {connector: legacy-shop, table: public.orders}
+facts:
+  - name: OrderShipped
+    version: 1
+    when: op = 'u' AND before.status IS DISTINCT FROM 'shipped' AND after.status = 'shipped'
+    key: after.id
+    data:
+      order_id: {expr: after.id, type: integer}
+      total: {expr: after.total, type: decimal, nullable: false}
+examples:
+  - description: shipping
+    change: {op: u, before: {id: 7, status: paid}, after: {id: 7, status: shipped, total: "1.50"}}
+    expect:
+      - {type: sales.OrderShipped.v1, key: "7", data: {order_id: 7, total: "1.50"}}
+"""
+
+
+def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def orders(tmp_path: Path) -> Path:
+    path = tmp_path / "orders.yaml"
+    path.write_text(ORDERS)
+    return path
+
+
+def record(op: str, before: dict[str, object] | None, after: dict[str, object] | None,
+           table: str = "orders", offset: int = 0) -> str:
+    value = {"op": op, "before": before, "after": after, "ts_ms": 1,
+             "source": {"name": "legacy-shop", "schema": "public", "table": table, "lsn": 9,
+                        "ts_ms": 1714557600000}}
+    return json.dumps({"topic": f"legacy-shop.public.{table}", "partition": 0, "offset": offset,
+                       "key": {"id": 7}, "value": value})
+
+
+def test_the_demo_mappings_validate() -> None:
+    code, out, _ = run("validate", str(MAPPINGS))
+    assert code == 0, out
+    assert "✓ 4 file(s), 15 rule(s), 15 fact type(s) over 4 table(s)" in out
+
+
+def test_the_demo_examples_pass() -> None:
+    code, out, _ = run("test", str(MAPPINGS))
+    assert code == 0, out
+    assert "20 example(s), 20 passed" in out
+
+
+def test_validate_shows_position_underline_and_suggestion(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(ORDERS.replace("    key: after.id", "    key: after.id\n"
+                                  "    occured_at: after.shipped_at"))
+    code, out, _ = run("validate", str(bad))
+    assert code == 1
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if f"{bad}:9:5: error: unknown key" in line)
+    assert lines[start + 1] == "    9 |     occured_at: after.shipped_at"
+    assert lines[start + 2] == "      |     ^^^^^^^^^^"
+    assert lines[start + 3] == "    did you mean `occurred_at`?"
+    assert "✗ 1 error(s) in 1 file(s)" in out
+
+
+def test_validate_reports_expression_errors_inside_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(ORDERS.replace("AND after.status = 'shipped'", "AND aftr.status = 'shipped'"))
+    code, out, _ = run("validate", str(bad))
+    assert code == 1
+    assert f"{bad}:7:" in out and "aftr" in out and "did you mean `after.status`?" in out
+
+
+def test_test_shows_a_diff_when_an_example_fails(orders: Path) -> None:
+    orders.write_text(ORDERS.replace('data: {order_id: 7, total: "1.50"}',
+                                     'data: {order_id: 7, total: "2.50"}'))
+    code, out, _ = run("test", str(orders))
+    assert code == 1
+    assert "✗" in out and "shipping" in out
+    assert "- " in out and "+ " in out and "data" in out
+    assert "1 example(s), 0 passed, 1 failed" in out
+
+
+def test_test_shows_the_error_of_a_failing_translation(orders: Path) -> None:
+    orders.write_text(ORDERS.replace("before: {id: 7, status: paid}, ", ""))
+    code, out, _ = run("test", str(orders))
+    assert code == 1 and "UnknownValueError" in out and "before.status" in out
+
+
+def test_test_refuses_invalid_mappings(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(ORDERS.replace("version: 1", "version: 0"))
+    code, out, _ = run("test", str(bad))
+    assert code == 1 and "1 or more" in out
+
+
+def test_translate_writes_facts_and_failures(orders: Path, tmp_path: Path) -> None:
+    lines = "\n".join([
+        record("u", {"id": 7, "status": "paid"}, {"id": 7, "status": "shipped", "total": "1.5"}),
+        record("u", {"id": 7, "status": "paid"}, {"id": 7, "status": "paid"}, offset=1),
+        record("c", None, {"id": 1}, table="customers", offset=2),
+        "not json",
+        json.dumps({"topic": "legacy-shop.public.orders", "key": {"id": 7}, "value": None}),
+    ]) + "\n"
+    code, out, err = run("translate", "--mappings", str(orders), input=lines)
+    assert code == 0
+    (fact,) = [json.loads(line) for line in out.splitlines()]
+    assert fact["topic"] == "facts.sales.OrderShipped.v1" and fact["key"] == "7"
+    assert fact["value"]["type"] == "sales.OrderShipped.v1"
+    assert fact["value"]["data"] == {"order_id": 7, "total": "1.5"}
+    failures = [json.loads(line) for line in err.splitlines()]
+    assert [(f["line"], f["reason"]) for f in failures] == [
+        (3, "unknown-table"), (4, "undecodable")]
+    assert failures[0]["offset"] == 2 and failures[0]["error"] == "UnknownTableError"
+
+
+def test_translate_strict_and_dead_letter(orders: Path, tmp_path: Path) -> None:
+    dead = tmp_path / "dead.jsonl"
+    source = tmp_path / "in.jsonl"
+    source.write_text(record("c", None, {"id": 1}, table="customers") + "\n")
+    code, out, err = run("translate", "-m", str(orders), "--input", str(source),
+                         "--dead-letter", str(dead), "--strict")
+    assert code == 1 and out == ""
+    assert json.loads(dead.read_text())["reason"] == "unknown-table"
+    assert "1 record(s) failed" in err
+
+
+def test_translate_accepts_bare_debezium_values(orders: Path) -> None:
+    value = json.loads(record("u", {"id": 7, "status": "x"},
+                              {"id": 7, "status": "shipped", "total": 2}))["value"]
+    code, out, _ = run("translate", "-m", str(orders), input=json.dumps(value) + "\n")
+    assert code == 0 and json.loads(out)["value"]["data"]["total"] == "2"
+
+
+def test_translate_with_invalid_mappings_exits_1(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("domain: [")
+    code, _, err = run("translate", "-m", str(bad), input="")
+    assert code == 1 and "MappingError" in err and "YAML syntax error" in err
+
+
+def test_explain_shows_each_rule_and_sub_expression(orders: Path, tmp_path: Path) -> None:
+    change = tmp_path / "change.json"
+    change.write_text(record("u", {"id": 7, "status": "paid"},
+                             {"id": 7, "status": "shipped", "total": "1"}))
+    code, out, _ = run("explain", "-m", str(orders), "--change", str(change))
+    assert code == 0
+    assert "sales.OrderShipped.v1: matched" in out
+    assert "after.status = 'shipped' → TRUE" in out
+    assert "before.status → 'paid'" in out
+    assert '"total": "1"' in out
+
+
+def test_explain_says_unknown_and_not_matched(orders: Path, tmp_path: Path) -> None:
+    change = tmp_path / "change.json"
+    change.write_text(record("u", None, {"id": 7, "status": "shipped", "total": "1"}))
+    code, out, _ = run("explain", "-m", str(orders), "--change", str(change))
+    assert code == 0 and "unknown" in out and "on_unknown: error" in out
+    change.write_text(record("u", {"id": 7, "status": "shipped"}, {"id": 7, "status": "shipped"}))
+    assert "not matched" in run("explain", "-m", str(orders), "--change", str(change))[1]
+
+
+def test_contracts_writes_one_schema_per_fact_type(orders: Path, tmp_path: Path) -> None:
+    out_dir = tmp_path / "contracts"
+    code, _, _ = run("contracts", "-m", str(orders), "--out", str(out_dir))
+    assert code == 0
+    schema = json.loads((out_dir / "sales.OrderShipped.v1.schema.json").read_text())
+    assert schema["properties"]["type"] == {"const": "sales.OrderShipped.v1"}
+    code, out, _ = run("contracts", "-m", str(orders))
+    assert list(json.loads(out)) == ["sales.OrderShipped.v1"]
+
+
+def test_validate_defaults_to_the_mappings_directory(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mappings").mkdir()
+    (tmp_path / "mappings" / "o.yaml").write_text(textwrap.dedent(ORDERS))
+    code, out, _ = run("validate")
+    assert code == 0 and "1 file(s)" in out
