@@ -611,7 +611,7 @@ def compose_stack() -> Iterator[dict[str, str]]:
                      timeout=1200, env=env)
         logs = _docker(*project, "logs", "--tail", "50", env=env).stdout if up.returncode else ""
         assert up.returncode == 0, up.stderr + logs
-        yield _exports(_run_env_script(ports))
+        yield _exports(_run_env_script(env))
     finally:
         _docker(*project, "down", "-v", "--remove-orphans", timeout=300, env=env)
 
