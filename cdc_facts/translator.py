@@ -17,7 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from cdc_facts.changes import Change
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from cdc_facts.changes import OPS, Change
 from cdc_facts.contracts import FactContract, converter
 from cdc_facts.envelope import DEFAULT_UNAVAILABLE_VALUE, EnvelopeSettings, decode_change
 from cdc_facts.errors import (
@@ -136,7 +140,7 @@ class _TablePlan:
     def __init__(self, mappings: Iterable[Mapping]) -> None:
         mappings = tuple(mappings)
         self.rules = tuple(_RulePlan(m, rule) for m in mappings for rule in m.rules)
-        self.snapshot_rules = tuple(plan for plan in self.rules if plan.rule.snapshot == "emit")
+        self.by_op = {op: self._rules_for(op) for op in OPS}
         source = mappings[0].source
         self.keys_only = source.before_image == "keys"
         self.key_columns = frozenset(source.key_columns)
@@ -145,11 +149,23 @@ class _TablePlan:
             if ref.scope in ("before", "row") and ref.column is not None
         )
 
+    def _rules_for(self, op: str) -> tuple[_RulePlan, ...]:
+        """The rules that can match ``op``: snapshot reads reach only ``snapshot: emit``
+        rules, and a rule whose ``when`` requires other ops is left out."""
+        return tuple(
+            plan for plan in self.rules
+            if (op != "r" or plan.rule.snapshot == "emit")
+            and (plan.ops is None or op in plan.ops)
+        )
+
     def translate(self, change: Change) -> list[Fact]:
-        rules = self.snapshot_rules if change.op == "r" else self.rules
+        op = change.op
+        rules = self.by_op.get(op, ())
         if not rules:
             return []
-        if self.before_columns and change.op in ("u", "d"):
+        if self.before_columns and op in ("u", "d") and (
+            change.before is None or self.keys_only
+        ):
             change = self.read_before(change)
         facts = []
         for plan in rules:
@@ -190,6 +206,7 @@ class _RulePlan:
         )
         self.contract = FactContract(rule)
         self.references = tuple(ref for _, expr in rule.expressions() for ref in expr.references)
+        self.ops = required_ops(rule.when.sql)
 
     def apply(self, change: Change) -> Fact | None:
         try:
@@ -287,6 +304,46 @@ class _RulePlan:
             exc.message = f"rule {self.fact_type}: {exc.message}"
             exc.args = (exc.message,)
         return exc
+
+
+def required_ops(sql: str) -> frozenset[str] | None:
+    """The ops a condition can hold for, when its top level says (``op = 'c' AND ...``,
+    ``op IN ('c', 'r') OR ...``); ``None`` when any op may match.
+
+    >>> sorted(required_ops("op = 'u' AND after.status = 'paid'"))
+    ['u']
+    >>> required_ops("NOT op = 'u'") is None
+    True
+    """
+    try:
+        return _ops(sqlglot.parse_one(sql, read="postgres"))
+    except SqlglotError:
+        return None
+
+
+def _ops(node: exp.Expr) -> frozenset[str] | None:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.And | exp.Or):
+        left, right = _ops(node.this), _ops(node.expression)
+        if isinstance(node, exp.Or):
+            return None if left is None or right is None else left | right
+        if left is None or right is None:
+            return left if right is None else right
+        return left & right
+    if isinstance(node, exp.EQ):
+        return _op_literals(node.this, [node.expression]) or _op_literals(
+            node.expression, [node.this])
+    if isinstance(node, exp.In) and not node.args.get("query"):
+        return _op_literals(node.this, node.expressions)
+    return None
+
+
+def _op_literals(name: exp.Expr, values: list[exp.Expr]) -> frozenset[str] | None:
+    is_op = isinstance(name, exp.Column) and not name.table and name.name.lower() == "op"
+    if not is_op or not all(isinstance(v, exp.Literal) and v.is_string for v in values):
+        return None
+    return frozenset(str(v.this) for v in values)
 
 
 def _read(change: Change, scope: str, column: str) -> object:
