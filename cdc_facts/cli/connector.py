@@ -280,7 +280,12 @@ def register_command(ctx: click.Context, /, spec_path: Path, mappings: tuple[Pat
                                  "--skip-preflight")
     client = _client(ctx)
     existed = client.exists(spec.name)
-    client.put_config(spec.name, config)
+    try:
+        client.put_config(spec.name, config)
+    except ConnectRequestError as exc:
+        exc.hint = exc.hint or "Connect checked the config against the database: fix the cause "\
+            "above; `cdc-facts connector validate SPEC` lists each invalid setting"
+        raise
     with _failure_trace():
         status = _wait(client, spec.name, timeout, quiet=as_json)
     if as_json:
