@@ -18,10 +18,12 @@ Recoverability is a class, not a string match::
     │   ├── ConnectRequestError       Kafka Connect refused a request (4xx)
     │   ├── ConnectorFailedError      a connector or one of its tasks is FAILED (carries trace)
     │   ├── PreflightError            the database cannot deliver what the rules need
-    │   └── LocalStackError           the local stack cannot start (missing tool, port in use, died)
+    │   ├── LocalStackError           the local stack cannot start (missing tool, port in use, died)
+    │   └── KafkaFatalError           a Kafka client cannot go on (fenced, not authorized)
     └── TransientError                retry with backoff
         ├── ConnectUnavailableError   Kafka Connect unreachable, 5xx, or 409 (rebalance)
         ├── KafkaUnavailableError     the broker cannot be reached
+        │   └── TransactionAbortedError  the open Kafka transaction must be aborted and retried
         └── DatabaseUnavailableError  the source database cannot be reached
 
 Context travels as typed attributes (``topic``, ``partition``, ``offset``, ``rule``,
@@ -228,3 +230,22 @@ class ConnectorFailedError(TerminalError):
         self.connector = connector
         self.task = task
         self.trace = trace
+
+
+class KafkaFatalError(TerminalError):
+    """A Kafka client hit a fatal error and cannot go on: another instance with the same
+    ``transactional.id`` fenced it, the broker refused access, or it cannot speak the
+    protocol the service needs. ``code`` is the client's error name."""
+
+    def __init__(self, message: str, *, code: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.code = code
+
+
+class TransactionAbortedError(KafkaUnavailableError):
+    """The open Kafka transaction failed and was (or must be) aborted; the records it held
+    are read and processed again. ``code`` is the client's error name."""
+
+    def __init__(self, message: str, *, code: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.code = code
