@@ -274,6 +274,15 @@ def baseline(records: list[tuple[str, bytes, bytes]]) -> int:
     return 0
 
 
+def fast_baseline(records: list[tuple[str, bytes, bytes]]) -> int:
+    """The same with orjson, when installed: the floor any JSON-in, JSON-out engine meets."""
+    import orjson
+
+    for _, value, _ in records:
+        orjson.dumps(orjson.loads(value))
+    return 0
+
+
 def measure(run: Callable[[list[Any]], int], records: list[Any], repeat: int) -> dict[str, Any]:
     walls, cpus, facts = [], [], 0
     for _ in range(repeat):
@@ -343,6 +352,11 @@ def main() -> None:
             "median_record_bytes": sizes[len(sizes) // 2], "engine": eng, "baseline": base,
             "ratio_to_baseline": round(eng["changes_per_s"] / base["changes_per_s"], 3),
         }
+        if results["orjson"]:
+            fast = measure(fast_baseline, records, args.repeat)
+            results[name]["baseline_orjson"] = fast
+            results[name]["ratio_to_orjson_baseline"] = round(
+                eng["changes_per_s"] / fast["changes_per_s"], 3)
         if not with_schema:
             results["contract_check"] = contract_costs(translator, records)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -368,6 +382,11 @@ def _print(results: dict[str, Any]) -> None:
         print(f"{name:<12}{row['median_record_bytes']:>7}{row['engine']['changes_per_s']:>11,}"
               f"{row['engine']['changes_per_cpu_s']:>14,}{row['baseline']['changes_per_s']:>12,}"
               f"{row['ratio_to_baseline']:>7}{goal:>9,}")
+    for name in ("schemas_off", "schemas_on"):
+        row = results[name]
+        if "baseline_orjson" in row:
+            print(f"{name}: orjson loads+dumps {row['baseline_orjson']['changes_per_s']:,}/s, "
+                  f"engine at {row['ratio_to_orjson_baseline']}x of it")
     check = results["contract_check"]
     print(f"contract check per fact: compiled {check['compiled_check_us']} µs, "
           f"jsonschema {check['jsonschema_us']} µs ({check['facts']} facts)")

@@ -70,7 +70,7 @@ def render_problems(problems: Sequence[Problem]) -> None:
         )
         source = lines.setdefault(problem.file, _file_lines(problem.file))
         for text in _excerpt(problem, source):
-            stdout.print(text, highlight=False, markup=False)
+            stdout.print(text, highlight=False, markup=False, soft_wrap=True)
         if problem.suggestion:
             stdout.print(f"    did you mean `{escape(problem.suggestion)}`?", highlight=False)
 

@@ -149,10 +149,8 @@ def _compare(index: int, want: ExpectedFact, got: Fact, rule: Rule | None) -> li
     for attribute, value in want.attributes.items():
         actual = _actual(got, attribute)
         if attribute == "data" and isinstance(value, dict):
-            same = _same_data(value, got.data, rule)
-        else:
-            same = _same(value, actual, None)
-        if not same:
+            found.extend(_data_mismatches(index, value, got.data, rule))
+        elif not _same(value, actual, None):
             found.append(Mismatch(index, attribute, value, actual))
     return found
 
@@ -165,11 +163,20 @@ def _actual(fact: Fact, attribute: str) -> object:
     return getattr(fact, attribute, None)
 
 
-def _same_data(want: dict[str, object], got: dict[str, object], rule: Rule | None) -> bool:
-    if want.keys() != got.keys():
-        return False
+_ABSENT: Final = "(absent)"
+
+
+def _data_mismatches(
+    index: int, want: dict[str, object], got: dict[str, object], rule: Rule | None
+) -> list[Mismatch]:
+    """One mismatch per data field that differs, is missing or is extra."""
     types = {spec.name: spec.type for spec in rule.fields} if rule is not None else {}
-    return all(_same(want[name], got[name], types.get(name)) for name in want)
+    found = []
+    for name in [*want, *(n for n in got if n not in want)]:
+        expected, actual = want.get(name, _ABSENT), got.get(name, _ABSENT)
+        if name not in want or name not in got or not _same(expected, actual, types.get(name)):
+            found.append(Mismatch(index, f"data.{name}", expected, actual))
+    return found
 
 
 def _same(want: object, got: object, declared: object) -> bool:
