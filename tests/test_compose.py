@@ -10,13 +10,16 @@ tests use Docker itself and run only where it is available.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import socket
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,9 +28,13 @@ import psycopg
 import pymysql
 import pytest
 import requests
+from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 from ruamel.yaml import YAML
 
+from cdc_facts.connect.client import ConnectClient
+from cdc_facts.connectors.render import pg_name, render
+from cdc_facts.connectors.spec import ConnectorSpec, parse_spec
 from cdc_facts.local.services import DEBEZIUM_CONNECTORS, ConnectService
 from cdc_facts.local.settings import SERVICES, LocalPorts, LocalStackSettings
 from cdc_facts.local.stack import LocalStack
@@ -487,6 +494,18 @@ def test_documented_defaults_equal_the_pins_and_the_local_ports(docs: str) -> No
         assert documented[f"STACK_{service.upper()}_PORT"] == str(getattr(ports, service))
 
 
+def test_versions_named_in_the_docs_are_the_pinned_ones(docs: str) -> None:
+    pins = stack_versions()
+    named = {
+        pins.kafka: re.findall(r"apache/kafka:([\w.]+)", docs),
+        pins.apicurio: re.findall(r"apicurio/apicurio-registry:([\w.]+)", docs),
+        pins.debezium: re.findall(r"Debezium (\d[\w.]+)", docs)
+        + re.findall(r"quay.io/debezium/connect:([\w.]+)", docs),
+    }
+    for pin, versions in named.items():
+        assert versions and set(versions) == {pin}, (pin, versions)
+
+
 def _run_env_script(env: Mapping[str, str] | None = None) -> list[str]:
     clean = {"PATH": os.environ["PATH"], **(env or {})}
     result = subprocess.run(["sh", str(ENV_SCRIPT)], env=clean, capture_output=True,
@@ -622,25 +641,160 @@ def _get_json(url: str) -> Any:
     return response.json()
 
 
-@pytest.mark.skipif(not docker_engine_available(),
-                    reason="no Docker engine on this machine: the compose stack cannot start here")
-@pytest.mark.timeout(1800)
-def test_compose_stack_serves_what_env_sh_points_at(compose_stack: dict[str, str]) -> None:
-    env = compose_stack
+_PROBE_DDL = "CREATE TABLE {} (id INT PRIMARY KEY, note VARCHAR(40))"
+_SIGNAL_DDL = ("CREATE TABLE {} (id VARCHAR(42) PRIMARY KEY, type VARCHAR(32) NOT NULL, "
+               "data VARCHAR(2048))")
+_SPEC = """\
+name: {name}
+kind: {kind}
+database:
+  host: ${{PROBE_DB_HOST}}
+  port: ${{PROBE_DB_PORT}}
+  name: {database}
+  user: ${{PROBE_DB_USER}}
+  password: ${{PROBE_DB_PASSWORD}}
+tables: [{schema}.{table}]
+signal_table: {schema}.{table}_signal
+"""
+
+
+def _probe_spec(name: str, kind: str, dsn: str, schema: str) -> ConnectorSpec:
+    """A spec for the probe table, connecting with the DSN's own host, port and user."""
+    parts = urlsplit(dsn)
+    text = _SPEC.format(name=name, kind=kind, database=parts.path.lstrip("/"), schema=schema,
+                        table=name.replace("-", "_"))
+    variables = {"PROBE_DB_HOST": str(parts.hostname), "PROBE_DB_PORT": str(parts.port),
+                 "PROBE_DB_USER": str(parts.username), "PROBE_DB_PASSWORD": str(parts.password)}
+    return parse_spec(text, env=variables)
+
+
+def _mariadb(dsn: str) -> pymysql.connections.Connection[Any]:
+    parts = urlsplit(dsn)
+    return pymysql.connect(host=parts.hostname, port=parts.port, user=parts.username,
+                           password=parts.password, database=parts.path.lstrip("/"),
+                           autocommit=True)
+
+
+def _drop_slot(conn: psycopg.Connection[Any], slot: str, timeout: float = 30.0) -> None:
+    """Drop a replication slot once the removed connector has let go of it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s",
+                           (slot,)).fetchone()
+        if row is None:
+            return
+        if not row[0]:
+            conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"replication slot {slot} still active after {timeout:.0f}s")
+
+
+@contextmanager
+def _postgres_probe(dsn: str, name: str) -> Iterator[ConnectorSpec]:
+    """A table with one row in PostgreSQL, and a spec that captures it; removed afterwards."""
+    spec = _probe_spec(name, "postgres", dsn, "public")
+    table, signal = spec.tables[0], spec.signal_table
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        # As the DSN's user (the demo's `cdc` owns `shop`): a filtered publication is
+        # created by the owner of its tables.
+        conn.execute(_PROBE_DDL.format(table))
+        conn.execute(_SIGNAL_DDL.format(signal))
+        conn.execute(f"INSERT INTO {table} VALUES (1, 'hello')")
+    try:
+        yield spec
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            _drop_slot(conn, pg_name(name, "slot"))
+            conn.execute(f'DROP PUBLICATION IF EXISTS "{pg_name(name, "pub")}"')
+            conn.execute(f"DROP TABLE IF EXISTS {table}, {signal}")
+
+
+@contextmanager
+def _mariadb_probe(dsn: str, name: str) -> Iterator[ConnectorSpec]:
+    """A table with one row in MariaDB, and a spec that captures it; removed afterwards."""
+    spec = _probe_spec(name, "mariadb", dsn, urlsplit(dsn).path.lstrip("/"))
+    table, signal = spec.tables[0], spec.signal_table
+    conn = _mariadb(dsn)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(_PROBE_DDL.format(table))
+            cursor.execute(_SIGNAL_DDL.format(signal))
+            cursor.execute(f"INSERT INTO {table} VALUES (1, 'hello')")
+        yield spec
+    finally:
+        with conn.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}, {signal}")
+        conn.close()
+
+
+def _first_change(bootstrap: str, topic: str, timeout: float = 120.0) -> dict[str, Any]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"probe-{uuid.uuid4()}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            message = consumer.poll(1.0)
+            if message is not None and message.error() is None and message.value():
+                return dict(json.loads(message.value())["payload"])
+    finally:
+        consumer.close()
+    raise AssertionError(f"no change record on {topic} within {timeout:.0f}s")
+
+
+def _delete_topics(bootstrap: str, connector: str) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    topics = [t for t in admin.list_topics(timeout=30).topics if connector in t]
+    for future in admin.delete_topics(topics).values() if topics else ():
+        future.result()
+
+
+def _capture(env: Mapping[str, str], spec: ConnectorSpec) -> dict[str, Any]:
+    """Register the connector in Connect, read its first change, then remove it all."""
+    bootstrap = env["CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS"]
+    client = ConnectClient(env["CDC_FACTS_CONNECT_URL"])
+    client.put_config(spec.name, render(spec, kafka_bootstrap=bootstrap))
+    try:
+        client.wait_running(spec.name, timeout=180)
+        return _first_change(bootstrap, f"{spec.name}.{spec.tables[0]}")
+    finally:
+        _remove(client, spec.name)
+        _delete_topics(bootstrap, spec.name)
+
+
+def _remove(client: ConnectClient, name: str, timeout: float = 60.0) -> None:
+    """Stop the connector, wait until its tasks are gone (they write no more), delete it."""
+    client.stop(name)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.status(name)
+        if status["connector"]["state"] == "STOPPED" and not status["tasks"]:
+            break
+        time.sleep(0.5)
+    client.delete(name)
+
+
+def check_stack(env: Mapping[str, str], *, registry: bool = True) -> None:
+    """Check a running stack through the variables `cdc-facts local env` or `env.sh` print.
+
+    Debezium in Connect captures both databases at the host and port the DSNs give, as the
+    host sees them; the MariaDB connector keeps its schema history at the host's Kafka
+    address. This works only when the host and Connect see the same addresses.
+    """
     admin = AdminClient({"bootstrap.servers": env["CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS"]})
     assert admin.list_topics(timeout=30).brokers
 
     plugins = {p["class"] for p in _get_json(f"{env['CDC_FACTS_CONNECT_URL']}/connector-plugins")}
     assert set(DEBEZIUM_CONNECTORS) <= plugins
 
-    with psycopg.connect(env["CDC_FACTS_POSTGRES_CDC_DSN"]) as conn:
+    pg_dsn, mariadb_dsn = env["CDC_FACTS_POSTGRES_CDC_DSN"], env["CDC_FACTS_MARIADB_CDC_DSN"]
+    with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SHOW wal_level").fetchone() == ("logical",)
         row = conn.execute("SELECT rolreplication FROM pg_roles WHERE rolname = 'cdc'").fetchone()
         assert row == (True,)
 
-    dsn = urlsplit(env["CDC_FACTS_MARIADB_CDC_DSN"])
-    conn = pymysql.connect(host=dsn.hostname, port=dsn.port, user=dsn.username,
-                           password=dsn.password, database="shop")
+    conn = _mariadb(mariadb_dsn)
     try:
         with conn.cursor() as cursor:
             cursor.execute("SELECT @@log_bin, @@binlog_format, @@binlog_row_image")
@@ -648,4 +802,31 @@ def test_compose_stack_serves_what_env_sh_points_at(compose_stack: dict[str, str
     finally:
         conn.close()
 
-    assert _get_json(f"{env['CDC_FACTS_REGISTRY_URL']}/subjects") == []
+    if registry:
+        assert isinstance(_get_json(f"{env['CDC_FACTS_REGISTRY_URL']}/subjects"), list)
+
+    suffix = uuid.uuid4().hex[:8]
+    probes = ((_postgres_probe, pg_dsn, "pg"), (_mariadb_probe, mariadb_dsn, "maria"))
+    for probe, dsn, kind in probes:
+        with probe(dsn, f"compose-probe-{kind}-{suffix}") as spec:
+            change = _capture(env, spec)
+        assert (change["op"], change["after"]["id"]) == ("r", 1), change
+
+
+@pytest.mark.mariadb
+def test_the_stack_checks_pass_on_the_local_stack(stack: Any, mariadb_cdc_dsn: str) -> None:
+    """The checks of the Docker run below, on the local stack: they run wherever the suite
+    runs, and the two stacks answer them alike."""
+    env = {"CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
+           "CDC_FACTS_CONNECT_URL": stack.connect_url,
+           "CDC_FACTS_POSTGRES_CDC_DSN": stack.pg_cdc_dsn,
+           "CDC_FACTS_MARIADB_CDC_DSN": mariadb_cdc_dsn,
+           "CDC_FACTS_REGISTRY_URL": stack.registry_url or ""}
+    check_stack(env, registry=bool(stack.registry_url))
+
+
+@pytest.mark.skipif(not docker_engine_available(),
+                    reason="no Docker engine on this machine: the compose stack cannot start here")
+@pytest.mark.timeout(1800)
+def test_compose_stack_serves_what_env_sh_points_at(compose_stack: dict[str, str]) -> None:
+    check_stack(compose_stack)
