@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import click
 from rich.markup import escape
@@ -19,7 +19,7 @@ from rich.table import Table
 
 from cdc_facts.cli.output import print_json, stderr, stdout
 from cdc_facts.connect import ConnectClient, Status, failure
-from cdc_facts.connectors import CONNECTOR_CLASSES, ConnectorSpec, load_spec, render
+from cdc_facts.connectors import ConnectorSpec, load_spec, render
 from cdc_facts.errors import (
     CdcFactsError,
     ConnectorFailedError,
@@ -28,6 +28,8 @@ from cdc_facts.errors import (
     PreflightError,
 )
 from cdc_facts.preflight import Report, admin_params, connection_params, run_preflight
+from cdc_facts.rules.loader import load_mappings
+from cdc_facts.rules.model import RuleSet
 from cdc_facts.secrets import Secrets, install_log_masking
 
 DEFAULT_CONNECT_URL = "http://127.0.0.1:8083"
@@ -57,28 +59,19 @@ def _masked(func: Callable[_P, _R]) -> Callable[_P, _R]:
     return wrapper
 
 
-def _secrets() -> Secrets:
-    """The secrets this process has seen (specs, Connect and admin credentials)."""
-    return _SECRETS
-
-
 def _say(text: str, *, err: bool = False) -> None:
     """Print masked text (rich markup allowed in ``text``, values escaped by callers)."""
-    (stderr if err else stdout).print(_secrets().mask(text), highlight=False, soft_wrap=True)
+    (stderr if err else stdout).print(_SECRETS.mask(text), highlight=False, soft_wrap=True)
 
 
 def _json(document: object) -> None:
-    print_json(_secrets().mask_json(document))
+    print_json(_SECRETS.mask_json(document))
 
 
 def _spec(path: Path) -> ConnectorSpec:
     spec = load_spec(path)
-    _secrets().update(spec.secrets)
+    _SECRETS.update(spec.secrets)
     return spec
-
-
-def _config(spec: ConnectorSpec, bootstrap: str | None) -> dict[str, str]:
-    return render(spec, kafka_bootstrap=bootstrap)
 
 
 def _client(ctx: click.Context) -> ConnectClient:
@@ -86,7 +79,7 @@ def _client(ctx: click.Context) -> ConnectClient:
     url = params.get("connect_url") or DEFAULT_CONNECT_URL
     user, password = params.get("connect_user"), params.get("connect_password")
     if password:
-        _secrets().add(password)
+        _SECRETS.add(password)
     verify: bool | str = params.get("connect_ca") or not params.get("connect_insecure", False)
     auth = (user, password or "") if user else None
     return ConnectClient(url, auth=auth, verify=verify)
@@ -124,13 +117,9 @@ _admin = click.option(
 )
 
 
-def _load_rules(paths: tuple[Path, ...]) -> Any:
+def _load_rules(paths: tuple[Path, ...]) -> RuleSet | None:
     """The rule set of the mapping files, or ``None`` when none were given."""
-    if not paths:
-        return None
-    from cdc_facts.rules.loader import load_mappings
-
-    return load_mappings(list(paths))
+    return load_mappings(list(paths)) if paths else None
 
 
 # --- render, validate --------------------------------------------------------------------
@@ -149,11 +138,11 @@ def connector() -> None:
 def render_command(spec_path: Path, kafka_bootstrap: str | None, show_secrets: bool) -> None:
     """Print the Debezium config a spec renders to, as JSON."""
     spec = _spec(spec_path)
-    config = _config(spec, kafka_bootstrap)
+    config = render(spec, kafka_bootstrap=kafka_bootstrap)
     if show_secrets:
         print_json(config)
     else:
-        _json(_secrets().mask_config(config))
+        _json(_SECRETS.mask_config(config))
 
 
 @connector.command("validate")
@@ -167,7 +156,7 @@ def validate_command(ctx: click.Context, /, spec_path: Path, kafka_bootstrap: st
                      as_json: bool, **_: object) -> None:
     """Ask the connector plugin to validate the rendered config, error by key."""
     spec = _spec(spec_path)
-    config = _config(spec, kafka_bootstrap)
+    config = render(spec, kafka_bootstrap=kafka_bootstrap)
     answer = _client(ctx).validate(config["connector.class"], config)
     errors = {
         item["value"]["name"]: item["value"]["errors"]
@@ -188,7 +177,7 @@ def _render_validation(spec: ConnectorSpec, errors: dict[str, list[str]]) -> Non
         return
     table = Table("setting", "error", title=f"{spec.name}: invalid settings")
     for key, messages in sorted(errors.items()):
-        table.add_row(escape(key), escape(_secrets().mask("\n".join(messages))))
+        table.add_row(escape(key), escape(_SECRETS.mask("\n".join(messages))))
     stdout.print(table)
 
 
@@ -208,7 +197,7 @@ def preflight_command(spec_path: Path, mappings: tuple[Path, ...], fix: bool,
     spec = _spec(spec_path)
     report = _preflight(spec, mappings, fix=fix, admin_dsn=admin_dsn, quiet=as_json)
     if as_json:
-        _json(report.to_json(_secrets()))
+        _json(report.to_json(_SECRETS))
     if not report.ok:
         raise PreflightError(
             f"{len(report.failures)} preflight check(s) failed for connector `{spec.name}`",
@@ -220,10 +209,10 @@ def preflight_command(spec_path: Path, mappings: tuple[Path, ...], fix: bool,
 def _preflight(spec: ConnectorSpec, mappings: tuple[Path, ...], *, fix: bool,
                admin_dsn: str | None, quiet: bool) -> Report:
     if admin_dsn:
-        _secrets().add(str(admin_params(spec.kind, admin_dsn).get("password", "")))
-        _secrets().add(admin_dsn)
+        _SECRETS.add(str(admin_params(spec.kind, admin_dsn).get("password", "")))
+        _SECRETS.add(admin_dsn)
     # Preflight never reads the schema history settings, so any bootstrap value renders.
-    config = _config(spec, "unused:9092")
+    config = render(spec, kafka_bootstrap="unused:9092")
     rules = _load_rules(mappings)
     shown = (lambda fixes: None) if quiet else _show_fixes
     report = run_preflight(spec, config, rules, fix=fix, admin_dsn=admin_dsn, on_fixes=shown)
@@ -242,7 +231,7 @@ def _render_report(report: Report) -> None:
     table = Table("status", "check", "observed", "remedy",
                   title=f"preflight {report.connector} ({report.kind})", show_lines=False)
     for check in report.checks:
-        observed, remedy = _secrets().mask(check.observed), _secrets().mask(check.remedy)
+        observed, remedy = _SECRETS.mask(check.observed), _SECRETS.mask(check.remedy)
         table.add_row(_ICONS[check.status], escape(check.label), escape(observed), escape(remedy))
     stdout.print(table)
     summary = (f"{len(report.checks) - len(report.failures) - len(report.warnings)} passed, "
@@ -270,7 +259,7 @@ def register_command(ctx: click.Context, /, spec_path: Path, mappings: tuple[Pat
                      as_json: bool, **_: object) -> None:
     """Preflight, create or update the connector, and wait until it runs."""
     spec = _spec(spec_path)
-    config = _config(spec, kafka_bootstrap)
+    config = render(spec, kafka_bootstrap=kafka_bootstrap)
     if not skip_preflight:
         report = _preflight(spec, mappings, fix=False, admin_dsn=None, quiet=as_json)
         if not report.ok:
@@ -314,7 +303,7 @@ def _failure_trace() -> Iterator[None]:
     except ConnectorFailedError as exc:
         if exc.trace:
             _say("[bold]task trace:[/]", err=True)
-            stderr.print(_secrets().mask(exc.trace), markup=False, highlight=False)
+            stderr.print(_SECRETS.mask(exc.trace), markup=False, highlight=False)
         raise
 
 
@@ -372,7 +361,7 @@ def _render_statuses(statuses: dict[str, Status]) -> None:
 
 
 def _first(trace: object) -> str:
-    text = _secrets().mask(str(trace or "")).strip()
+    text = _SECRETS.mask(str(trace or "")).strip()
     return text.splitlines()[0] if text else ""
 
 
@@ -441,9 +430,9 @@ def _drop_slot(spec: ConnectorSpec, admin_dsn: str | None) -> None:
 
     if spec.kind != "postgres":
         raise PreflightError(f"--drop-slot applies to PostgreSQL connectors, not {spec.kind}")
-    config = _config(spec, None)
+    config = render(spec, kafka_bootstrap=None)
     if admin_dsn:
-        _secrets().add(admin_dsn)
+        _SECRETS.add(admin_dsn)
     params = admin_params("postgres", admin_dsn) if admin_dsn else connection_params(spec, config)
     dropped = drop_slot_and_publication(params, config["slot.name"], config["publication.name"])
     for what in dropped:
@@ -506,7 +495,7 @@ def snapshot_command(ctx: click.Context, /, name: str, table: str, filter_sql: s
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--filter") from exc
     _require_connector(_client(ctx), name)
-    config = _config(spec, "unused:9092")
+    config = render(spec, kafka_bootstrap="unused:9092")
     data = snapshot_signal(table, filter_sql)
     signal_id = send_snapshot_signal(spec.kind, connection_params(spec, config),
                                      config["signal.data.collection"], data)
@@ -533,5 +522,3 @@ def _require_connector(client: ConnectClient, name: str) -> None:
 
 
 COMMANDS: list[click.Command] = [connector, preflight_command]
-
-__all__ = ["COMMANDS", "CONNECTOR_CLASSES"]

@@ -72,7 +72,7 @@ def read_rules(rules: RuleSet, connector: str) -> dict[str, TableNeeds]:
             }
             for _, expression in rule.expressions():
                 for ref in expression.references:
-                    if ref.scope in _ROW_SCOPES:
+                    if ref.scope in _ROW_SCOPES and ref.column is not None:
                         name, ftype = typed.get(f"{ref.scope}.{ref.column}".lower(), (None, None))
                         table.reads.append(
                             ColumnRead(rule.fact_type, ref.scope, ref.column, name, ftype)
