@@ -19,9 +19,11 @@ from cdc_facts.connect import ConnectClient, Status
 from tests.test_preflight_support import (
     PgDatabase,
     create_orders,
+    my_database,
     pg_database,
     unique,
     write_mapping,
+    write_my_spec,
     write_pg_spec,
 )
 
@@ -330,3 +332,51 @@ def test_adhoc_snapshot_reads_only_filtered_rows(
     assert "incremental snapshot" in result.stdout
     ids = consume_snapshot_ids(kafka_bootstrap, f"{name}.{schema}.orders", {1, 3})
     assert ids == {1, 3}
+
+
+def test_validate_lists_errors_per_setting(
+    db: PgDatabase, tmp_path: Path, stack_env: dict[str, str | None]
+) -> None:
+    schema, name = unique("s"), unique("pf")
+    create_orders(db, schema, identity="FULL")
+    spec = write_pg_spec(tmp_path / "spec.yaml", db, name, [f"{schema}.orders"],
+                         extra="options:\n  decimal.handling.mode: exactish\n")
+    result = invoke("connector", "validate", str(spec), "--json", env=stack_env)
+    assert result.exit_code == 1, all_text(result)
+    errors = json.loads(result.stdout)["errors"]
+    assert list(errors) == ["decimal.handling.mode"]
+    assert "must be one of string, double, precise" in errors["decimal.handling.mode"][0]
+
+
+@pytest.mark.mariadb
+def test_mariadb_register_and_filtered_snapshot(
+    mariadb_dsn: str, tmp_path: Path, client: ConnectClient, connect_url: str,
+    kafka_bootstrap: str,
+) -> None:
+    with my_database(mariadb_dsn) as my:
+        with my.admin().cursor() as cur:
+            cur.execute("CREATE TABLE orders (id BIGINT PRIMARY KEY, status VARCHAR(20))")
+            cur.execute("INSERT INTO orders VALUES (1, 'open'), (2, 'closed'), (3, 'open')")
+        name = unique("pf")
+        spec = write_my_spec(tmp_path / "my.yaml", my, name, [f"{my.name}.orders"])
+        spec.write_text(spec.read_text() + "snapshot: no_data\n")
+        env: dict[str, str | None] = {
+            "PF_DB_PASSWORD": my.password, "CDC_FACTS_CONNECT_URL": connect_url,
+            "CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "CDC_FACTS_PREFLIGHT_ADMIN_DSN": mariadb_dsn,
+        }
+        fixed = invoke("preflight", str(spec), "--fix", env=env)
+        assert fixed.exit_code == 0, all_text(fixed)
+        try:
+            registered = invoke("connector", "register", str(spec), env=env)
+            assert registered.exit_code == 0, all_text(registered)
+            result = invoke("connector", "snapshot", name, "--table", f"{my.name}.orders",
+                            "--filter", "status = 'open'", "--spec", str(spec), env=env)
+            assert result.exit_code == 0, all_text(result)
+            topic = f"{name}.{my.name}.orders"
+            assert consume_snapshot_ids(kafka_bootstrap, topic, {1, 3}) == {1, 3}
+            for output in (fixed, registered, result):
+                assert my.password not in all_text(output)
+        finally:
+            if name in client.connectors():
+                client.delete(name)
