@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -56,10 +57,8 @@ def demo(project: Path, home: Path | None) -> None:
     from cdc_facts.demo import EXPECTED_CHANGES, ShopDemo
 
     stdout.print(Panel.fit("cdc-facts demo: a legacy shop's state changes become business facts"))
-    stack = LocalStack(LocalStackSettings.from_env(home))
-    stack.up(progress=_progress)
     translator = Translator(load_mappings([project / "mappings" / "shop"]))
-    shop = ShopDemo(stack.env(), project, _progress)
+    shop = ShopDemo(_stack_env(home), project, _progress)
     shop.reset()
     shop.register()
     for operation in shop.run_operations():
@@ -74,6 +73,21 @@ def demo(project: Path, home: Path | None) -> None:
         changes += 1
         counts.update(f.type for f in record.facts)
     _summary(changes, counts)
+
+
+_STACK_VARIABLES = ("CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS", "CDC_FACTS_CONNECT_URL",
+                    "CDC_FACTS_POSTGRES_DSN", "CDC_FACTS_POSTGRES_CDC_DSN")
+
+
+def _stack_env(home: Path | None) -> dict[str, str]:
+    """A stack the environment points at (`cdc-facts local env`, compose/env.sh), or the
+    local stack, started if needed."""
+    if home is None and all(os.environ.get(name) for name in _STACK_VARIABLES):
+        _progress("using the stack the CDC_FACTS_* variables point at")
+        return dict(os.environ)
+    stack = LocalStack(LocalStackSettings.from_env(home))
+    stack.up(progress=_progress)
+    return {**os.environ, **stack.env()}
 
 
 def _summary(changes: int, counts: Counter[str]) -> None:

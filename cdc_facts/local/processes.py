@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -16,6 +17,15 @@ from cdc_facts.errors import LocalStackError
 
 #: Handles of the services this process started: they outlive their ``Popen`` objects.
 _DETACHED: list[subprocess.Popen[bytes]] = []
+
+
+@atexit.register
+def _release_detached() -> None:
+    """The services keep running after this process exits, on purpose: tell their ``Popen``
+    handles so, instead of warning that a child is still running."""
+    for proc in _DETACHED:
+        if proc.poll() is None:
+            proc.returncode = 0
 
 
 def require_tool(name: str, hint: str) -> str:
