@@ -74,6 +74,11 @@ class Translator:
         self._tables: dict[tuple[str, str], _TablePlan] = {
             table: _TablePlan(ruleset.mappings_for(*table)) for table in ruleset.tables()
         }
+        #: ``(source.name, schema or db, table)`` -> plan: looked up without building text.
+        self._by_source: dict[tuple[object, ...], _TablePlan] = {
+            (connector, *table.split(".", 1)): plan
+            for (connector, table), plan in self._tables.items()
+        }
 
     def tables(self) -> set[tuple[str, str]]:
         """Every ``(connector, table)`` this translator has mappings for."""
@@ -93,9 +98,9 @@ class Translator:
     def _plan(self, change: Change) -> _TablePlan:
         source = change.source
         schema = source.get("schema") or source.get("db")
-        table = f"{schema}.{source.get('table')}" if schema else str(source.get("table"))
-        plan = self._tables.get((str(source.get("name", "")), table))
+        plan = self._by_source.get((source.get("name"), schema, source.get("table")))
         if plan is None:
+            table = change.table
             raise UnknownTableError(
                 f"no mapping covers table {table} of connector {change.connector!r}",
                 hint="add a mapping file with this `source`, or leave the table out of "
@@ -169,9 +174,14 @@ class _TablePlan:
             change = self.read_before(change)
         facts = []
         for plan in rules:
-            fact = plan.apply(change)
-            if fact is not None:
-                facts.append(fact)
+            try:
+                matched = plan.when(change)
+            except EvaluationError as exc:
+                raise plan.evaluation_error(exc) from None
+            if matched is True or matched is UNKNOWN:  # most rules stop here
+                fact = plan.apply(change)
+                if fact is not None:
+                    facts.append(fact)
         return facts
 
     def read_before(self, change: Change) -> Change:
@@ -218,7 +228,7 @@ class _RulePlan:
                 return self._apply(_nulled(change))
             raise self._unknown_error(change, unknown.where) from None
         except EvaluationError as exc:
-            raise self._evaluation_error(exc) from None
+            raise self.evaluation_error(exc) from None
 
     def _apply(self, change: Change) -> Fact | None:
         matched = self.when(change)
@@ -298,7 +308,8 @@ class _RulePlan:
             "`on_unknown: null` on the rule",
         )
 
-    def _evaluation_error(self, exc: EvaluationError) -> EvaluationError:
+    def evaluation_error(self, exc: EvaluationError) -> EvaluationError:
+        """``exc`` with this rule named in it."""
         if exc.rule is None:
             exc.rule = self.fact_type
             exc.message = f"rule {self.fact_type}: {exc.message}"
