@@ -288,7 +288,9 @@ def _split_document(document: Any) -> tuple[Any, _Schema | None]:
     try:
         return document["payload"], _SCHEMAS.get(text) or _compile_text(text)
     except ValueError as exc:
-        raise ChangeDecodeError(f"record schema is not a Kafka Connect schema: {exc}") from exc
+        raise ChangeDecodeError(
+            f"record schema is not a Kafka Connect schema: {exc}", hint=_HINT
+        ) from exc
 
 
 def _not_json_reason(raw: bytes | str, what: str, exc: ValueError) -> str:
@@ -512,10 +514,17 @@ def _variable_scale_decimal(value: dict[str, Any]) -> Decimal:
 
 
 def _date(days: int) -> date:
+    if days in _INFINITE_DATES:
+        return _INFINITE_DATES[days]
     try:
         return date.fromordinal(_EPOCH_ORDINAL + days)
     except (ValueError, OverflowError):
         return date.max if days > 0 else date.min
+
+
+#: PostgreSQL's ``infinity`` and ``-infinity`` dates, as Debezium writes them (their day
+#: numbers since 2000 overflow to these values when shifted to the epoch).
+_INFINITE_DATES: Final = {-2147472692: date.max, -2147472691: date.min}
 
 
 def _timestamp(unit_us: int, divisor: int = 1) -> Decoder:
@@ -598,6 +607,6 @@ _LOGICAL_TYPES: Final[dict[str, Callable[[dict[str, Any]], Decoder]]] = {
 
 _PRIMITIVES: Final[dict[str | None, Decoder]] = {
     "bytes": _base64,
-    "float32": _float,
-    "float64": _float,
+    "float": _float,
+    "double": _float,
 }
