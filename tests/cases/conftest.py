@@ -1,8 +1,12 @@
 """The ``--update-golden`` option of the golden cases (``tests/test_golden.py``).
 
-Golden files are rewritten only when asked: ``pytest tests/test_golden.py --update-golden``
-(when this conftest is loaded as a plugin) or ``CDC_FACTS_UPDATE_GOLDEN=1 pytest
-tests/test_golden.py`` (always works).
+Golden files are rewritten only when asked, with either of::
+
+    CDC_FACTS_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_golden.py
+    .venv/bin/python -m pytest -p tests.cases.conftest tests/test_golden.py --update-golden
+
+(pytest reads options only from conftests it loads before collecting, and this one sits
+below ``tests/``: the second form loads it as a plugin first.)
 """
 
 from __future__ import annotations
