@@ -179,7 +179,7 @@ class _TablePlan:
             except EvaluationError as exc:
                 raise plan.evaluation_error(exc) from None
             if matched is True or matched is UNKNOWN:  # most rules stop here
-                fact = plan.apply(change)
+                fact = plan.apply(change, matched)
                 if fact is not None:
                     facts.append(fact)
         return facts
@@ -218,24 +218,27 @@ class _RulePlan:
         self.references = tuple(ref for _, expr in rule.expressions() for ref in expr.references)
         self.ops = required_ops(rule.when.sql)
 
-    def apply(self, change: Change) -> Fact | None:
+    def apply(self, change: Change, matched: object) -> Fact | None:
+        """The fact of this rule, given what ``when`` evaluated to (true or unknown)."""
         try:
-            return self._apply(change)
-        except _Unknown as unknown:
-            if self.on_unknown == "skip":
-                return None
-            if self.on_unknown == "null":
-                return self._apply(_nulled(change))
-            raise self._unknown_error(change, unknown.where) from None
+            return self._apply(change, matched)
         except EvaluationError as exc:
             raise self.evaluation_error(exc) from None
 
-    def _apply(self, change: Change) -> Fact | None:
-        matched = self.when(change)
-        if matched is not True:
+    def _apply(self, change: Change, matched: object) -> Fact | None:
+        try:
             if matched is UNKNOWN:
                 raise _Unknown("when")
-            return None
+            return self._build(change)
+        except _Unknown as unknown:
+            if self.on_unknown == "skip":
+                return None
+            if self.on_unknown != "null":
+                raise self._unknown_error(change, unknown.where) from None
+        nulled = _nulled(change)  # on_unknown: null: the rule again, unknown read as NULL
+        return self._build(nulled) if self.when(nulled) is True else None
+
+    def _build(self, change: Change) -> Fact:
         subject = self._value("key", self.key, change)
         if subject is None:
             raise EvaluationError(

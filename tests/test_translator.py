@@ -303,3 +303,19 @@ def test_prepare_shows_the_change_as_rules_read_it(tmp_path: Path) -> None:
     t = translator(tmp_path, SHIPPED.format(on_unknown="error"))
     seen = t.prepare(change("u", None, SHIPPED_ROW))
     assert seen.before == {"status": UNKNOWN}
+
+
+def test_an_error_after_reading_unknown_as_null_names_the_rule(tmp_path: Path) -> None:
+    ratio = """\
+  - name: OrderRatio
+    version: 1
+    when: op = 'u' AND before.total IS DISTINCT FROM after.total
+    key: after.id
+    on_unknown: null
+    data:
+      ratio: CAST(after.total AS numeric) / after.items
+"""
+    t = translator(tmp_path, ratio)
+    with pytest.raises(EvaluationError) as caught:
+        t.translate(change("u", None, {"id": 7, "total": "5", "items": 0}))
+    assert caught.value.rule == "sales.OrderRatio.v1"
