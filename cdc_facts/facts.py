@@ -201,7 +201,7 @@ def is_valid_extension_name(name: str) -> bool:
     return bool(_EXTENSION_NAME.fullmatch(name)) and name not in _RESERVED
 
 
-_EXTENSION_NAME: Final = re.compile(r"[a-z0-9]{1,20}")
+_EXTENSION_NAME: Final = re.compile(r"[a-z0-9]+")
 _RESERVED: Final = frozenset(
     "specversion id source type subject time datacontenttype dataschema data data_base64".split()
 )
@@ -214,7 +214,8 @@ def _check_extension(name: str, fact: Fact) -> None:
             f"fact `{fact.type}` of rule `{fact.rule}`: {name!r} cannot name a CloudEvents "
             "extension attribute",
             rule=fact.rule,
-            hint="use 1 to 20 lowercase letters and digits, not a CloudEvents attribute name",
+            hint="use lowercase letters and digits only (20 at most is recommended), and not "
+            "the name of a CloudEvents attribute",
         )
     _VALID_EXTENSIONS.add(name)
 
@@ -312,7 +313,7 @@ def _bytes(value: bytes | bytearray | memoryview) -> str:
 
 
 def _unknown(_value: object) -> JSON:
-    raise _EncodeError("", "unknown", unknown=True)
+    raise ValueError("unknown")  # the container names it and marks it unknown
 
 
 _ENCODERS: dict[type, Callable[[Any], JSON]] = {
