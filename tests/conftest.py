@@ -18,6 +18,8 @@ import pytest
 from cdc_facts.local.settings import LocalStackSettings
 from cdc_facts.local.stack import LocalStack
 
+pytest_plugins = ["tests.cases.conftest"]
+
 _STACK_FIXTURES = {"stack", "pg_dsn", "pg_cdc_dsn", "connect_url", "kafka_bootstrap",
                    "mariadb_dsn", "mariadb_cdc_dsn", "connect"}
 
