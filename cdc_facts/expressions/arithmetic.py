@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, Inexact, InvalidOperation, Overflow
 from typing import Any
 
-from cdc_facts.expressions.casts import DECIMALS, text_like, type_name
+from cdc_facts.expressions.casts import DECIMALS, plain_decimal, text_like, type_name
 
 Operator = Callable[[object, object], object]
 
@@ -51,7 +51,7 @@ def _no_operator(symbol: str, a: object, b: object) -> TypeError:
 
 def _exact(operation: Callable[[], Decimal]) -> Decimal:
     try:
-        return operation()
+        return plain_decimal(operation())
     except (Inexact, Overflow, InvalidOperation):
         raise ValueError("numeric value out of range") from None
 
@@ -189,7 +189,11 @@ def numeric_divide(a: Decimal, b: Decimal) -> Decimal:
     """``a / b`` on numerics: exact, rounded half away from zero to PostgreSQL's scale."""
     if not b:
         raise ZeroDivisionError
-    scale = numeric_division_scale(a, b)
+    return divide_to_scale(a, b, numeric_division_scale(a, b))
+
+
+def divide_to_scale(a: Decimal, b: Decimal, scale: int) -> Decimal:
+    """The exact quotient ``a / b`` rounded half away from zero to ``scale`` decimals."""
     (ma, ea), (mb, eb) = _decimal_parts(a), _decimal_parts(b)
     shift = ea - eb + scale
     numerator, denominator = abs(ma) * 10 ** max(shift, 0), abs(mb) * 10 ** max(-shift, 0)
@@ -198,7 +202,21 @@ def numeric_divide(a: Decimal, b: Decimal) -> Decimal:
         quotient += 1
     if (ma < 0) != (mb < 0):
         quotient = -quotient
-    return DECIMALS.scaleb(Decimal(quotient), -scale)
+    return plain_decimal(DECIMALS.scaleb(Decimal(quotient), -scale))
+
+
+def numeric_power(base: Decimal, exponent: int) -> Decimal:
+    """``base ^ exponent`` on numerics with a whole exponent, as PostgreSQL 15 computes it
+    (``power_var``): exact, then rounded half away from zero to at least 16 decimals."""
+    scale = min(max(_NUMERIC_MIN_SIG_DIGITS, _display_scale(base)), _NUMERIC_MAX_DISPLAY_SCALE)
+    if exponent == 0:
+        return divide_to_scale(Decimal(1), Decimal(1), scale)  # even 0 ^ 0, as in PostgreSQL
+    if exponent > 0:
+        power = _exact(lambda: DECIMALS.power(base, exponent))
+        return divide_to_scale(power, Decimal(1), scale)
+    if not base:
+        raise ValueError("zero raised to a negative power is undefined")
+    return divide_to_scale(Decimal(1), _exact(lambda: DECIMALS.power(base, -exponent)), scale)
 
 
 def divide(a: Any, b: Any) -> object:
@@ -243,7 +261,7 @@ def negate(a: Any) -> object:
     if isinstance(a, int | float | timedelta):
         return -a
     if isinstance(a, Decimal):
-        return DECIMALS.minus(a)
+        return plain_decimal(DECIMALS.minus(a))
     raise TypeError(f"operator does not exist: - {type_name(a)}")
 
 

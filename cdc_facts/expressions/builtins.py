@@ -15,11 +15,11 @@ from decimal import (
     ROUND_HALF_UP,
     Context,
     Decimal,
-    Inexact,
 )
+from typing import Any
 
 from cdc_facts.expressions import arithmetic, temporal
-from cdc_facts.expressions.casts import DECIMALS, ROUNDING, output_text, type_name
+from cdc_facts.expressions.casts import DECIMALS, ROUNDING, output_text, plain_decimal, type_name
 from cdc_facts.expressions.compare import compare
 
 _APPROXIMATE = Context(prec=40, rounding=ROUND_HALF_UP)
@@ -110,7 +110,7 @@ def left(value: object, count: object) -> str:
 def right(value: object, count: object) -> str:
     text, n = _text(value, "right"), _whole(count, "right")
     if n >= 0:
-        return text[len(text) - n :] if n else ""
+        return text[max(len(text) - n, 0) :] if n else ""
     return text[-n:]
 
 
@@ -160,14 +160,14 @@ def _rounded(value: object, places: object, rounding: str, function: str) -> obj
     number = _number(value, function)
     if places is None:
         if isinstance(number, Decimal):
-            return number.to_integral_value(rounding=rounding, context=ROUNDING)
+            return plain_decimal(number.to_integral_value(rounding=rounding, context=ROUNDING))
         return float(round(number) if rounding == ROUND_HALF_UP else math.trunc(number))
     if isinstance(number, float):
         raise TypeError(f"{function}(double precision, integer) does not exist; "
                         f"cast the first argument to numeric")
     digits = _whole(places, function)
     result = Decimal(number).quantize(Decimal(1).scaleb(-digits), rounding, ROUNDING)
-    return ROUNDING.quantize(result, Decimal(1)) if digits < 0 else result
+    return plain_decimal(result)
 
 
 def round_(value: object, places: object = None) -> object:
@@ -187,14 +187,14 @@ def abs_(value: object) -> object:
 def floor(value: object) -> object:
     number = _number(value, "floor")
     if isinstance(number, Decimal):
-        return number.to_integral_value(rounding=ROUND_FLOOR, context=ROUNDING)
+        return plain_decimal(number.to_integral_value(rounding=ROUND_FLOOR, context=ROUNDING))
     return float(math.floor(number))
 
 
 def ceil(value: object) -> object:
     number = _number(value, "ceil")
     if isinstance(number, Decimal):
-        return number.to_integral_value(rounding=ROUND_CEILING, context=ROUNDING)
+        return plain_decimal(number.to_integral_value(rounding=ROUND_CEILING, context=ROUNDING))
     return float(math.ceil(number))
 
 
@@ -209,22 +209,19 @@ def mod(dividend: object, divisor: object) -> object:
 
 
 def power(base: object, exponent: object) -> object:
-    """Double precision unless an argument is numeric; numeric results are exact for whole
-    exponents and rounded to 40 significant digits otherwise."""
-    a, b = _number(base, "power"), _number(exponent, "power")
+    """Double precision unless an argument is numeric. Numeric results with a whole
+    exponent have PostgreSQL's exact digits; others are rounded to 40 significant digits."""
+    a: Any = _number(base, "power")
+    b: Any = _number(exponent, "power")
     if a == 0 and b < 0:
         raise ValueError("zero raised to a negative power is undefined")
     if a < 0 and b != int(b):
         raise ValueError("a negative number raised to a non-integer power yields a complex result")
-    if isinstance(a, Decimal) or isinstance(b, Decimal):
-        exact = b == int(b) and b >= 0
-        try:
-            if exact:
-                return DECIMALS.power(Decimal(a), int(b))
-        except Inexact:
-            raise ValueError("numeric value out of range") from None
-        return _APPROXIMATE.power(Decimal(a), Decimal(b))
-    return math.pow(a, b)
+    if not isinstance(a, Decimal) and not isinstance(b, Decimal):
+        return math.pow(a, b)
+    if b == int(b) and abs(b) <= 2**31 - 1:
+        return arithmetic.numeric_power(Decimal(a), int(b))
+    return _APPROXIMATE.power(Decimal(a), Decimal(b))
 
 
 def _sqrt_scale(value: Decimal) -> int:

@@ -138,7 +138,18 @@ def parse_numeric(text: str) -> Decimal:
     """Read a numeric from text, keeping the written scale (``'1.50'`` has scale 2)."""
     if _NUMERIC_RE.fullmatch(text) is None and text.strip().lower() not in _SPECIAL_NUMBERS:
         raise ValueError(f'invalid input syntax for type numeric: "{text}"')
-    return Decimal(text.strip())
+    return plain_decimal(Decimal(text.strip()))
+
+
+def plain_decimal(value: Decimal) -> Decimal:
+    """``1.5E+3`` as ``1500`` and ``-0.0`` as ``0.0``: PostgreSQL numerics have neither a
+    negative scale nor a negative zero."""
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > 0:
+        value = ROUNDING.quantize(value, Decimal(1))
+    if value.is_signed() and value.is_zero():
+        return value.copy_abs()
+    return value
 
 
 def _integer(target: str) -> Converter:
@@ -200,7 +211,7 @@ def _numeric(precision: int | None, scale: int) -> Converter:
                 f"numeric field overflow: a field with precision {precision}, scale {scale} "
                 f"must round to an absolute value less than 10^{precision - scale}"
             )
-        return rounded
+        return plain_decimal(rounded)
 
     return convert
 

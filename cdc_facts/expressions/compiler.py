@@ -151,13 +151,19 @@ class _Compiler:
         return _folded(handler(node, self))
 
     def fail(self, node: exp.Expr, message: str, suggestion: str | None = None) -> NoReturn:
-        where = span(node)
+        where = span(node) or self._search(node)
         line, col = line_col(self.sql, where[0]) if where else (1, 1)
         fragment = self.sql[where[0] : where[1]] if where else self.text(node)
         raise ExpressionError(
             message, expression=self.sql, line=line, col=col, fragment=fragment,
             suggestion=suggestion,
         )  # fmt: skip
+
+    def _search(self, node: exp.Expr) -> tuple[int, int] | None:
+        """Where a node the parser recorded no position for (``current_date``) is written."""
+        text = self.text(node)
+        start = self.sql.lower().find(text.lower())
+        return (start, start + len(text)) if start >= 0 else None
 
     def text(self, node: exp.Expr) -> str:
         return node.sql(dialect=RuleDialect, normalize_functions=False)

@@ -51,21 +51,32 @@ def parse(sql: str) -> exp.Expr:
     except ParseError as exc:
         raise _syntax_error(sql, exc) from None
     except TokenError as exc:
-        offset = exc.start if exc.start is not None else 0
-        line, col = line_col(sql, offset)
-        raise ExpressionError(
-            f"syntax error: {_token_problem(sql, offset)}", expression=sql, line=line, col=col,
-            fragment=sql[offset:].splitlines()[0] if sql[offset:] else None,
-        ) from None
+        raise _token_error(sql, exc) from None
     return tree
 
 
-def _token_problem(sql: str, offset: int) -> str:
-    rest = sql[offset:]
-    quote = next((q for q in ("'", '"') if q in rest), None)
-    if quote is not None:
-        return f"unterminated {'string' if quote == chr(39) else 'quoted name'} ({quote} missing)"
-    return "cannot read the text"
+def _token_error(sql: str, exc: TokenError) -> ExpressionError:
+    opened = _unterminated_quote(sql)
+    if opened is None:
+        offset, message = exc.start or 0, "syntax error: cannot read the text"
+    else:
+        offset = opened
+        kind = "string" if sql[offset] == "'" else "quoted name"
+        message = f"syntax error: unterminated {kind} (the closing {sql[offset]} is missing)"
+    line, col = line_col(sql, offset)
+    fragment = sql[offset:].splitlines()[0] if sql[offset:] else None
+    return ExpressionError(message, expression=sql, line=line, col=col, fragment=fragment)
+
+
+def _unterminated_quote(sql: str) -> int | None:
+    """Offset of a quote that opens a string or quoted name and is never closed."""
+    opened: int | None = None
+    for offset, char in enumerate(sql):
+        if opened is None and char in "'\"":
+            opened = offset
+        elif opened is not None and char == sql[opened]:
+            opened = None  # a doubled quote closes and reopens: same result
+    return opened
 
 
 def _syntax_error(sql: str, exc: ParseError) -> ExpressionError:

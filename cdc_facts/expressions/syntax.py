@@ -16,6 +16,7 @@ from sqlglot import exp
 
 from cdc_facts.changes import OPS
 from cdc_facts.expressions import compare, logic, names
+from cdc_facts.expressions.casts import plain_decimal
 from cdc_facts.expressions.context import Node, constant
 from cdc_facts.expressions.temporal import parse_interval
 
@@ -68,7 +69,7 @@ def _literal(node: exp.Literal, cc: Compiling) -> Node:
         return const_node(text, cc.text(node), "text")
     if _INTEGER_LITERAL.fullmatch(text):
         return const_node(int(text), cc.text(node), "integer")
-    return const_node(Decimal(text), cc.text(node), "numeric")
+    return const_node(plain_decimal(Decimal(text)), cc.text(node), "numeric")
 
 
 @handles(exp.ByteString, exp.RawString)
