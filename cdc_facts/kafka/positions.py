@@ -1,0 +1,232 @@
+"""Source positions, and the high-water marks that drop changes Debezium sends twice.
+
+Debezium delivers at least once: after a Connect worker dies, it sends again, at new Kafka
+offsets, the changes it had sent but not yet recorded as sent. Every change carries its
+position in the source database's log, so the service keeps, for each change-topic
+partition and connector, the highest position it has turned into facts (its high-water
+mark) and drops any change at or below it.
+
+Positions are ordered within one connector's stream:
+
+* PostgreSQL: ``(last commit LSN, LSN)`` from ``source.sequence``. The LSN alone is not
+  ordered: Debezium sends transactions in commit order, and a transaction that began
+  earlier can hold lower LSNs than one that committed before it. Several changes can share
+  one LSN (a ``COPY`` writes many rows in one WAL record), so the record keys seen at the
+  mark's exact position are kept with it.
+* MySQL and MariaDB: ``(binlog file number, event position, row)``, within one server
+  (``source.server_id``); a change from another server (after a failover) is not compared.
+
+Snapshot reads (op ``r``) share one position, so they are never dropped and never move a
+mark: their fact ids (deterministic, keyed by the row) let consumers spot repeats.
+
+>>> change = Change(op="c", before=None, after={"id": 1}, key={"id": 1},
+...                 source={"name": "shop", "lsn": 120, "sequence": '["100","120"]'})
+>>> position = source_position(change)
+>>> position.order
+(100, 120)
+>>> marks = HighWaterMarks()
+>>> key = MarkKey("shop.public.orders", 0, "shop")
+>>> marks.is_duplicate(key, position)
+False
+>>> marks.advance(key, position)
+>>> marks.is_duplicate(key, position)
+True
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Final, NamedTuple
+
+from cdc_facts.changes import Change
+
+_BINLOG_NUMBER: Final = re.compile(r"(\d+)$")
+
+
+class MarkKey(NamedTuple):
+    """Where a high-water mark applies: one change-topic partition, one connector."""
+
+    topic: str
+    partition: int
+    connector: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePosition:
+    """A change's place in its connector's stream.
+
+    ``scope`` names the stream the ``order`` is valid in (``pg``, ``binlog:<server id>``);
+    ``key`` is the record key as text, telling apart changes that share one position.
+    """
+
+    scope: str
+    order: tuple[int, ...]
+    key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HighWaterMark:
+    """The highest position turned into facts, and the record keys seen exactly there."""
+
+    scope: str
+    order: tuple[int, ...]
+    keys: frozenset[str] = frozenset()
+
+    def covers(self, position: SourcePosition) -> bool:
+        """Whether ``position`` was already handled (it is at or below this mark).
+
+        A change at the mark's exact position counts as handled only if its key was seen
+        there; a change without a key is then let through (a repeat beats a loss).
+        """
+        if position.scope != self.scope:
+            return False
+        if position.order != self.order:
+            return position.order < self.order
+        return position.key is not None and position.key in self.keys
+
+    def advanced(self, position: SourcePosition) -> HighWaterMark:
+        """This mark moved up to ``position`` (or widened by its key at the same place)."""
+        if position.scope == self.scope and position.order == self.order:
+            if position.key is None or position.key in self.keys:
+                return self
+            return HighWaterMark(self.scope, self.order, self.keys | {position.key})
+        if position.scope == self.scope and position.order < self.order:
+            return self
+        return HighWaterMark.at(position)
+
+    @staticmethod
+    def at(position: SourcePosition) -> HighWaterMark:
+        """A mark exactly at ``position``."""
+        keys = frozenset() if position.key is None else frozenset({position.key})
+        return HighWaterMark(position.scope, position.order, keys)
+
+
+def source_position(change: Change) -> SourcePosition | None:
+    """The ordered position of ``change``, or ``None`` when it cannot be ordered.
+
+    ``None`` for snapshot reads, for PostgreSQL changes without ``source.sequence``
+    (Debezium before 1.3) and for connectors of other databases.
+    """
+    if change.op == "r" or change.is_snapshot:
+        return None
+    source = change.source
+    lsn = source.get("lsn")
+    if lsn is not None:
+        order = _postgres_order(lsn, source.get("sequence"))
+        return None if order is None else SourcePosition("pg", order, _key_text(change.key))
+    if source.get("file") and source.get("pos") is not None:
+        return _binlog_position(source, change.key)
+    return None
+
+
+def _postgres_order(lsn: object, sequence: object) -> tuple[int, int] | None:
+    """``(last commit LSN, LSN)``. The first transaction a connector streams has no last
+    commit: its own LSN stands in (every later commit ends above it)."""
+    if not isinstance(sequence, str):
+        return None
+    try:
+        last_commit, _lsn = json.loads(sequence)
+        return (int(last_commit) if last_commit else int(str(lsn)), int(str(lsn)))
+    except (ValueError, TypeError):
+        return None
+
+
+def _binlog_position(source: Mapping[str, object], key: object) -> SourcePosition | None:
+    number = _BINLOG_NUMBER.search(str(source["file"]))
+    try:
+        order = (int(number.group(1)) if number else 0, int(str(source["pos"])),
+                 int(str(source.get("row") or 0)))
+    except ValueError:
+        return None
+    return SourcePosition(f"binlog:{source.get('server_id', '')}", order, _key_text(key))
+
+
+def _key_text(key: object) -> str | None:
+    if not key:
+        return None
+    return json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
+
+
+class HighWaterMarks:
+    """The marks of the partitions this instance owns: committed ones, and the ones the
+    open transaction moved (kept apart until it commits, forgotten if it aborts)."""
+
+    def __init__(self) -> None:
+        self._committed: dict[MarkKey, HighWaterMark] = {}
+        self._pending: dict[MarkKey, HighWaterMark] = {}
+
+    def is_duplicate(self, key: MarkKey, position: SourcePosition) -> bool:
+        """Whether a change at ``position`` was already turned into facts."""
+        mark = self._pending.get(key) or self._committed.get(key)
+        return mark is not None and mark.covers(position)
+
+    def advance(self, key: MarkKey, position: SourcePosition) -> None:
+        """Record that the change at ``position`` is handled, in the open transaction."""
+        mark = self._pending.get(key) or self._committed.get(key)
+        self._pending[key] = HighWaterMark.at(position) if mark is None else mark.advanced(
+            position)
+
+    def pending(self) -> dict[MarkKey, HighWaterMark]:
+        """The marks the open transaction moved: to be written with it."""
+        return dict(self._pending)
+
+    def commit(self) -> None:
+        """The open transaction committed: its marks hold."""
+        self._committed.update(self._pending)
+        self._pending.clear()
+
+    def rollback(self) -> None:
+        """The open transaction aborted: forget the marks it moved."""
+        self._pending.clear()
+
+    def load(self, marks: Mapping[MarkKey, HighWaterMark]) -> None:
+        """Take the committed marks read back from the positions topic."""
+        self._committed.update(marks)
+
+    def forget(self, partitions: Iterable[tuple[str, int]]) -> None:
+        """Drop the marks of partitions this instance no longer owns."""
+        gone = set(partitions)
+        for marks in (self._committed, self._pending):
+            for key in [k for k in marks if (k.topic, k.partition) in gone]:
+                del marks[key]
+
+    def get(self, key: MarkKey) -> HighWaterMark | None:
+        """The current mark of ``key`` (the open transaction's, if it moved it)."""
+        return self._pending.get(key) or self._committed.get(key)
+
+
+# --- the positions topic -----------------------------------------------------------------
+
+
+def encode_mark(key: MarkKey, mark: HighWaterMark) -> tuple[bytes, bytes]:
+    """The record key and value of a mark in the compacted positions topic.
+
+    >>> encode_mark(MarkKey("t", 0, "shop"), HighWaterMark("pg", (1, 2)))[1]
+    b'{"scope":"pg","order":[1,2],"keys":[]}'
+    """
+    record_key = json.dumps({"topic": key.topic, "partition": key.partition,
+                             "connector": key.connector}, separators=(",", ":"))
+    value = json.dumps({"scope": mark.scope, "order": list(mark.order),
+                        "keys": sorted(mark.keys)}, separators=(",", ":"))
+    return record_key.encode(), value.encode()
+
+
+def decode_mark(key: bytes | None, value: bytes | None) -> tuple[MarkKey, HighWaterMark | None]:
+    """Read back a record of the positions topic (a ``None`` value deletes the mark).
+
+    Raises:
+        ValueError: the record was not written by :func:`encode_mark`.
+    """
+    if key is None:
+        raise ValueError("a positions record without a key")
+    fields = json.loads(key)
+    mark_key = MarkKey(str(fields["topic"]), int(fields["partition"]), str(fields["connector"]))
+    if value is None:
+        return mark_key, None
+    data = json.loads(value)
+    mark = HighWaterMark(str(data["scope"]), tuple(int(n) for n in data["order"]),
+                         frozenset(str(k) for k in data.get("keys", ())))
+    return mark_key, mark

@@ -1,0 +1,185 @@
+"""The producer of facts: Kafka transactions, or plain at-least-once delivery.
+
+Both producers share one life cycle: :meth:`~BaseFactProducer.start`, then for each batch
+:meth:`~BaseFactProducer.begin`, :meth:`~BaseFactProducer.produce` (many),
+:meth:`~BaseFactProducer.commit` with the consumer's next offsets, or
+:meth:`~BaseFactProducer.abort`. The client is created on first use.
+
+:class:`TransactionalProducer` puts the facts, the dead letters, the positions and the
+consumer's offsets in one transaction: either all become visible or none does.
+:class:`AtLeastOnceProducer` flushes the records, then commits the offsets: after a crash,
+the records since the last commit are produced again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from cdc_facts.errors import KafkaUnavailableError
+from cdc_facts.kafka.consumer import ChangeConsumer, Partition
+from cdc_facts.kafka.errors import Action, ErrorPolicy
+
+log = logging.getLogger(__name__)
+
+Headers = list[tuple[str, str | bytes | None]]
+
+#: Produce errors retrying cannot help: the record is larger than the broker accepts.
+_NEVER_FITS: Final = frozenset({"MSG_SIZE_TOO_LARGE", "_MSG_SIZE_TOO_LARGE"})
+
+
+class BaseFactProducer:
+    """What both producers share: a lazily created client and the produce call.
+
+    Args:
+        config: the client configuration.
+        policy: how client errors are retried or raised.
+        timeout_s: how long one flush, commit or abort may take.
+        factory: makes the client (confluent-kafka by default).
+    """
+
+    def __init__(self, config: Mapping[str, str], policy: ErrorPolicy | None = None, *,
+                 timeout_s: float = 30.0,
+                 factory: Callable[[dict[str, Any]], Producer] = Producer) -> None:
+        self._config: dict[str, Any] = dict(config)
+        self._policy = policy or ErrorPolicy()
+        self._timeout_s = timeout_s
+        self._factory = factory
+        self._client: Producer | None = None
+
+    @property
+    def client(self) -> Producer:
+        """The confluent-kafka producer, created on first use."""
+        if self._client is None:
+            self._client = self._factory(self._config)
+        return self._client
+
+    def start(self) -> None:
+        """Get ready to produce (connect, and for transactions fence older instances)."""
+
+    def begin(self) -> None:
+        """Open a batch."""
+
+    def produce(self, topic: str, key: bytes | None, value: bytes | None,
+                headers: Headers | None = None) -> None:
+        """Queue one record; when the queue is full, wait for room.
+
+        Raises:
+            TransactionAbortedError: the open transaction failed and must be aborted.
+            KafkaFatalError: the producer cannot go on.
+        """
+        client = self.client
+        while True:
+            try:
+                client.produce(topic, value, key, headers=headers)
+                return
+            except BufferError:
+                client.poll(0.05)
+            except KafkaException as exc:
+                raise self._policy.exception(f"produce to {topic}", exc,
+                                             _produce_action(self._policy, exc)) from exc
+
+    def serve(self) -> None:
+        """Serve the client's delivery reports and events without waiting."""
+        if self._client is not None:
+            self._client.poll(0)
+
+    def commit(self, offsets: Mapping[Partition, int], consumer: ChangeConsumer) -> None:
+        """Make the batch's records visible and commit ``offsets`` (next offset to read)."""
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        """Drop the open batch (what is already delivered stays, without transactions)."""
+
+    def close(self) -> None:
+        """Deliver what is queued (at most the timeout) and release the client."""
+        if self._client is not None:
+            client, self._client = self._client, None
+            left = client.flush(self._timeout_s)
+            if left:
+                log.warning("%d records were still queued when the producer closed", left)
+
+
+class TransactionalProducer(BaseFactProducer):
+    """Records and offsets in Kafka transactions (``transactional.id`` in the config)."""
+
+    def __init__(self, config: Mapping[str, str], policy: ErrorPolicy | None = None, *,
+                 timeout_s: float = 30.0,
+                 factory: Callable[[dict[str, Any]], Producer] = Producer) -> None:
+        super().__init__(config, policy, timeout_s=timeout_s, factory=factory)
+        self.in_transaction = False
+
+    def start(self) -> None:
+        """Register the transactional.id: the broker aborts the open transaction of an
+        older instance with the same id and fences it out."""
+        self._policy.call("initialise transactions",
+                          lambda: self.client.init_transactions(self._timeout_s))
+
+    def begin(self) -> None:
+        self._policy.call("begin a transaction", self.client.begin_transaction)
+        self.in_transaction = True
+
+    def commit(self, offsets: Mapping[Partition, int], consumer: ChangeConsumer) -> None:
+        """Add the consumer's offsets to the transaction and commit it.
+
+        Raises:
+            TransactionAbortedError: the transaction must be aborted (call :meth:`abort`).
+            KafkaUnavailableError: the broker did not answer within the retry timeout.
+            KafkaFatalError: the producer was fenced or cannot go on.
+        """
+        chosen = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        if chosen:
+            metadata = consumer.group_metadata()
+            self._policy.call("add the offsets to the transaction",
+                              lambda: self.client.send_offsets_to_transaction(
+                                  chosen, metadata, self._timeout_s))
+        self._policy.call("commit the transaction",
+                          lambda: self.client.commit_transaction(self._timeout_s))
+        self.in_transaction = False
+
+    def abort(self) -> None:
+        """Abort the open transaction, if any: none of its records becomes visible."""
+        if self.in_transaction:
+            self._policy.call("abort the transaction",
+                              lambda: self.client.abort_transaction(self._timeout_s))
+            self.in_transaction = False
+
+
+class AtLeastOnceProducer(BaseFactProducer):
+    """Records flushed, then offsets committed: no transactions, repeats after a crash."""
+
+    def __init__(self, config: Mapping[str, str], policy: ErrorPolicy | None = None, *,
+                 timeout_s: float = 30.0,
+                 factory: Callable[[dict[str, Any]], Producer] = Producer) -> None:
+        super().__init__(config, policy, timeout_s=timeout_s, factory=factory)
+        self._config["on_delivery"] = self._delivered
+        self._failure: KafkaError | None = None
+
+    def _delivered(self, error: KafkaError | None, _message: Message) -> None:
+        if error is not None and self._failure is None:
+            self._failure = error
+
+    def commit(self, offsets: Mapping[Partition, int], consumer: ChangeConsumer) -> None:
+        """Wait until every record is delivered, then commit ``offsets``.
+
+        Raises:
+            KafkaUnavailableError: a record was not delivered (the batch is read again).
+        """
+        left = self.client.flush(self._timeout_s)
+        failure, self._failure = self._failure, None
+        if failure is not None or left:
+            reason = failure.str() if failure is not None else f"{left} records still queued"
+            raise KafkaUnavailableError(f"could not deliver the batch: {reason}")
+        if offsets:
+            consumer.commit(offsets)
+
+
+def _produce_action(policy: ErrorPolicy, exc: KafkaException) -> Action:
+    """A failed produce call is retried with the whole batch, unless it can never work."""
+    error = exc.args[0] if exc.args else None
+    if not isinstance(error, KafkaError) or error.fatal() or error.name() in _NEVER_FITS:
+        return "fatal"
+    return "abort"

@@ -1,0 +1,428 @@
+"""The translator service: read changes, make facts, commit both in one Kafka transaction.
+
+One loop, in one thread::
+
+    consume -> decode -> drop repeats -> translate -> produce facts (or a dead letter)
+            -> at the end of a batch: produce the moved high-water marks,
+               send the consumer offsets to the transaction, commit it
+
+A batch (one transaction) ends at whichever comes first: ``batch_size`` records read,
+``commit_interval_ms`` passed since it began, or the input went quiet (a poll returned
+fewer records than asked), so facts become visible at once when little is happening.
+
+Errors: a record that cannot become facts goes to the dead-letter topic, in the same
+transaction, and processing goes on. A transaction that fails is aborted, and the consumer
+reads its records again from where it began. A fatal client error stops the service.
+Rebalances: revoked partitions get their open transaction committed first; lost ones get
+it aborted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Final
+
+from confluent_kafka import Message
+
+from cdc_facts.changes import Change
+from cdc_facts.envelope import decode_change
+from cdc_facts.errors import CdcFactsError, KafkaFatalError, RecordError, TransientError
+from cdc_facts.facts import encode_fact, fact_headers
+from cdc_facts.kafka import (
+    AtLeastOnceProducer,
+    BaseFactProducer,
+    ChangeConsumer,
+    ErrorPolicy,
+    HighWaterMarks,
+    MarkKey,
+    Partition,
+    PositionStore,
+    TopicAdmin,
+    TopicSpec,
+    TransactionalProducer,
+    dead_letter_headers,
+    encode_mark,
+    source_position,
+)
+from cdc_facts.metrics import Health, ServiceMetrics
+from cdc_facts.settings import ServiceSettings
+from cdc_facts.translator import Translator
+
+log = logging.getLogger(__name__)
+
+#: Records asked of one poll (fewer when the batch has less room).
+CONSUME_CHUNK: Final = 500
+
+#: How long a poll waits with a transaction open, and without one.
+_OPEN_WAIT_S: Final = 0.1
+_IDLE_WAIT_S: Final = 0.5
+
+
+@dataclass(frozen=True)
+class BatchPolicy:
+    """When a transaction ends: full, old enough, or the input went quiet.
+
+    >>> policy = BatchPolicy(max_records=1000, interval_s=1.0)
+    >>> policy.due(records=1000, age_s=0.1, quiet=False), policy.due(10, 0.1, quiet=True)
+    (True, True)
+    >>> policy.due(10, 0.1, quiet=False), policy.due(0, 5.0, quiet=True)
+    (False, False)
+    """
+
+    max_records: int = 1000
+    interval_s: float = 1.0
+
+    def room(self, records: int) -> int:
+        """How many more records the batch takes."""
+        return max(0, self.max_records - records)
+
+    def due(self, records: int, age_s: float, quiet: bool) -> bool:
+        """Whether a batch of ``records``, open for ``age_s``, should commit now."""
+        if records <= 0:
+            return False
+        return records >= self.max_records or age_s >= self.interval_s or quiet
+
+    def wait_s(self, age_s: float | None) -> float:
+        """How long the next poll may wait, given the open batch's age (``None``: none)."""
+        if age_s is None:
+            return _IDLE_WAIT_S
+        return max(0.0, min(_OPEN_WAIT_S, self.interval_s - age_s))
+
+
+class _Batch:
+    """The open transaction: where it began reading, how far it got, what it made."""
+
+    def __init__(self, opened_at: float) -> None:
+        self.opened_at = opened_at
+        self.first: dict[Partition, int] = {}
+        self.next: dict[Partition, int] = {}
+        self.records = 0
+        self.changes: Counter[tuple[str, str]] = Counter()
+        self.facts: Counter[str] = Counter()
+        self.dead_letters: Counter[str] = Counter()
+        self.duplicates: Counter[str] = Counter()
+        self.source_times_ms: list[int] = []
+
+    def read(self, partition: Partition, offset: int) -> None:
+        if partition not in self.first:
+            self.first[partition] = offset
+        self.next[partition] = offset + 1
+        self.records += 1
+
+
+class Service:
+    """The translator service for one instance of a consumer group.
+
+    Constructing it does no I/O; :meth:`run` (or :meth:`start`, :meth:`step`...,
+    :meth:`close`) does.
+
+    Args:
+        settings: the resolved settings.
+        translator: the rules, compiled.
+        metrics: where to count (a fresh registry by default).
+        policy: how Kafka client errors are retried or raised.
+    """
+
+    def __init__(self, settings: ServiceSettings, translator: Translator, *,
+                 metrics: ServiceMetrics | None = None,
+                 policy: ErrorPolicy | None = None) -> None:
+        self.settings = settings
+        self.translator = translator
+        stall_s = max(30.0, 3 * settings.commit_interval_ms / 1000)
+        self.metrics = metrics or ServiceMetrics(health=Health(stall_after_s=stall_s))
+        self.batching = BatchPolicy(settings.batch_size, settings.commit_interval_ms / 1000)
+        policy = policy or ErrorPolicy()
+        timeout_s = settings.transaction_timeout_ms / 1000 + 30
+        self._admin = TopicAdmin(settings.kafka.config(), policy)
+        self._consumer = ChangeConsumer(consumer_config(settings), policy)
+        self._producer = _producer(settings, policy)
+        self._store = PositionStore(settings.kafka.config(), settings.positions_topic,
+                                    self._admin, policy, timeout_s=timeout_s)
+        self._committed_timeout_s = timeout_s
+        self._marks = HighWaterMarks()
+        self._next: dict[Partition, int] = {}  # owned partitions -> next offset (-1: unknown)
+        self._batch: _Batch | None = None
+        self._failed = False
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    def change_topics(self) -> list[str]:
+        """The change topics the mappings need: ``<connector>.<schema or db>.<table>``."""
+        return sorted(f"{connector}.{table}" for connector, table in self.translator.tables())
+
+    def output_topics(self) -> list[TopicSpec]:
+        """The topics the service writes to: facts, dead letters and positions."""
+        s = self.settings
+        names = sorted({rule.topic for rule in self.translator.ruleset.rules})
+        names.append(s.dead_letter_topic)
+        specs = [TopicSpec(n, s.topic_partitions, s.topic_replication_factor) for n in names]
+        specs.append(TopicSpec(s.positions_topic, 1, s.topic_replication_factor,
+                               {"cleanup.policy": "compact"}))
+        return specs
+
+    def run(self, stop: threading.Event) -> None:
+        """Start, loop until ``stop`` is set, then finish the open transaction and close.
+
+        Raises:
+            KafkaFatalError: a client cannot go on (fenced by a newer instance…).
+            KafkaUnavailableError: the broker stayed unreachable past the retry timeout.
+        """
+        try:
+            self.start()
+            while not stop.is_set():
+                self.step()
+        except KafkaFatalError:
+            self._failed = True
+            raise
+        finally:
+            self.close()
+
+    def start(self) -> None:
+        """Create missing topics, fence older instances, read the marks, subscribe."""
+        log.info("starting with %s", self.settings.describe())
+        self._admin.ensure(self.output_topics())
+        self._producer.start()
+        self._store.refresh()
+        topics = self.change_topics()
+        self._consumer.subscribe(topics, self)
+        log.info("subscribed to %d change topics: %s", len(topics), ", ".join(topics))
+
+    def step(self) -> None:
+        """One poll, and the commit of the batch when it is due."""
+        batch = self._batch
+        asked = min(CONSUME_CHUNK, self.batching.room(batch.records if batch else 0))
+        age = time.monotonic() - batch.opened_at if batch else None
+        try:
+            messages = self._consumer.consume(asked, self.batching.wait_s(age))
+            self.metrics.health.polled()
+            if messages:
+                self._handle(messages)
+            self._producer.serve()
+            batch = self._batch
+            if batch is not None and self.batching.due(
+                    batch.records, time.monotonic() - batch.opened_at, len(messages) < asked):
+                self._commit()
+        except TransientError as exc:
+            self._abort(exc)
+
+    def close(self) -> None:
+        """Finish (or abort) the open transaction, leave the group, close the clients."""
+        self.metrics.health.stopping()
+        try:
+            self._finish()
+        finally:
+            self._batch = None
+            self._consumer.close()
+            self._producer.close()
+            self._store.close()
+            log.info("stopped")
+
+    def _finish(self) -> None:
+        if self._batch is None:
+            return
+        try:
+            if self._failed:
+                self._producer.abort()
+            else:
+                self._commit()
+        except CdcFactsError as exc:
+            log.error("could not finish the open transaction: %s", exc)
+            if not self._failed:
+                self._abort_quietly()
+
+    # --- records ---------------------------------------------------------------------------
+
+    def _handle(self, messages: list[Message]) -> None:
+        owned = self._next
+        for message in messages:
+            partition = (message.topic() or "", message.partition() or 0)
+            offset = message.offset() or 0
+            expected = owned.get(partition)
+            if expected is None or offset < expected:
+                continue  # not ours (any more), or read before a rewind
+            batch = self._batch or self._open()
+            batch.read(partition, offset)
+            owned[partition] = offset + 1
+            self._process(message, partition, offset, batch)
+
+    def _open(self) -> _Batch:
+        self._producer.begin()
+        self._batch = _Batch(time.monotonic())
+        self.metrics.health.transaction(self._batch.opened_at)
+        return self._batch
+
+    def _process(self, message: Message, partition: Partition, offset: int,
+                 batch: _Batch) -> None:
+        try:
+            change = decode_change(message.value(), message.key(), topic=partition[0],
+                                   partition=partition[1], offset=offset,
+                                   settings=self.translator.envelope_settings)
+        except RecordError as exc:
+            self._dead_letter(message, partition, offset, exc, batch)
+            return
+        if change is None:
+            return
+        key = MarkKey(partition[0], partition[1], change.connector)
+        position = source_position(change)
+        if position is not None and self._marks.is_duplicate(key, position):
+            batch.duplicates[change.table] += 1
+            return
+        self._translate(message, partition, offset, change, batch)
+        if position is not None:
+            self._marks.advance(key, position)
+        batch.changes[(change.table, change.op)] += 1
+
+    def _translate(self, message: Message, partition: Partition, offset: int, change: Change,
+                   batch: _Batch) -> None:
+        try:
+            facts = [(fact, encode_fact(fact)) for fact in self.translator.translate(change)]
+        except RecordError as exc:
+            self._dead_letter(message, partition, offset, exc, batch)
+            return
+        produce = self._producer.produce
+        for fact, value in facts:
+            produce(fact.topic, fact.subject.encode(), value, list(fact_headers(fact)))
+            batch.facts[fact.type] += 1
+        if facts:
+            batch.source_times_ms.append(_source_ms(change))
+
+    def _dead_letter(self, message: Message, partition: Partition, offset: int,
+                     error: RecordError, batch: _Batch) -> None:
+        headers = dead_letter_headers(error, partition[0], partition[1], offset,
+                                      message.headers())
+        self._producer.produce(self.settings.dead_letter_topic, message.key(), message.value(),
+                               headers)
+        batch.dead_letters[error.reason] += 1
+        log.warning("dead letter %s[%d]@%d (%s): %s", partition[0], partition[1], offset,
+                    error.reason, error.message)
+
+    # --- transactions ----------------------------------------------------------------------
+
+    def _commit(self) -> None:
+        batch = self._batch
+        if batch is None:
+            return
+        for key, mark in self._marks.pending().items():
+            mark_key, value = encode_mark(key, mark)
+            self._producer.produce(self.settings.positions_topic, mark_key, value)
+        offsets = {p: n for p, n in batch.next.items() if p in self._next}
+        self._producer.commit(offsets, self._consumer)
+        self._batch = None
+        self._marks.commit()
+        self.metrics.health.transaction(None)
+        self._count(batch)
+
+    def _count(self, batch: _Batch) -> None:
+        now_ms = time.time() * 1000
+        self.metrics.committed(
+            records=batch.records, changes=batch.changes, facts=batch.facts,
+            dead_letters=batch.dead_letters, duplicates=batch.duplicates,
+            latencies_s=[max(0.0, now_ms - t) / 1000 for t in batch.source_times_ms if t])
+        known = {p: n for p, n in self._next.items() if n >= 0}
+        self.metrics.partitions(len(self._next), self._consumer.lag(known))
+
+    def _abort(self, error: CdcFactsError) -> None:
+        log.warning("aborting the transaction; its records are read again: %s", error)
+        batch, self._batch = self._batch, None
+        self._marks.rollback()
+        self.metrics.health.transaction(None)
+        self._producer.abort()
+        self.metrics.aborted()
+        for partition, offset in (batch.first.items() if batch else ()):
+            if partition in self._next:
+                self._consumer.seek(partition, offset)
+                self._next[partition] = offset
+
+    def _abort_quietly(self) -> None:
+        try:
+            self._abort(TransientError("the service is stopping"))
+        except CdcFactsError as exc:
+            log.error("could not abort the open transaction: %s", exc)
+
+    def _commit_or_abort(self) -> None:
+        try:
+            self._commit()
+        except TransientError as exc:
+            self._abort(exc)
+
+    # --- rebalances (called by the consumer, inside consume) --------------------------------
+
+    def on_assign(self, partitions: list[Partition]) -> dict[Partition, int | None]:
+        """Partitions arrive: read their committed offsets and high-water marks."""
+        log.info("assigned %s", _names(partitions))
+        if self._batch is not None:
+            self._commit_or_abort()
+        committed = self._consumer.committed(partitions, self._committed_timeout_s)
+        self._store.refresh()
+        self._marks.load(self._store.marks(partitions))
+        for partition in partitions:
+            start = committed.get(partition)
+            self._next[partition] = -1 if start is None else start
+        self.metrics.partitions(len(self._next), {})
+        return committed
+
+    def on_revoke(self, partitions: list[Partition]) -> None:
+        """Partitions go: commit what was read from them first."""
+        log.info("revoked %s", _names(partitions))
+        if self._batch is not None and not self._failed:
+            self._commit_or_abort()
+        self._forget(partitions)
+
+    def on_lost(self, partitions: list[Partition]) -> None:
+        """Partitions are gone already: their records must not be committed."""
+        log.warning("lost %s", _names(partitions))
+        if self._batch is not None:
+            self._abort_quietly()
+        self._forget(partitions)
+
+    def _forget(self, partitions: list[Partition]) -> None:
+        for partition in partitions:
+            self._next.pop(partition, None)
+        self._marks.forget(partitions)
+        self.metrics.forget(partitions)
+        self.metrics.partitions(len(self._next), {})
+
+
+# --- client configurations -----------------------------------------------------------------
+
+
+def consumer_config(settings: ServiceSettings) -> dict[str, str]:
+    """The change consumer's configuration: defaults, the user's client settings, and what
+    exactly-once needs (which no setting overrides)."""
+    defaults = {"auto.offset.reset": "earliest", "session.timeout.ms": "10000",
+                "topic.metadata.refresh.interval.ms": "5000",
+                "client.id": f"cdc-facts-{settings.instance_id}"}
+    return {**defaults, **settings.kafka.config(), "group.id": settings.group_id,
+            "isolation.level": "read_committed", "enable.auto.commit": "false",
+            "enable.auto.offset.store": "false"}
+
+
+def producer_config(settings: ServiceSettings) -> dict[str, str]:
+    """The fact producer's configuration (transactional for exactly-once)."""
+    defaults = {"linger.ms": "5", "client.id": f"cdc-facts-{settings.instance_id}"}
+    config = {**defaults, **settings.kafka.config(), "enable.idempotence": "true"}
+    if settings.guarantee == "exactly-once":
+        config["transactional.id"] = settings.transactional_id
+        config["transaction.timeout.ms"] = str(settings.transaction_timeout_ms)
+    return config
+
+
+def _producer(settings: ServiceSettings, policy: ErrorPolicy) -> BaseFactProducer:
+    if settings.guarantee == "exactly-once":
+        return TransactionalProducer(producer_config(settings), policy)
+    return AtLeastOnceProducer(producer_config(settings), policy)
+
+
+def _source_ms(change: Change) -> int:
+    millis: Any = change.source.get("ts_ms")
+    if not isinstance(millis, int):
+        millis = change.ts_ms or 0
+    return int(millis)
+
+
+def _names(partitions: list[Partition]) -> str:
+    return ", ".join(f"{topic}[{partition}]" for topic, partition in sorted(partitions)) or "none"
