@@ -117,10 +117,11 @@ def to_cloudevent(fact: Fact) -> dict[str, JSON]:
     event["datacontenttype"] = DATA_CONTENT_TYPE
     if fact.dataschema:
         event["dataschema"] = fact.dataschema
-    for name, value in fact.extensions.items():
-        if name not in _VALID_EXTENSIONS:
+    extensions = fact.extensions
+    if not extensions.keys() <= _VALID_EXTENSIONS:
+        for name in extensions:
             _check_extension(name, fact)
-        event[name] = value
+    event.update(extensions)
     event["data"] = encode_data(fact)
     return event
 
@@ -248,6 +249,10 @@ def _encode_mapping(mapping: Mapping[Any, object]) -> dict[str, JSON]:
     for key, value in mapping.items():
         if key.__class__ is not str:
             raise _EncodeError(repr(key), f"keys must be strings, not {type(key).__name__}")
+        cls = value.__class__
+        if cls is str or cls is int or cls is bool or value is None:
+            encoded[key] = value  # type: ignore[assignment]
+            continue
         try:
             encoded[key] = _encode(value)
         except _EncodeError as exc:

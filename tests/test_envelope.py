@@ -69,8 +69,8 @@ def compact(doc: object) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def decode_one(column: dict[str, Any], value: object) -> object:
-    change = decode_change(compact(document({"id": 1, column["field"]: value},
+def decode_one(column: dict[str, Any], value: object, op: str = "c") -> object:
+    change = decode_change(compact(document({"id": 1, column["field"]: value}, op=op,
                                             columns=[column])))
     assert change is not None and change.after is not None
     return change.after[column["field"]]
@@ -312,19 +312,32 @@ def test_placeholders_become_unknown(placeholder: object, schemas: bool, as_text
 
 
 def test_placeholder_in_a_json_column_with_schema() -> None:
-    value = decode_one(field("doc", "string", "io.debezium.data.Json"), DEFAULT_UNAVAILABLE_VALUE)
-    assert value is UNKNOWN
+    column = field("doc", "string", "io.debezium.data.Json")
+    assert decode_one(column, DEFAULT_UNAVAILABLE_VALUE, op="u") is UNKNOWN
 
 
 def test_placeholder_in_parsed_input() -> None:
-    change = decode_change(document({"id": 1, "note": DEFAULT_UNAVAILABLE_VALUE}))
+    change = decode_change(document({"id": 1, "note": DEFAULT_UNAVAILABLE_VALUE}, op="u"))
     assert change is not None and change.after == {"id": 1, "note": UNKNOWN}
+
+
+@pytest.mark.parametrize("op", ["c", "r"])
+def test_inserts_and_snapshots_carry_every_value(op: str) -> None:
+    # Debezium leaves values out of updates only: in a new row the text is the value
+    change = decode_change(compact(document({"id": 1, "note": DEFAULT_UNAVAILABLE_VALUE}, op=op)))
+    assert change is not None and change.after == {"id": 1, "note": DEFAULT_UNAVAILABLE_VALUE}
+
+
+def test_placeholders_in_deletes_become_unknown() -> None:
+    doc = document(None, before={"id": 1, "note": DEFAULT_UNAVAILABLE_VALUE}, op="d")
+    change = decode_change(compact(doc))
+    assert change is not None and change.before == {"id": 1, "note": UNKNOWN}
 
 
 def test_configured_placeholder() -> None:
     settings = EnvelopeSettings(unavailable_value="<toasted>")
     doc = compact(document({"id": 1, "note": "<toasted>", "old": DEFAULT_UNAVAILABLE_VALUE,
-                            "blob": base64.b64encode(b"<toasted>").decode()}))
+                            "blob": base64.b64encode(b"<toasted>").decode()}, op="u"))
     change = decode_change(doc, settings=settings)
     assert change is not None
     assert change.after == {"id": 1, "note": UNKNOWN, "old": DEFAULT_UNAVAILABLE_VALUE,
