@@ -635,3 +635,19 @@ def test_zone_offsets_are_normalised_to_utc() -> None:
     assert value == datetime(2024, 5, 1, 15, 30, tzinfo=UTC)
     assert isinstance(value, datetime) and value.tzinfo is UTC
     assert value.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize("name", PG_FILES + MARIADB_FILES)
+def test_the_standard_json_library_decodes_the_same(name: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = decode_all(name)
+    monkeypatch.setattr(envelope, "_loads", json.loads)
+    monkeypatch.setattr(envelope, "_SCHEMAS", {})
+    slow = decode_all(name)
+    assert len(fast) == len(slow)
+    for (fast_kind, fast_change), (slow_kind, slow_change) in zip(fast, slow, strict=True):
+        assert fast_kind == slow_kind
+        if fast_change is None or slow_change is None:
+            assert fast_change is slow_change
+            continue
+        assert repr(fast_change) == repr(slow_change)  # repr: NaN never equals itself
