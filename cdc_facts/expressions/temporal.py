@@ -272,8 +272,14 @@ _TIME_PARTS: dict[str, Callable[[Any], object]] = {
 }
 
 
-def extract(field: object, value: object) -> object:
-    """``EXTRACT(field FROM value)``: an integer, or an exact decimal for seconds and epoch."""
+def extract(field: object, value: object) -> Decimal:
+    """``EXTRACT(field FROM value)``: a numeric, as in PostgreSQL 14 and later (``2024``;
+    ``1.500000`` for seconds)."""
+    part = _part(field, value)
+    return part if isinstance(part, Decimal) else Decimal(part)  # type: ignore[arg-type]
+
+
+def _part(field: object, value: object) -> object:
     if not isinstance(field, str):
         raise TypeError("extract() needs a field name such as 'year'")
     name = _FIELD_ALIASES.get(field.lower(), field.lower())
@@ -313,4 +319,4 @@ def _interval_part(name: str, value: timedelta) -> object:
 
 def date_part(field: object, value: object) -> float:
     """``date_part(field, value)``: like :func:`extract`, as double precision."""
-    return float(extract(field, value))  # type: ignore[arg-type]
+    return float(extract(field, value))
