@@ -43,6 +43,9 @@ RecordKind: TypeAlias = Literal["change", "tombstone", "heartbeat", "schema-chan
 #: A compiled decoder for one field's JSON value.
 Decoder: TypeAlias = Callable[[Any], object]
 
+#: A record value or key: bytes or text as delivered, or already parsed.
+RawRecord: TypeAlias = bytes | str | dict[str, Any] | None
+
 _HINT = (
     "the topic must carry Debezium change events written by "
     "org.apache.kafka.connect.json.JsonConverter"
@@ -64,8 +67,8 @@ DEFAULT_SETTINGS: Final = EnvelopeSettings()
 
 
 def decode_change(
-    value: bytes | str | dict[str, Any] | None,
-    key: bytes | str | dict[str, Any] | None = None,
+    value: RawRecord,
+    key: RawRecord = None,
     *,
     topic: str | None = None,
     partition: int | None = None,
@@ -105,7 +108,7 @@ def decode_change(
         raise ChangeDecodeError(f"{where}: {exc.message}", hint=exc.hint) from exc
 
 
-def classify(value: bytes | str | dict[str, Any] | None, topic: str | None = None) -> RecordKind:
+def classify(value: RawRecord, topic: str | None = None) -> RecordKind:
     """Tell what a Kafka record value holds, without decoding its rows.
 
     >>> classify(b'{"ts_ms":1714557600000}')
@@ -130,14 +133,8 @@ class _EnvelopeDecoder:
     def __init__(self, settings: EnvelopeSettings) -> None:
         self.placeholders = _Placeholders(settings.unavailable_value)
 
-    def decode(
-        self,
-        value: bytes | str | dict[str, Any] | None,
-        key: bytes | str | dict[str, Any] | None,
-        topic: str | None,
-        partition: int | None,
-        offset: int | None,
-    ) -> Change | None:
+    def decode(self, value: RawRecord, key: RawRecord, topic: str | None, partition: int | None,
+               offset: int | None) -> Change | None:
         payload, schema, start = _parse(value, "value")
         if payload.__class__ is not dict or "op" not in payload:
             _kind(payload)  # raises unless it is a record to skip
@@ -156,18 +153,8 @@ class _EnvelopeDecoder:
         if schema is not None:
             before, after, source = schema.decode_rows(before, after, source)
         # positional: a third faster than keywords on this hot path (tests pin the order)
-        return Change(
-            op,
-            before,
-            after,
-            source,
-            payload.get("ts_ms"),
-            _key(key) if key else None,
-            payload.get("transaction"),
-            topic,
-            partition,
-            offset,
-        )
+        return Change(op, before, after, source, payload.get("ts_ms"), _key(key) if key else None,
+                      payload.get("transaction"), topic, partition, offset)
 
 
 #: Only updates leave values out (PostgreSQL's unchanged TOASTed columns); deletes are
@@ -238,9 +225,7 @@ def _fast_json_loads() -> Callable[[bytes | str], Any]:
 _loads: Final = _fast_json_loads()
 
 
-def _parse(
-    raw: bytes | str | dict[str, Any] | None, what: str
-) -> tuple[Any, _Schema | None, int]:
+def _parse(raw: RawRecord, what: str) -> tuple[Any, _Schema | None, int]:
     """Split a JsonConverter document into its payload and compiled schema (or None).
 
     The third item is where the payload's text starts in ``raw``.
