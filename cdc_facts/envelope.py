@@ -231,11 +231,11 @@ def _parse(raw: RawRecord, what: str) -> tuple[Any, _Schema | None, int]:
     The third item is where the payload's text starts in ``raw``.
     """
     if isinstance(raw, bytes | str) and raw:
-        if raw[:10] in _SCHEMA_FIRST:  # {"schema":S,"payload":P} as JsonConverter writes it
-            cut = raw.find(_PAYLOAD_AFTER[raw.__class__], 10)  # type: ignore[arg-type]
-            if cut > 0 and raw[-1:] in _CLOSE:
+        if raw[:10] in _SCHEMA_FIRST and raw[-1:] in _CLOSE:
+            cut, start = _payload_cut(raw)
+            if cut > 0:
                 try:
-                    return _loads(raw[cut + 12 : -1]), _schema_at(raw, cut), cut + 12
+                    return _loads(raw[start:-1]), _schema_at(raw, cut), start
                 except ValueError:
                     pass  # not what it looked like: parse it whole for a precise error
         try:
@@ -248,8 +248,24 @@ def _parse(raw: RawRecord, what: str) -> tuple[Any, _Schema | None, int]:
     return None, None, 0  # None or empty: a tombstone
 
 
+def _payload_cut(raw: bytes | str) -> tuple[int, int]:
+    """Where the schema ends in ``{"schema":S,"payload":P}`` and where P starts.
+
+    JsonConverter writes compact JSON; Python's ``json.dumps`` puts a space after each
+    separator. Returns ``(-1, -1)`` for anything else: the caller then parses it whole.
+    """
+    for separator in _PAYLOAD_AFTER[raw.__class__]:
+        cut = raw.find(separator, 10)  # type: ignore[arg-type]
+        if cut > 0:
+            return cut, cut + len(separator)
+    return -1, -1
+
+
 _SCHEMA_FIRST: Final = frozenset({b'{"schema":', '{"schema":'})
-_PAYLOAD_AFTER: Final = {bytes: b'},"payload":', str: '},"payload":'}
+_PAYLOAD_AFTER: Final = {
+    bytes: (b'},"payload":', b'}, "payload": '),
+    str: ('},"payload":', '}, "payload": '),
+}
 _CLOSE: Final = frozenset({b"}", "}"})
 
 

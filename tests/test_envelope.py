@@ -208,7 +208,8 @@ def test_before_source_and_values_around_are_decoded() -> None:
 def test_schemas_on_in_every_input_form_gives_the_same_change() -> None:
     column = field("at", "int64", "io.debezium.time.MicroTimestamp")
     doc = document({"id": 1, "at": 1714557600123456}, columns=[column])
-    forms = [compact(doc), compact(doc).decode(), json.dumps(doc, indent=2).encode(), doc]
+    forms = [compact(doc), compact(doc).decode(), json.dumps(doc).encode(),
+             json.dumps(doc, indent=2).encode(), doc]
     changes = [decode_change(form) for form in forms]
     assert all(c == changes[0] for c in changes)
     assert changes[0] is not None and changes[0].after == {
@@ -239,6 +240,18 @@ def test_a_known_schema_is_compiled_once() -> None:
     change = decode_change(second)
     assert len(envelope._SCHEMAS) == size
     assert change is not None and change.after == {"id": 2, "v": Decimal("0.002")}
+
+
+def test_python_json_dumps_output_takes_the_schema_cache_too() -> None:
+    column = field("v", "int32", "io.debezium.time.Date")
+    first = json.dumps(document({"id": 1, "v": 0}, columns=[column])).encode()
+    decode_change(first)
+    size = len(envelope._SCHEMAS)
+    change = decode_change(json.dumps(document({"id": 2, "v": 1}, columns=[column])).encode())
+    assert len(envelope._SCHEMAS) == size
+    assert change is not None and change.after == {"id": 2, "v": date(1970, 1, 2)}
+    assert any(isinstance(text, bytes) and text.startswith(b' {"type"')
+               for text, _ in envelope._SCHEMAS.values())
 
 
 def test_a_changed_schema_under_the_same_name_is_compiled_anew() -> None:
