@@ -19,7 +19,8 @@ class Change:
     """One decoded Debezium change event.
 
     Values inside ``before``/``after`` are decoded Python values (``int``, ``Decimal``,
-    ``str``, ``bool``, ``datetime`` in UTC, ``date``, ``time``, ``UUID``, JSON values...),
+    ``str``, ``bool``, ``datetime`` (aware in UTC for zoned types, naive for plain
+    timestamps, as the database wrote them), ``date``, ``time``, ``UUID``, JSON values...),
     ``None`` for SQL NULL and :data:`cdc_facts.types.UNKNOWN` for a value the database did
     not deliver (Debezium's unavailable-value placeholder).
 
@@ -63,15 +64,20 @@ class Change:
     def position(self) -> str:
         """The source position that identifies this change within its connector.
 
-        PostgreSQL: ``lsn:<lsn>``. MySQL/MariaDB: ``gtid:<gtid>:<row>`` when GTIDs are on,
-        else ``binlog:<file>:<pos>:<row>``. Snapshot reads share one position, so for them
-        the record key is appended.
+        PostgreSQL: ``lsn:<lsn>`` (every WAL record has its own LSN). MySQL/MariaDB with
+        GTIDs: ``gtid:<gtid>:<n>``, where ``n`` is the event's order inside its transaction
+        (Debezium's ``transaction.total_order``; without transaction metadata, the binlog
+        ``pos`` and ``row``): a GTID names a whole transaction, which may change many rows.
+        Without GTIDs: ``binlog:<file>:<pos>:<row>``. Snapshot reads share one position, so
+        for them the record key is appended.
         """
         src = self.source
         if src.get("lsn") is not None:
             base = f"lsn:{src['lsn']}"
         elif src.get("gtid"):
-            base = f"gtid:{src['gtid']}:{src.get('row', 0)}"
+            order = (self.transaction or {}).get("total_order")
+            within = order if order is not None else f"{src.get('pos')}:{src.get('row', 0)}"
+            base = f"gtid:{src['gtid']}:{within}"
         else:
             base = f"binlog:{src.get('file')}:{src.get('pos')}:{src.get('row', 0)}"
         if self.op == "r":
