@@ -194,10 +194,9 @@ class Service:
     def step(self) -> None:
         """One poll, and the commit of the batch when it is due."""
         batch = self._batch
-        asked = min(CONSUME_CHUNK, self.batching.room(batch.records if batch else 0))
-        age = time.monotonic() - batch.opened_at if batch else None
+        asked = max(1, min(CONSUME_CHUNK, self.batching.room(batch.records if batch else 0)))
         try:
-            messages = self._consumer.consume(asked, self.batching.wait_s(age))
+            messages = self._poll(asked, time.monotonic() - batch.opened_at if batch else None)
             self.metrics.health.polled()
             if messages:
                 self._handle(messages)
@@ -208,6 +207,18 @@ class Service:
                 self._commit()
         except TransientError as exc:
             self._abort(exc)
+
+    def _poll(self, asked: int, age_s: float | None) -> list[Message]:
+        """What is waiting now; if nothing is, wait for the first record (not for a full
+        batch), so that a lone change becomes a fact at once."""
+        messages = self._consumer.consume(asked, 0)
+        wait_s = self.batching.wait_s(age_s)
+        if messages or wait_s <= 0:
+            return messages
+        messages = self._consumer.consume(1, wait_s)
+        if messages and asked > 1:
+            messages.extend(self._consumer.consume(asked - 1, 0))
+        return messages
 
     def close(self) -> None:
         """Finish (or abort) the open transaction, leave the group, close the clients."""
@@ -315,6 +326,9 @@ class Service:
         self._marks.commit()
         self.metrics.health.transaction(None)
         self._count(batch)
+        log.debug("committed %d records: %d facts, %d dead letters, %d repeats dropped",
+                  batch.records, batch.facts.total(), batch.dead_letters.total(),
+                  batch.duplicates.total())
 
     def _count(self, batch: _Batch) -> None:
         now_ms = time.time() * 1000

@@ -43,8 +43,9 @@ class PositionStore:
                  factory: Callable[[dict[str, Any]], Consumer] = Consumer,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._config: dict[str, Any] = {
-            "group.id": f"{topic}.reader", **config, "isolation.level": "read_committed", "enable.auto.commit": False,
-            "enable.partition.eof": False, "auto.offset.reset": "earliest"}
+            "group.id": f"{topic}.reader", **config, "isolation.level": "read_committed",
+            "enable.auto.commit": False, "enable.partition.eof": False,
+            "auto.offset.reset": "earliest"}
         self.topic = topic
         self._admin = admin
         self._policy = policy or ErrorPolicy()

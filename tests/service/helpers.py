@@ -210,11 +210,23 @@ class OrdersWorkload:
         self.expected.update(("sales.OrderPlaced.v1", str(i)) for i in ids)
         self.expected.update(("sales.OrderPaid.v1", str(i)) for i in paid)
 
-    def run_for(self, seconds: float, batch: int = 5, pause_s: float = 0.05) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+    def run_until(self, stop: threading.Event, batch: int = 5, pause_s: float = 0.05) -> None:
+        """Place orders continuously until ``stop`` is set."""
+        while not stop.is_set():
             self.place(batch)
             time.sleep(pause_s)
+
+    @contextmanager
+    def running(self, batch: int = 5, pause_s: float = 0.05) -> Iterator[None]:
+        """Place orders in a background thread while the block runs."""
+        stop = threading.Event()
+        thread = threading.Thread(target=self.run_until, args=(stop, batch, pause_s))
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(60)
 
 
 # --- reading topics ------------------------------------------------------------------------
@@ -251,7 +263,25 @@ def _read_to(consumer: Consumer, topic: str, ends: dict[int, int],
             value = msg.value()
             records.append({"partition": msg.partition(), "offset": msg.offset(),
                             "key": msg.key(), "headers": dict(msg.headers() or []),
-                            "value": json.loads(value) if value else None, "raw": value})
+                            "value": _json(value), "raw": value})
+
+
+def _json(value: bytes | None) -> Any:
+    try:
+        return json.loads(value) if value else None
+    except ValueError:
+        return None
+
+
+def read_until(bootstrap: str, topic: str, count: int,
+               timeout: float = 60.0) -> list[dict[str, Any]]:
+    """Read ``topic`` to its end, again and again, until it holds ``count`` records."""
+    deadline = time.monotonic() + timeout
+    while True:
+        records = read_topic(bootstrap, topic)
+        if len(records) >= count or time.monotonic() > deadline:
+            return records
+        time.sleep(0.5)
 
 
 def fact_counts(facts: list[dict[str, Any]]) -> Counter[tuple[str, str]]:
