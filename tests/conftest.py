@@ -8,13 +8,17 @@ and stops it at the end of the session. Tests that use it are marked ``stack``.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import pwd
+import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
+from cdc_facts.local.services import unreachable_ancestor
 from cdc_facts.local.settings import LocalStackSettings
 from cdc_facts.local.stack import LocalStack
 
@@ -63,12 +67,35 @@ def _all_ready(stack: LocalStack) -> bool:
     return {"postgres", "kafka", "connect", "mariadb"} <= names
 
 
+def _test_settings() -> LocalStackSettings:
+    """The default state dir, unless the databases' OS users could not reach it (a checkout
+    under /root, say): then one under /tmp, named after the checkout."""
+    settings = LocalStackSettings.from_env()
+    if os.geteuid() != 0 or os.environ.get("CDC_FACTS_HOME"):
+        return settings
+    if any(unreachable_ancestor(settings.home, user) for user in ("postgres", "mysql")
+           if _os_user_exists(user)):
+        digest = hashlib.sha256(str(settings.home).encode()).hexdigest()[:10]
+        home = Path(tempfile.gettempdir()) / f"cdc-facts-test-{digest}"
+        home.mkdir(mode=0o755, exist_ok=True)
+        return replace(settings, home=home)
+    return settings
+
+
+def _os_user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackEndpoints]:
     if _env_points_at_stack():
         yield StackEndpoints.from_env(os.environ)
         return
-    local = LocalStack(LocalStackSettings.from_env())
+    local = LocalStack(_test_settings())
     if _all_ready(local):
         yield StackEndpoints.from_env(local.env())
         return

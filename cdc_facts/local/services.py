@@ -128,22 +128,30 @@ def _service_user(preferred: str) -> str | None:
     return preferred
 
 
-def _check_reachable(path: Path, user: str | None, service: str) -> None:
-    """The service's OS user must be able to walk down to its state dir."""
-    if user is None:
-        return
+def unreachable_ancestor(path: Path, user: str) -> Path | None:
+    """The first existing folder above ``path`` that the OS ``user`` cannot enter, if any."""
     uid = pwd.getpwnam(user).pw_uid
-    for ancestor in path.absolute().parents:
+    for ancestor in reversed(path.absolute().parents):
         if not ancestor.exists():
             continue
         info = ancestor.stat()
         if info.st_uid != uid and not info.st_mode & 0o001:
-            raise LocalStackError(
-                f"{service} runs as the OS user `{user}`, who cannot enter {ancestor}",
-                hint=f"choose a state dir the `{user}` user can reach (CDC_FACTS_HOME or "
-                f"--home), or `chmod o+x {ancestor}`",
-                service=service,
-            )
+            return ancestor
+    return None
+
+
+def _check_reachable(path: Path, user: str | None, service: str) -> None:
+    """The service's OS user must be able to walk down to its state dir."""
+    if user is None:
+        return
+    ancestor = unreachable_ancestor(path, user)
+    if ancestor is not None:
+        raise LocalStackError(
+            f"{service} runs as the OS user `{user}`, who cannot enter {ancestor}",
+            hint=f"choose a state dir the `{user}` user can reach (CDC_FACTS_HOME or "
+            f"--home), or `chmod o+x {ancestor}`",
+            service=service,
+        )
 
 
 def _chown_tree(path: Path, user: str | None) -> None:
