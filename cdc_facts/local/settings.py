@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+
+from cdc_facts.errors import ConfigError
 
 SERVICES = ("postgres", "kafka", "connect", "mariadb", "registry")
 OPTIONAL_SERVICES = ("mariadb", "registry")
@@ -21,6 +23,17 @@ class LocalPorts:
     postgres: int = 15432
     mariadb: int = 13306
     registry: int = 18080
+
+
+def fields_of(cls: type) -> list[str]:
+    return [f.name for f in fields(cls)]
+
+
+def _port(variable: str, text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ConfigError(f"{variable}={text!r} is not a TCP port", key=variable,
+                          hint="use a number from 1 to 65535")
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,15 @@ class LocalStackSettings:
 
     @classmethod
     def from_env(cls, home: Path | None = None, **ports: int) -> LocalStackSettings:
+        """Settings from arguments, then the environment, then the defaults.
+
+        Ports: ``CDC_FACTS_LOCAL__KAFKA_PORT``, ``..._CONTROLLER_PORT``, ``..._CONNECT_PORT``,
+        ``..._POSTGRES_PORT``, ``..._MARIADB_PORT``, ``..._REGISTRY_PORT``.
+        """
+        for name in fields_of(LocalPorts):
+            variable = f"CDC_FACTS_LOCAL__{name.upper()}_PORT"
+            if not ports.get(name) and os.environ.get(variable):
+                ports[name] = _port(variable, os.environ[variable])
         env_home = os.environ.get("CDC_FACTS_HOME")
         resolved_home = home or (Path(env_home) if env_home else Path.cwd() / ".cdc-facts")
         cache_env = os.environ.get("CDC_FACTS_CACHE")

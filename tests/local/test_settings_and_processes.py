@@ -117,3 +117,19 @@ def test_a_state_dir_the_database_user_cannot_reach_is_refused(tmp_path: Path) -
     with pytest.raises(LocalStackError, match="cannot enter") as info:
         service.provision()
     assert "chmod o+x" in (info.value.hint or "")
+
+
+def test_ports_come_from_env_and_arguments_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CDC_FACTS_LOCAL__POSTGRES_PORT", "25432")
+    monkeypatch.setenv("CDC_FACTS_LOCAL__KAFKA_PORT", "29092")
+    settings = LocalStackSettings.from_env(kafka=39092)
+    assert settings.ports.postgres == 25432
+    assert settings.ports.kafka == 39092
+
+
+def test_a_bad_port_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cdc_facts.errors import ConfigError
+
+    monkeypatch.setenv("CDC_FACTS_LOCAL__CONNECT_PORT", "80800")
+    with pytest.raises(ConfigError, match="CDC_FACTS_LOCAL__CONNECT_PORT='80800'"):
+        LocalStackSettings.from_env()
