@@ -19,40 +19,49 @@ from cdc_facts.expressions.casts import DECIMALS, plain_decimal, text_like, type
 
 Operator = Callable[[object, object], object]
 
-_NUMBER_CLASSES = (int, Decimal, float)
+_NUMBER_CLASSES = frozenset({int, Decimal, float})
+_DECIMAL_PROBLEMS = (Inexact, Overflow, InvalidOperation)
 _NUMERIC_MIN_SIG_DIGITS = 16
 _NUMERIC_MAX_DISPLAY_SCALE = 1000
 
 
 def _number_kind(a: Any, b: Any) -> type | None:
     """The class arithmetic on ``a`` and ``b`` works in, or None if either is no number."""
-    ca, cb = type(a), type(b)
+    ca, cb = a.__class__, b.__class__
+    if ca is cb:
+        return ca if ca in _NUMBER_CLASSES else None
     if ca not in _NUMBER_CLASSES or cb not in _NUMBER_CLASSES:
         return None
-    if ca is float or cb is float:
-        return float
-    if ca is Decimal or cb is Decimal:
-        return Decimal
-    return int
+    return float if ca is float or cb is float else Decimal
 
 
-def _unify_text(a: Any, b: Any) -> tuple[object, object]:
-    """Type a text operand by the other operand, like a quoted literal in PostgreSQL."""
+def _typed(a: Any, b: Any) -> tuple[Any, Any, type | None]:
+    """Operands with a text operand typed by the other one, like a quoted literal in
+    PostgreSQL, and the number class they work in."""
     if isinstance(a, str) and not isinstance(b, str):
-        return text_like(a, b), b
-    if isinstance(b, str) and not isinstance(a, str):
-        return a, text_like(b, a)
-    return a, b
+        a = text_like(a, b)
+    elif isinstance(b, str) and not isinstance(a, str):
+        b = text_like(b, a)
+    return a, b, _number_kind(a, b)
 
 
 def _no_operator(symbol: str, a: object, b: object) -> TypeError:
     return TypeError(f"operator does not exist: {type_name(a)} {symbol} {type_name(b)}")
 
 
+def _decimal(operation: Callable[[Any, Any], Decimal], a: Any, b: Any) -> Decimal:
+    """An exact decimal operation; ``-0`` comes out as ``0`` as in PostgreSQL."""
+    try:
+        result = operation(a, b)
+    except _DECIMAL_PROBLEMS:
+        raise ValueError("numeric value out of range") from None
+    return result if result else result.copy_abs()
+
+
 def _exact(operation: Callable[[], Decimal]) -> Decimal:
     try:
         return plain_decimal(operation())
-    except (Inexact, Overflow, InvalidOperation):
+    except _DECIMAL_PROBLEMS:
         raise ValueError("numeric value out of range") from None
 
 
@@ -89,12 +98,13 @@ def _add_temporal(a: Any, b: Any) -> object:
 
 def add(a: Any, b: Any) -> object:
     """``a + b``."""
-    a, b = _unify_text(a, b)
     kind = _number_kind(a, b)
+    if kind is None:
+        a, b, kind = _typed(a, b)
     if kind is int:
         return a + b
     if kind is Decimal:
-        return _exact(lambda: DECIMALS.add(a, b))
+        return _decimal(DECIMALS.add, a, b)
     if kind is float:
         return float(a) + float(b)
     return _add_temporal(a, b)
@@ -120,12 +130,13 @@ def _subtract_temporal(a: Any, b: Any) -> object:
 
 def subtract(a: Any, b: Any) -> object:
     """``a - b``."""
-    a, b = _unify_text(a, b)
     kind = _number_kind(a, b)
+    if kind is None:
+        a, b, kind = _typed(a, b)
     if kind is int:
         return a - b
     if kind is Decimal:
-        return _exact(lambda: DECIMALS.subtract(a, b))
+        return _decimal(DECIMALS.subtract, a, b)
     if kind is float:
         return float(a) - float(b)
     return _subtract_temporal(a, b)
@@ -133,12 +144,13 @@ def subtract(a: Any, b: Any) -> object:
 
 def multiply(a: Any, b: Any) -> object:
     """``a * b``."""
-    a, b = _unify_text(a, b)
     kind = _number_kind(a, b)
+    if kind is None:
+        a, b, kind = _typed(a, b)
     if kind is int:
         return a * b
     if kind is Decimal:
-        return _exact(lambda: DECIMALS.multiply(a, b))
+        return _decimal(DECIMALS.multiply, a, b)
     if kind is float:
         return float(a) * float(b)
     if isinstance(b, timedelta):
@@ -153,62 +165,78 @@ def _int_divide(a: int, b: int) -> int:
     return quotient if (a < 0) == (b < 0) else -quotient
 
 
-def _weight_and_first_digit(value: Decimal) -> tuple[int, int]:
-    """The weight and leading digit of ``value`` in PostgreSQL's base-10000 representation."""
-    if not value:
+def _parts(value: int | Decimal) -> tuple[int, int]:
+    """``(mantissa, exponent)`` with ``value == mantissa * 10 ** exponent``."""
+    if isinstance(value, int):
+        return value, 0
+    number, _, power = str(value).partition("E")
+    whole, _, fraction = number.partition(".")
+    try:
+        return int(whole + fraction), (int(power) if power else 0) - len(fraction)
+    except ValueError:
+        raise ValueError(f"cannot divide by or into {value}") from None
+
+
+_POWERS_OF_TEN = tuple(10**n for n in range(64))
+
+
+def _ten_to(n: int) -> int:
+    return _POWERS_OF_TEN[n] if n < 64 else int(10**n)
+
+
+def _weight_and_first_digit(mantissa: int, exponent: int) -> tuple[int, int]:
+    """The weight and leading digit of a value in PostgreSQL's base-10000 representation."""
+    if not mantissa:
         return 0, 0
-    weight = value.adjusted() // 4
-    return weight, int(DECIMALS.scaleb(abs(value), -4 * weight))
+    magnitude = abs(mantissa)
+    weight = (len(str(magnitude)) - 1 + exponent) // 4
+    shift = exponent - 4 * weight
+    return weight, magnitude * _ten_to(shift) if shift >= 0 else magnitude // _ten_to(-shift)
 
 
-def _display_scale(value: Decimal) -> int:
-    exponent = value.as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
-
-
-def numeric_division_scale(a: Decimal, b: Decimal) -> int:
-    """The scale of ``a / b`` in PostgreSQL (``select_div_scale`` in numeric.c): at least
-    16 significant digits, and never fewer decimals than either operand."""
-    weight1, first1 = _weight_and_first_digit(a)
-    weight2, first2 = _weight_and_first_digit(b)
+def _division_scale(ma: int, ea: int, mb: int, eb: int) -> int:
+    weight1, first1 = _weight_and_first_digit(ma, ea)
+    weight2, first2 = _weight_and_first_digit(mb, eb)
     quotient_weight = weight1 - weight2 - (1 if first1 <= first2 else 0)
-    scale = _NUMERIC_MIN_SIG_DIGITS - quotient_weight * 4
-    scale = max(scale, _display_scale(a), _display_scale(b), 0)
+    scale = max(_NUMERIC_MIN_SIG_DIGITS - quotient_weight * 4, -ea, -eb, 0)
     return min(scale, _NUMERIC_MAX_DISPLAY_SCALE)
 
 
-def _decimal_parts(value: Decimal) -> tuple[int, int]:
-    sign, digits, exponent = value.as_tuple()
-    mantissa = int("".join(map(str, digits)) or "0")
-    if not isinstance(exponent, int):
-        raise ValueError(f"cannot divide {value}")
-    return (-mantissa if sign else mantissa), exponent
+def numeric_division_scale(a: int | Decimal, b: int | Decimal) -> int:
+    """The scale of ``a / b`` in PostgreSQL (``select_div_scale`` in numeric.c): at least
+    16 significant digits, and never fewer decimals than either operand."""
+    return _division_scale(*_parts(a), *_parts(b))
 
 
-def numeric_divide(a: Decimal, b: Decimal) -> Decimal:
+def numeric_divide(a: int | Decimal, b: int | Decimal) -> Decimal:
     """``a / b`` on numerics: exact, rounded half away from zero to PostgreSQL's scale."""
-    if not b:
+    (ma, ea), (mb, eb) = _parts(a), _parts(b)
+    if not mb:
         raise ZeroDivisionError
-    return divide_to_scale(a, b, numeric_division_scale(a, b))
+    return _rounded_quotient(ma, ea, mb, eb, _division_scale(ma, ea, mb, eb))
 
 
-def divide_to_scale(a: Decimal, b: Decimal, scale: int) -> Decimal:
+def divide_to_scale(a: int | Decimal, b: int | Decimal, scale: int) -> Decimal:
     """The exact quotient ``a / b`` rounded half away from zero to ``scale`` decimals."""
-    (ma, ea), (mb, eb) = _decimal_parts(a), _decimal_parts(b)
+    return _rounded_quotient(*_parts(a), *_parts(b), scale)
+
+
+def _rounded_quotient(ma: int, ea: int, mb: int, eb: int, scale: int) -> Decimal:
     shift = ea - eb + scale
-    numerator, denominator = abs(ma) * 10 ** max(shift, 0), abs(mb) * 10 ** max(-shift, 0)
+    numerator = abs(ma) * _ten_to(shift) if shift >= 0 else abs(ma)
+    denominator = abs(mb) if shift >= 0 else abs(mb) * _ten_to(-shift)
     quotient, remainder = divmod(numerator, denominator)
     if 2 * remainder >= denominator:
         quotient += 1
-    if (ma < 0) != (mb < 0):
-        quotient = -quotient
-    return plain_decimal(DECIMALS.scaleb(Decimal(quotient), -scale))
+    sign = "-" if (ma < 0) != (mb < 0) and quotient else ""
+    return Decimal(f"{sign}{quotient}E-{scale}")
 
 
 def numeric_power(base: Decimal, exponent: int) -> Decimal:
     """``base ^ exponent`` on numerics with a whole exponent, as PostgreSQL 15 computes it
     (``power_var``): exact, then rounded half away from zero to at least 16 decimals."""
-    scale = min(max(_NUMERIC_MIN_SIG_DIGITS, _display_scale(base)), _NUMERIC_MAX_DISPLAY_SCALE)
+    display_scale = -_parts(base)[1]
+    scale = min(max(_NUMERIC_MIN_SIG_DIGITS, display_scale), _NUMERIC_MAX_DISPLAY_SCALE)
     if exponent == 0:
         return divide_to_scale(Decimal(1), Decimal(1), scale)  # even 0 ^ 0, as in PostgreSQL
     if exponent > 0:
@@ -221,12 +249,13 @@ def numeric_power(base: Decimal, exponent: int) -> Decimal:
 
 def divide(a: Any, b: Any) -> object:
     """``a / b``; raises ``ZeroDivisionError`` on a zero divisor, whatever the type."""
-    a, b = _unify_text(a, b)
     kind = _number_kind(a, b)
+    if kind is None:
+        a, b, kind = _typed(a, b)
     if kind is int:
         return _int_divide(a, b)
     if kind is Decimal:
-        return numeric_divide(Decimal(a), Decimal(b))
+        return numeric_divide(a, b)
     if kind is float:
         return float(a) / float(b)
     if isinstance(a, timedelta) and type(b) in _NUMBER_CLASSES:
@@ -238,15 +267,16 @@ def divide(a: Any, b: Any) -> object:
 
 def modulo(a: Any, b: Any) -> object:
     """``a % b``: the remainder takes the sign of the dividend."""
-    a, b = _unify_text(a, b)
     kind = _number_kind(a, b)
+    if kind is None:
+        a, b, kind = _typed(a, b)
     if kind is int:
         remainder = abs(a) % abs(b)
         return -remainder if a < 0 else remainder
     if kind is Decimal:
         if not b:
             raise ZeroDivisionError
-        return _exact(lambda: DECIMALS.remainder(Decimal(a), Decimal(b)))
+        return _decimal(DECIMALS.remainder, a, b)
     if kind is float:
         if not b:
             raise ZeroDivisionError
@@ -261,7 +291,8 @@ def negate(a: Any) -> object:
     if isinstance(a, int | float | timedelta):
         return -a
     if isinstance(a, Decimal):
-        return plain_decimal(DECIMALS.minus(a))
+        result = DECIMALS.minus(a)
+        return result if result else result.copy_abs()
     raise TypeError(f"operator does not exist: - {type_name(a)}")
 
 

@@ -211,7 +211,7 @@ def _numeric(precision: int | None, scale: int) -> Converter:
                 f"numeric field overflow: a field with precision {precision}, scale {scale} "
                 f"must round to an absolute value less than 10^{precision - scale}"
             )
-        return plain_decimal(rounded)
+        return rounded if rounded else rounded.copy_abs()
 
     return convert
 

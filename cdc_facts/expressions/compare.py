@@ -40,6 +40,8 @@ SWAPPED = {"=": "=", "<>": "<>", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 #: Classes whose values of the same class compare correctly with Python's operators.
 _PLAIN = frozenset({str, int, Decimal, bool, float, date, UUID, timedelta})
+#: Numbers of different classes compare correctly with each other too.
+_NUMBERS = frozenset({int, Decimal, float})
 _FAMILIES: dict[type, str] = {
     int: "number", Decimal: "number", float: "number", str: "text", bool: "boolean",
     date: "timestamp", datetime: "timestamp", time: "time", timedelta: "interval",
@@ -76,7 +78,8 @@ def compare(symbol: str, a: object, b: object) -> object:
         return None
     if a is UNKNOWN or b is UNKNOWN:
         return UNKNOWN
-    if type(a) is type(b) and type(a) in _PLAIN:
+    ta, tb = type(a), type(b)
+    if ta is tb and ta in _PLAIN or ta in _NUMBERS and tb in _NUMBERS:
         return OPERATORS[symbol](a, b)
     a, b = _comparable(a, b)
     return OPERATORS[symbol](a, b)
@@ -109,7 +112,7 @@ def comparison(symbol: str, left: Node, right: Node, sql: str) -> Evaluator:
 def _against_constant(symbol: str, name: Node, const: object, sql: str) -> Evaluator:
     """``name <symbol> const``, reading the image inline for ``after.*`` and ``before.*``."""
 
-    def slow(value: object) -> object:
+    def general(value: object) -> object:
         try:
             return compare(symbol, value, const)
         except OPERATION_ERRORS as exc:
@@ -117,8 +120,9 @@ def _against_constant(symbol: str, name: Node, const: object, sql: str) -> Evalu
 
     if const.__class__ not in _PLAIN:
         read = name.fn
-        return lambda change: slow(read(change))
+        return lambda change: general(read(change))
     op, cls = OPERATORS[symbol], const.__class__
+    slow = _numbers_first(op, const, general) if cls in _NUMBERS else general
     scope, column = name.column or (None, None)
     if scope == "op" and cls is str:
         return lambda change: op(change.op, const)
@@ -131,6 +135,19 @@ def _against_constant(symbol: str, name: Node, const: object, sql: str) -> Evalu
     def fn(change: EvalContext) -> object:
         value = read(change)
         if value.__class__ is cls:
+            return op(value, const)
+        return slow(value)
+
+    return fn
+
+
+def _numbers_first(
+    op: Compare, const: object, slow: Callable[[object], object]
+) -> Callable[[object], object]:
+    """A number constant meets a number of another class (``after.total > 100``)."""
+
+    def fn(value: object) -> object:
+        if value.__class__ in _NUMBERS:
             return op(value, const)
         return slow(value)
 
@@ -180,8 +197,11 @@ def distinct_from(left: Evaluator, right: Evaluator, negate: bool, sql: str) -> 
     """Compile ``IS [NOT] DISTINCT FROM``."""
 
     def fn(change: EvalContext) -> object:
+        a, b = left(change), right(change)
+        if a.__class__ is b.__class__ and a.__class__ in _PLAIN:
+            return (a == b) if negate else (a != b)
         try:
-            result = is_distinct(left(change), right(change))
+            result = is_distinct(a, b)
         except OPERATION_ERRORS as exc:
             raise evaluation_error(sql, exc) from exc
         if negate and result is not UNKNOWN:
@@ -315,7 +335,11 @@ def like(
         escape_char = escape.const if escape is not None else "\\"
         if isinstance(escape_char, str):
             regex = like_regex(pattern.const, escape_char, ignore_case)
-            return _like_fixed(subject, regex.fullmatch, sql)
+            test = _plain_like(pattern.const, escape_char, ignore_case)
+            if test is None:
+                match = regex.fullmatch
+                test = lambda text: match(text) is not None  # noqa: E731
+            return _like_fixed(subject, test, sql)
     return _like_dynamic(subject, pattern.fn, escape_fn, ignore_case, sql)
 
 
@@ -326,14 +350,28 @@ def _text_operand(value: object, sql: str) -> str:
     raise evaluation_error(sql, problem)
 
 
-def _like_fixed(subject: Evaluator, match: Callable[[Any], object], sql: str) -> Evaluator:
+def _plain_like(pattern: str, escape: str, ignore_case: bool) -> Callable[[str], bool] | None:
+    """A string test for the common patterns ``'abc'``, ``'abc%'``, ``'%abc'``, ``'%abc%'``."""
+    core = pattern.strip("%")
+    if ignore_case or "_" in pattern or "%" in core or (escape and escape in pattern):
+        return None
+    if pattern.startswith("%") and pattern.endswith("%"):
+        return lambda text: core in text
+    if pattern.startswith("%"):
+        return lambda text: text.endswith(core)
+    if pattern.endswith("%"):
+        return lambda text: text.startswith(core)
+    return lambda text: text == core
+
+
+def _like_fixed(subject: Evaluator, test: Callable[[str], bool], sql: str) -> Evaluator:
     def fn(change: EvalContext) -> object:
         value = subject(change)
         if value.__class__ is str:
-            return match(value) is not None
+            return test(value)
         if value is None or value is UNKNOWN:
             return value
-        return match(_text_operand(value, sql)) is not None
+        return test(_text_operand(value, sql))
 
     return fn
 

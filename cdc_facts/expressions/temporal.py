@@ -177,14 +177,15 @@ def to_timestamp(seconds: object) -> datetime:
     if isinstance(seconds, bool) or not isinstance(seconds, int | float | Decimal):
         raise TypeError("to_timestamp() needs a number of seconds since 1970-01-01 UTC")
     try:
-        return _EPOCH + timedelta(microseconds=round(float(seconds) * 1_000_000))
-    except (OverflowError, ValueError):
+        return datetime.fromtimestamp(float(seconds), UTC)
+    except (OverflowError, ValueError, OSError):
         raise ValueError(f"timestamp out of range: {seconds}") from None
 
 
 def _as_datetime(value: object, function: str) -> datetime:
     if isinstance(value, datetime):
-        return value.astimezone(UTC) if value.tzinfo is not None else value
+        zone = value.tzinfo
+        return value if zone is None or zone is UTC else value.astimezone(UTC)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     raise TypeError(f"{function}() needs a timestamp or a date")
@@ -199,7 +200,6 @@ def _year_start(year: int) -> tuple[int, int, int]:
 
 
 _TRUNC_DATE_FIELDS: dict[str, Callable[[datetime], tuple[int, int, int]]] = {
-    "day": lambda d: (d.year, d.month, d.day),
     "week": lambda d: _ymd(d - timedelta(days=d.weekday())),
     "month": lambda d: (d.year, d.month, 1),
     "quarter": lambda d: (d.year, (d.month - 1) // 3 * 3 + 1, 1),
@@ -209,6 +209,7 @@ _TRUNC_DATE_FIELDS: dict[str, Callable[[datetime], tuple[int, int, int]]] = {
     "millennium": lambda d: _year_start((d.year - 1) // 1000 * 1000 + 1),
 }
 _TRUNC_TIME_FIELDS: dict[str, Callable[[datetime], datetime]] = {
+    "day": lambda t: t.replace(hour=0, minute=0, second=0, microsecond=0),
     "microseconds": lambda t: t,
     "milliseconds": lambda t: t.replace(microsecond=t.microsecond // 1000 * 1000),
     "second": lambda t: t.replace(microsecond=0),
