@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -289,10 +289,14 @@ def fact_counts(facts: list[dict[str, Any]]) -> Counter[tuple[str, str]]:
 
 
 def wait_for_facts(bootstrap: str, topic: str, expected: Counter[tuple[str, str]],
-                   timeout: float = 90.0) -> list[dict[str, Any]]:
-    """Read ``topic`` until every expected fact is there (or the timeout passes)."""
+                   timeout: float = 90.0,
+                   check: Callable[[], None] | None = None) -> list[dict[str, Any]]:
+    """Read ``topic`` until every expected fact is there (or the timeout passes);
+    ``check`` raises when the translator has died."""
     deadline = time.monotonic() + timeout
     while True:
+        if check is not None:
+            check()
         facts = read_topic(bootstrap, topic)
         if set(fact_counts(facts)) >= set(expected) or time.monotonic() > deadline:
             return facts
@@ -329,6 +333,11 @@ class ServiceThread:
         assert not self._thread.is_alive(), "the service did not stop within 60 s"
         if self.error is not None:
             raise self.error
+
+    def check(self) -> None:
+        """Raise what stopped the service, if it stopped."""
+        if self.error is not None:
+            raise AssertionError(f"the service stopped: {self.error!r}") from self.error
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -377,6 +386,10 @@ class ServiceProcess:
             return exc.code, exc.read().decode()
         except OSError as exc:
             return 0, str(exc)
+
+    def check(self) -> None:
+        """Raise when the process has exited."""
+        assert self.process is not None and self.process.poll() is None, self.tail()
 
     def kill(self) -> None:
         assert self.process is not None

@@ -29,7 +29,8 @@ def test_a_workload_makes_exactly_the_expected_facts(
             service.wait_ready()
             for _ in range(4):
                 workload.place(10, pay_every=2)
-            facts = wait_for_facts(kafka_bootstrap, facts_topic, workload.expected)
+            facts = wait_for_facts(kafka_bootstrap, facts_topic, workload.expected,
+                                   check=service.check)
             metrics = service.service.metrics
 
     assert fact_counts(facts) == workload.expected

@@ -1,0 +1,78 @@
+"""`cdc-facts run` as a process: refusing bad mappings, health endpoints, JSON logs, SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.service.helpers import REPO, ServiceProcess, create_topics, orders_mapping, unique
+
+BAD_MAPPING = """\
+domain: sales
+source:
+  connector: shop
+  table: public.orders
+facts:
+  - name: OrderPlaced
+    version: 1
+    when: op = 'c' AND after.stauts = 1 AND
+    key: after.id
+"""
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cdc_facts", *args], capture_output=True,
+                          text=True, cwd=REPO, timeout=120, env={"PATH": "/usr/bin:/bin",
+                                                                 "COLUMNS": "200"})
+
+
+def test_a_bad_mapping_file_stops_run_with_the_messages_of_validate(tmp_path: Path) -> None:
+    (tmp_path / "orders.yaml").write_text(BAD_MAPPING)
+    validate = _cli("validate", str(tmp_path))
+    run = _cli("run", "--mappings", str(tmp_path), "--group", "g",
+               "--bootstrap-servers", "127.0.0.1:9")
+    assert (validate.returncode, run.returncode) == (1, 1)
+    problems = [line for line in validate.stdout.splitlines() if "error:" in line]
+    assert len(problems) == 2 and "operand is missing" in problems[1]
+    assert run.stdout.splitlines() == validate.stdout.splitlines()[:-1]
+    assert "the service does not start" in run.stderr
+
+
+def test_a_missing_setting_names_every_source_tried(tmp_path: Path) -> None:
+    mappings = orders_mapping(tmp_path, "shop", "orders", "facts")
+    run = _cli("run", "--mappings", str(mappings), "--bootstrap-servers", "127.0.0.1:9")
+    assert run.returncode == 1
+    message = " ".join(run.stderr.split())
+    assert "ConfigError: the consumer group id is not set" in message
+    assert "--group" in message and "CDC_FACTS__SERVICE__GROUP_ID" in message
+    assert "`service.group_id` in a config file (none given with --config)" in message
+
+
+def test_health_json_logs_and_a_clean_stop_on_sigterm(tmp_path: Path,
+                                                       kafka_bootstrap: str) -> None:
+    connector = unique("cli")
+    create_topics(kafka_bootstrap, [f"{connector}.public.orders"], 2)
+    mappings = orders_mapping(tmp_path / "m", connector, "orders", unique("facts"))
+    translator = ServiceProcess(mappings, unique("grp"), kafka_bootstrap, "a",
+                                tmp_path / "run.log", "--log-format", "json")
+    try:
+        translator.start()
+        translator.wait_ready()
+        assert translator.http("/healthz") == (200, "ok\n")
+        status, reason = translator.http("/readyz")
+        assert (status, reason) == (200, "ready: 2 partitions assigned\n")
+        status, metrics = translator.http("/metrics")
+        assert status == 200 and "cdc_facts_assigned_partitions 2.0" in metrics
+        assert translator.http("/nope")[0] == 404
+        assert translator.terminate() == 0
+    finally:
+        translator.ensure_stopped()
+    logs = [json.loads(line) for line in translator.log.read_text().splitlines()
+            if line.startswith("{")]
+    messages = [entry["message"] for entry in logs]
+    assert {"level", "logger", "time", "message"} <= set(logs[0])
+    assert any(m.startswith("assigned ") for m in messages)
+    assert messages[-1] == "stopped"
+    assert any("SIGTERM" in m for m in messages)
