@@ -471,8 +471,12 @@ def test_like_pattern_ending_in_escape_is_refused() -> None:
         ("after.a <> NULL", "always NULL", 1, 1, "after.a IS NOT NULL"),
         ("op = 'update'", "`op` is never 'update'", 1, 1, "op = 'u'"),
         ("op IN ('c', 'insert')", "`op` is never 'insert'", 1, 1, "op = 'c'"),
-        ("after.a::money > 1", "cannot cast to MONEY", 1, 1, None),
-        ("after.a::char(3) = 'x'", "use text or varchar", 1, 1, None),
+        ("after.a::money > 1", "cannot cast to MONEY", 1, 10, None),
+        ("after.a::char(3) = 'x'", "use text or varchar", 1, 10, None),
+        ("after.* IS NULL", "name the column", 1, 1, None),
+        ("extract(fortnight FROM after.t) = 1", 'unit "fortnight" not recognized', 1, 1, None),
+        ("date_part('eon', after.t) = 1", 'unit "eon" not recognized', 1, 1, None),
+        ("date_trunc('fortnight', after.t)", 'unit "fortnight" not recognized', 1, 1, None),
         ("1 AND after.b", "argument of AND must be boolean, not integer", 1, 1, None),
         ("NOT 'x'", "argument of NOT must be boolean, not text", 1, 5, None),
         ("after.a + INTERVAL '1 month' > after.b", "months or years", 1, None, None),
@@ -493,10 +497,20 @@ def test_compile_errors_point_at_the_problem(
     assert error.suggestion == suggestion
 
 
-def test_error_fragment_is_the_offending_text() -> None:
+@pytest.mark.parametrize(
+    ("sql", "fragment"),
+    [
+        ("op = 'u' AND aftr.status = 'x'", "aftr.status"),
+        ("lowr(after.s) = 'x'", "lowr(after.s)"),
+        ("count(*) > 1", "count(*)"),
+        ("after.a::money > 1", "money"),
+        ("after.a = 1 AND now() > after.t", "now()"),
+    ],
+)
+def test_error_fragment_is_the_offending_text(sql: str, fragment: str) -> None:
     with pytest.raises(ExpressionError) as caught:
-        compile_expression("op = 'u' AND aftr.status = 'x'")
-    assert caught.value.fragment == "aftr.status"
+        compile_expression(sql)
+    assert caught.value.fragment == fragment
 
 
 def test_any_column_name_compiles_since_columns_are_only_known_at_run_time() -> None:

@@ -100,8 +100,8 @@ def _cast_target(node: exp.Cast, cc: Compiling) -> tuple[str, tuple[int, ...]]:
     target = _CAST_TARGETS.get(name)
     if target is None:
         hint = " (char(n) pads with spaces; use text or varchar(n))" if name == "CHAR" else ""
-        cc.fail(node, f"cannot cast to {data_type.sql(dialect='postgres')}{hint}; supported "
-                f"types are {', '.join(casts.CAST_TARGETS)}")
+        cc.fail(data_type, f"cannot cast to {data_type.sql(dialect='postgres')}{hint}; "
+                f"supported types are {', '.join(casts.CAST_TARGETS)}")
     params = tuple(
         int(p.this.this) for p in data_type.expressions if isinstance(p.this, exp.Literal)
     )
@@ -189,6 +189,9 @@ def compile_call(node: exp.Expr, name: str, arguments: Sequence[exp.Expr], cc: C
     if count < spec.min_args or (spec.max_args is not None and count > spec.max_args):
         cc.fail(node, f"`{key}()` takes {spec.arity()} argument(s), not {count}")
     compiled = [cc.compile(a) for a in arguments]
+    problem = spec.check([c.const for c in compiled]) if spec.check else None
+    if problem is not None:
+        cc.fail(node, problem)
     sql = cc.text(node)
     result_type = spec.static_type([c.type for c in compiled])
     return Node(functions.call(spec, compiled, sql), sql, result_type, tuple(compiled))

@@ -16,6 +16,7 @@ in the table are refused at compile time.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NoReturn
@@ -151,9 +152,10 @@ class _Compiler:
         return _folded(handler(node, self))
 
     def fail(self, node: exp.Expr, message: str, suggestion: str | None = None) -> NoReturn:
-        where = span(node) or self._search(node)
+        own = "start" in node.meta and not isinstance(node, exp.DataType)
+        where = (span(node) if own else self._search(node)) or span(node)
         line, col = line_col(self.sql, where[0]) if where else (1, 1)
-        fragment = self.sql[where[0] : where[1]] if where else self.text(node)
+        fragment = _balanced(self.sql, *where) if where else self.text(node)
         raise ExpressionError(
             message, expression=self.sql, line=line, col=col, fragment=fragment,
             suggestion=suggestion,
@@ -178,6 +180,22 @@ class _Compiler:
         if reason is None:
             reason = f"`{self.text(node)}` is not supported in rule expressions"
         self.fail(node, reason)
+
+
+_NAME = re.compile(r'[\w"]+')
+
+
+def _balanced(sql: str, start: int, end: int) -> str:
+    """``sql[start:end]``, extended to the parentheses it opens (``lower(x`` -> ``lower(x)``)."""
+    fragment, rest = sql[start:end], sql[end:]
+    if _NAME.fullmatch(fragment) and rest.lstrip().startswith("("):
+        fragment = sql[start : end + rest.index("(") + 1]  # a function name: add its arguments
+    while fragment.count("(") > fragment.count(")"):
+        closing = sql.find(")", start + len(fragment))
+        if closing < 0:
+            break
+        fragment = sql[start : closing + 1]
+    return fragment
 
 
 _UNSUPPORTED: dict[type[exp.Expr], str] = {

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from cdc_facts.expressions import builtins
+from cdc_facts.expressions import builtins, temporal
 from cdc_facts.expressions.context import (
     OPERATION_ERRORS,
     EvalContext,
@@ -32,6 +32,9 @@ Impl = Callable[..., object]
 Builder = Callable[[Sequence[Node], str], Evaluator]
 #: A static result type, or a function of the arguments' static types.
 ResultType = str | Callable[[Sequence[str | None]], str | None] | None
+#: Checks a call when it is compiled: gets each argument's constant value (``NO_CONSTANT``
+#: when it is only known at run time) and returns what is wrong, or None.
+Check = Callable[[Sequence[object]], str | None]
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class FunctionSpec:
         description: One line for ``docs/expressions.md`` and error messages.
         build: For special forms that evaluate arguments lazily (``coalesce``): makes the
             evaluator from the compiled arguments instead of calling ``impl``.
+        check: Finds mistakes in constant arguments when the call is compiled
+            (``date_trunc('fortnight', ts)``).
     """
 
     name: str
@@ -58,6 +63,7 @@ class FunctionSpec:
     result_type: ResultType = None
     description: str = ""
     build: Builder | None = None
+    check: Check | None = None
 
     def arity(self) -> str:
         """``'2'``, ``'1 to 3'`` or ``'2 or more'``, for messages."""
@@ -111,6 +117,7 @@ def register_function(
     strict: bool = True,
     result_type: ResultType = None,
     description: str = "",
+    check: Check | None = None,
     replace: bool = False,
 ) -> FunctionSpec:
     """Add a SQL function to :data:`FUNCTIONS`.
@@ -123,6 +130,8 @@ def register_function(
         strict: Return NULL without calling ``impl`` when an argument is NULL.
         result_type: Static result type (``'text'``...), or a function of the argument types.
         description: One line of documentation.
+        check: Called when a call is compiled with each argument's constant value
+            (``NO_CONSTANT`` if not constant); returns what is wrong, or None.
         replace: Allow replacing an existing function.
 
     Returns:
@@ -140,7 +149,8 @@ def register_function(
         raise ValueError(f"function `{key}` cannot be registered: {REFUSED[key]}")
     if key in FUNCTIONS and not replace:
         raise ValueError(f"function `{key}` is already registered; pass replace=True")
-    spec = FunctionSpec(key, impl, min_args, max_args, strict, result_type, description)
+    spec = FunctionSpec(key, impl, min_args, max_args, strict, result_type, description,
+                        check=check)
     FUNCTIONS[key] = spec
     return spec
 
@@ -223,6 +233,23 @@ def _call_many(impl: Impl, args: Sequence[Evaluator], strict: bool, sql: str) ->
 # --- the built-in functions ----------------------------------------------------------------
 
 
+def _field_check(problem: Callable[[str], str | None]) -> Check:
+    """Check a constant field name (the first argument) of a date/time function."""
+
+    def check(constants: Sequence[object]) -> str | None:
+        field = constants[0]
+        return problem(field) if isinstance(field, str) else None
+
+    return check
+
+
+_FIELD_CHECKS = {
+    "date_trunc": _field_check(temporal.trunc_field_problem),
+    "date_part": _field_check(temporal.extract_field_problem),
+    "extract": _field_check(temporal.extract_field_problem),
+}
+
+
 def _register_builtins() -> None:
     text, integer = "text", "integer"
     for name, impl, low, high, rtype, doc in (
@@ -261,7 +288,8 @@ def _register_builtins() -> None:
         ("extract", builtins.extract, 2, 2, "numeric", "EXTRACT(field FROM ts)"),
         ("to_timestamp", builtins.to_timestamp, 1, 1, "timestamptz", "from epoch seconds"),
     ):  # fmt: skip
-        register_function(name, impl, low, high, result_type=rtype, description=doc)
+        register_function(name, impl, low, high, result_type=rtype, description=doc,
+                          check=_FIELD_CHECKS.get(name))
     register_function("concat", builtins.concat, 1, None, strict=False, result_type=text,
                       description="texts joined, NULLs skipped")
     register_function("concat_ws", builtins.concat_ws, 2, None, strict=False, result_type=text,

@@ -105,6 +105,8 @@ def _paren(node: exp.Paren, cc: Compiling) -> Node:
 
 @handles(exp.Column)
 def _column(node: exp.Column, cc: Compiling) -> Node:
+    if isinstance(node.this, exp.Star):
+        cc.fail(node, f"`{cc.text(node)}` is not allowed: name the column, as in `after.status`")
     parts = [(p.name, bool(p.args.get("quoted"))) for p in node.parts]
 
     def fail(message: str, suggestion: str | None) -> NoReturn:

@@ -232,8 +232,26 @@ def date_trunc(field: object, value: object) -> datetime:
     if name in _TRUNC_DATE_FIELDS:
         year, month, day = _TRUNC_DATE_FIELDS[name](moment)
         return datetime(year, month, day, tzinfo=moment.tzinfo)
+    raise ValueError(trunc_field_problem(field) or f'unit "{field}" not recognized')
+
+
+def trunc_field_problem(field: str) -> str | None:
+    """Why ``field`` is not a ``date_trunc`` field, or None if it is one."""
+    name = _FIELD_ALIASES.get(field.lower(), field.lower())
+    if name in _TRUNC_TIME_FIELDS or name in _TRUNC_DATE_FIELDS:
+        return None
     known = ", ".join(sorted([*_TRUNC_TIME_FIELDS, *_TRUNC_DATE_FIELDS]))
-    raise ValueError(f'unit "{field}" not recognized by date_trunc(); use one of {known}')
+    return f'unit "{field}" not recognized by date_trunc(); use one of {known}'
+
+
+def extract_field_problem(field: str) -> str | None:
+    """Why ``field`` is not an ``EXTRACT``/``date_part`` field, or None if it is one."""
+    name = _FIELD_ALIASES.get(field.lower(), field.lower())
+    if name == "epoch" or name in _DATE_PARTS or name in _TIME_PARTS:
+        return None
+    known = ", ".join(sorted(["epoch", *_DATE_PARTS, *_TIME_PARTS]))
+    return f'unit "{field}" not recognized by extract(); use one of {known}'
+
 
 
 def _seconds(value: time | datetime, scale: int) -> Decimal:
