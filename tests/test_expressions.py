@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import doctest
+import importlib
+import pkgutil
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+import cdc_facts.expressions
 from cdc_facts.changes import Change
 from cdc_facts.errors import EvaluationError, ExpressionError
 from cdc_facts.expressions import (
@@ -607,3 +611,14 @@ def test_expression_keeps_its_text_and_repr() -> None:
     assert isinstance(expression, Expression)
     assert expression.sql == "after.a > 1"
     assert repr(expression) == "Expression('after.a > 1')"
+
+
+PACKAGE = "cdc_facts.expressions"
+MODULES = [PACKAGE] + sorted(
+    f"{PACKAGE}.{m.name}" for m in pkgutil.iter_modules(cdc_facts.expressions.__path__)
+)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_docstring_examples(module: str) -> None:
+    assert doctest.testmod(importlib.import_module(module)).failed == 0

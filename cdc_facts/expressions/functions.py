@@ -140,9 +140,9 @@ def register_function(
     Raises:
         ValueError: the name is taken (and ``replace`` is false) or refused (``now``...).
 
-    >>> spec = register_function("double_it", lambda x: x * 2, 1, 1, replace=True)
-    >>> spec.impl(21)
-    42
+    Example::
+
+        register_function("initcap", lambda s: s.title(), 1, 1, result_type="text")
     """
     key = name.lower()
     if key in REFUSED:
