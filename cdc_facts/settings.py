@@ -155,7 +155,10 @@ def _int(minimum: int) -> Callable[[object], object]:
     def parse(value: object) -> object:
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise ValueError(f"expected a whole number, got {value!r}")
-        number = int(value)
+        try:
+            number = int(value)
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {value!r}") from None
         if number < minimum:
             raise ValueError(f"must be at least {minimum}, got {number}")
         return number
@@ -416,4 +419,4 @@ def _missing(name: str, config_file: Path | None) -> str:
         f"`{section}.{key}` in "
         + (str(config_file) if config_file else "a config file (none given with --config)"),
     ]
-    return f"{spec.what} is not set: tried {', '.join(tried[:-1])} and {tried[-1]}"
+    return f"missing setting: {spec.what}; tried {', '.join(tried[:-1])} and {tried[-1]}"

@@ -45,7 +45,8 @@ def test_a_missing_setting_names_every_source_tried(tmp_path: Path) -> None:
     run = _cli("run", "--mappings", str(mappings), "--bootstrap-servers", "127.0.0.1:9")
     assert run.returncode == 1
     message = " ".join(run.stderr.split())
-    assert "ConfigError: the consumer group id is not set" in message
+    assert "ConfigError: missing setting: the consumer group id; tried the option --group" \
+        in message
     assert "--group" in message and "CDC_FACTS__SERVICE__GROUP_ID" in message
     assert "`service.group_id` in a config file (none given with --config)" in message
 

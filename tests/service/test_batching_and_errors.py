@@ -1,0 +1,158 @@
+"""Pure parts of the service: when a batch commits, dead-letter headers, the error policy,
+health."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+
+from cdc_facts.errors import (
+    ChangeDecodeError,
+    ContractViolationError,
+    KafkaFatalError,
+    KafkaUnavailableError,
+    TransactionAbortedError,
+)
+from cdc_facts.kafka.deadletters import dead_letter_headers
+from cdc_facts.kafka.errors import ErrorPolicy
+from cdc_facts.metrics import Health, ServiceMetrics
+from cdc_facts.service import BatchPolicy
+
+
+@pytest.mark.parametrize(("records", "age", "quiet", "due"), [
+    (0, 10.0, True, False),  # nothing read: nothing to commit
+    (1000, 0.0, False, True),  # full
+    (999, 0.5, False, False),
+    (10, 1.0, False, True),  # the interval passed
+    (1, 0.0, True, True),  # the input went quiet
+])
+def test_a_batch_commits_when_full_old_or_quiet(records: int, age: float, quiet: bool,
+                                               due: bool) -> None:
+    assert BatchPolicy(1000, 1.0).due(records, age, quiet) is due
+
+
+def test_a_poll_waits_less_as_the_batch_ages() -> None:
+    policy = BatchPolicy(1000, 1.0)
+    assert policy.wait_s(None) == 0.5
+    assert policy.wait_s(0.0) == 0.1
+    assert policy.wait_s(0.95) == pytest.approx(0.05)
+    assert policy.wait_s(3.0) == 0.0
+    assert (policy.room(0), policy.room(400), policy.room(1200)) == (1000, 600, 0)
+
+
+def test_dead_letter_headers_say_why_and_where() -> None:
+    error = ContractViolationError("field `total` is not a decimal", rule="sales.OrderPlaced.v1")
+    headers = dead_letter_headers(error, "shop.public.orders", 3, 1234,
+                                  [("traceparent", b"00-ab"), ("empty", None)])
+    assert headers == [
+        ("cdc-facts.reason", b"contract-violation"),
+        ("cdc-facts.error-class", b"ContractViolationError"),
+        ("cdc-facts.message", b"field `total` is not a decimal"),
+        ("cdc-facts.rule", b"sales.OrderPlaced.v1"),
+        ("cdc-facts.topic", b"shop.public.orders"),
+        ("cdc-facts.partition", b"3"),
+        ("cdc-facts.offset", b"1234"),
+        ("traceparent", b"00-ab"),
+        ("empty", None),
+    ]
+    long = dead_letter_headers(ChangeDecodeError("x" * 10_000), "t", 0, 0, {"a": b"1"})
+    assert dict(long)["cdc-facts.message"] == b"x" * 4096
+    assert dict(long)["cdc-facts.rule"] == b"" and dict(long)["a"] == b"1"
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.pauses: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        self.now += seconds
+
+
+def _failing(*errors: KafkaError) -> Callable[[], str]:
+    remaining = list(errors)
+
+    def call() -> str:
+        if remaining:
+            raise KafkaException(remaining.pop(0))
+        return "done"
+
+    return call
+
+
+def test_retriable_errors_are_retried_with_growing_backoff() -> None:
+    clock = _Clock()
+    policy = ErrorPolicy(initial_backoff_s=0.1, max_backoff_s=0.3, sleep=clock.sleep,
+                         clock=lambda: clock.now)
+    timed_out = KafkaError(KafkaError._TIMED_OUT, "timed out", retriable=True)
+    assert policy.call("commit", _failing(*[timed_out] * 4)) == "done"
+    assert clock.pauses == [0.1, 0.2, 0.3, 0.3]
+
+
+def test_retrying_stops_at_the_retry_timeout() -> None:
+    clock = _Clock()
+    policy = ErrorPolicy(retry_timeout_s=1.0, sleep=clock.sleep, clock=lambda: clock.now)
+    down = KafkaError(KafkaError._TRANSPORT, "broker down")
+    with pytest.raises(KafkaUnavailableError, match="could not commit: broker down"):
+        policy.call("commit", _failing(*[down] * 100))
+    assert clock.now <= 1.0
+
+
+def test_abortable_and_fatal_errors_are_not_retried() -> None:
+    policy = ErrorPolicy(sleep=lambda _s: pytest.fail("no retry expected"))
+    abortable = KafkaError(KafkaError._STATE, "txn failed", txn_requires_abort=True)
+    with pytest.raises(TransactionAbortedError) as aborted:
+        policy.call("commit the transaction", _failing(abortable))
+    assert aborted.value.code == "_STATE"
+    fenced = KafkaError(KafkaError._FENCED, "fenced", fatal=True)
+    with pytest.raises(KafkaFatalError) as fatal:
+        policy.call("commit the transaction", _failing(fenced))
+    assert fatal.value.hint is not None and "--instance-id" in fatal.value.hint
+    unknown = KafkaError(KafkaError.GROUP_AUTHORIZATION_FAILED, "no")
+    with pytest.raises(KafkaFatalError, match="could not join: no"):
+        policy.call("join", _failing(unknown))
+
+
+def test_readiness_needs_partitions_a_recent_poll_and_no_stalled_transaction() -> None:
+    now = [100.0]
+    health = Health(stall_after_s=30, clock=lambda: now[0])
+    assert health.ready() == (False, "no partitions assigned")
+    health.assigned(3)
+    assert health.ready() == (False, "no poll of the broker for more than 30 s")
+    health.polled()
+    assert health.ready() == (True, "ready: 3 partitions assigned")
+    health.transaction(open_since=100.0)
+    now[0] = 131.0
+    health.polled()
+    assert health.ready() == (False, "a transaction is open for more than 30 s")
+    health.transaction(None)
+    assert health.ready()[0]
+    health.stopping()
+    assert health.ready() == (False, "stopping")
+
+
+def test_metrics_count_what_a_commit_made_visible() -> None:
+    metrics = ServiceMetrics()
+    metrics.committed(records=5, changes={("public.orders", "u"): 4}, facts={"t.v1": 2},
+                      dead_letters={"undecodable": 1}, duplicates={"public.orders": 3},
+                      latencies_s=[0.02, 0.3])
+    metrics.aborted()
+    metrics.partitions(2, {("shop.public.orders", 0): 7})
+    assert metrics.value("cdc_facts_changes_consumed_total", table="public.orders",
+                         op="u") == 4
+    assert metrics.value("cdc_facts_dead_letters_total", reason="undecodable") == 1
+    assert metrics.value("cdc_facts_duplicates_dropped_total", table="public.orders") == 3
+    assert metrics.value("cdc_facts_transaction_commits_total") == 1
+    assert metrics.value("cdc_facts_transaction_aborts_total") == 1
+    assert metrics.value("cdc_facts_batch_records_sum") == 5
+    assert metrics.value("cdc_facts_end_to_end_latency_seconds_count") == 2
+    assert metrics.value("cdc_facts_consumer_lag", topic="shop.public.orders",
+                         partition="0") == 7
+    assert metrics.value("cdc_facts_assigned_partitions") == 2
+    metrics.forget([("shop.public.orders", 0)])
+    assert metrics.value("cdc_facts_consumer_lag", topic="shop.public.orders",
+                         partition="0") is None
+    assert b"cdc_facts_facts_produced_total" in metrics.render()

@@ -1,0 +1,158 @@
+"""Settings of the service: precedence, names, values, secrets, missing settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cdc_facts.errors import ConfigError
+from cdc_facts.settings import KafkaSettings, is_secret_key, load_settings
+
+BASE = {"CDC_FACTS__KAFKA__BOOTSTRAP_SERVERS": "env:9092",
+        "CDC_FACTS__SERVICE__GROUP_ID": "env-group",
+        "CDC_FACTS__SERVICE__MAPPINGS": "mappings/shop,mappings/more"}
+
+
+def _file(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_defaults_and_derived_names() -> None:
+    settings = load_settings({}, BASE)
+    assert settings.mappings == (Path("mappings/shop"), Path("mappings/more"))
+    assert settings.kafka.bootstrap_servers == "env:9092"
+    assert (settings.commit_interval_ms, settings.batch_size) == (1000, 1000)
+    assert settings.dead_letter_topic == "env-group.dead-letter"
+    assert settings.positions_topic == "env-group.positions"
+    assert settings.guarantee == "exactly-once"
+    assert settings.transaction_timeout_ms == 11_000
+    assert settings.transactional_id == f"env-group-{settings.instance_id}"
+    assert settings.origins["group_id"] == "CDC_FACTS__SERVICE__GROUP_ID"
+    assert settings.origins["batch_size"] == "default"
+
+
+def test_the_command_line_beats_the_environment_which_beats_the_file(tmp_path: Path) -> None:
+    config = _file(tmp_path, "service.toml", """
+[service]
+group_id = "file-group"
+batch_size = 10
+commit_interval_ms = 2500
+log_format = "json"
+[kafka]
+"bootstrap.servers" = "file:9092"
+linger.ms = 20
+"sasl.mechanism" = "PLAIN"
+""")
+    env = {**BASE, "CDC_FACTS__SERVICE__BATCH_SIZE": "20", "CDC_FACTS__KAFKA__LINGER_MS": "7"}
+    settings = load_settings({"batch_size": 30, "log_format": None}, env, config)
+    assert settings.batch_size == 30
+    assert settings.origins["batch_size"] == "--batch-size"
+    assert settings.group_id == "env-group"
+    assert settings.commit_interval_ms == 2500
+    assert settings.origins["commit_interval_ms"] == str(config)
+    assert settings.log_format == "json"
+    assert settings.kafka.bootstrap_servers == "env:9092"
+    assert dict(settings.kafka.client) == {"linger.ms": "7", "sasl.mechanism": "PLAIN"}
+
+
+def test_a_yaml_file_works_as_well(tmp_path: Path) -> None:
+    config = _file(tmp_path, "service.yaml", """
+service:
+  group_id: yaml-group
+  mappings: [a.yaml, b.yaml]
+  guarantee: at-least-once
+kafka:
+  bootstrap.servers: yaml:9092
+  enable.ssl.certificate.verification: false
+""")
+    settings = load_settings({}, {}, config)
+    assert settings.group_id == "yaml-group"
+    assert settings.mappings == (Path("a.yaml"), Path("b.yaml"))
+    assert settings.guarantee == "at-least-once"
+    assert settings.kafka.config() == {"bootstrap.servers": "yaml:9092",
+                                       "enable.ssl.certificate.verification": "false"}
+
+
+def test_both_spellings_of_the_environment_names_work_and_two_underscores_win() -> None:
+    env = {"CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS": "one:9092", "CDC_FACTS_SERVICE__GROUP_ID": "g",
+           "CDC_FACTS__SERVICE__MAPPINGS": "m", "CDC_FACTS_CONNECT_URL": "http://ignored"}
+    assert load_settings({}, env).kafka.bootstrap_servers == "one:9092"
+    env["CDC_FACTS__KAFKA__BOOTSTRAP_SERVERS"] = "two:9092"
+    assert load_settings({}, env).kafka.bootstrap_servers == "two:9092"
+
+
+def test_secrets_are_masked_in_every_output() -> None:
+    env = {**BASE, "CDC_FACTS__KAFKA__SASL_PASSWORD": "hunter2",
+           "CDC_FACTS__KAFKA__SSL_KEY_PASSWORD": "k3y",
+           "CDC_FACTS__KAFKA__SASL_USERNAME": "svc"}
+    settings = load_settings({}, env)
+    assert settings.kafka.config()["sasl.password"] == "hunter2"
+    shown = [repr(settings), repr(settings.kafka), str(settings.describe()),
+             str(settings.kafka.masked())]
+    assert all("hunter2" not in text and "k3y" not in text for text in shown)
+    assert settings.kafka.masked()["sasl.username"] == "svc"
+    assert settings.kafka.masked()["sasl.password"] == "****"
+    assert settings.kafka.secrets().mask("password=hunter2") == "password=****"
+    assert is_secret_key("sasl.oauthbearer.client.secret") and is_secret_key("ssl.key.pem")
+    assert not is_secret_key("ssl.key.location")
+
+
+def test_a_missing_setting_names_every_source_tried(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as missing:
+        load_settings({"mappings": ("m",), "group_id": "g"}, {})
+    message = missing.value.message
+    assert message.startswith("missing setting: the Kafka bootstrap servers; tried the option "
+                              "--bootstrap-servers, the environment variable "
+                              "CDC_FACTS__KAFKA__BOOTSTRAP_SERVERS (or "
+                              "CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS)")
+    assert message.endswith("`kafka.bootstrap.servers` in a config file (none given with "
+                            "--config)")
+    config = _file(tmp_path, "empty.toml", "")
+    with pytest.raises(ConfigError, match=r"`service.group_id` in .*empty.toml$"):
+        load_settings({"mappings": ("m",)}, {"CDC_FACTS__KAFKA__BOOTSTRAP_SERVERS": "k"}, config)
+
+
+@pytest.mark.parametrize(("env", "error"), [
+    ({"CDC_FACTS__SERVICE__BATCH_SIZE": "lots"}, "the batch size (`batch_size`, from "
+     "CDC_FACTS__SERVICE__BATCH_SIZE) is wrong: expected a whole number"),
+    ({"CDC_FACTS__SERVICE__BATCH_SIZE": "0"}, "must be at least 1, got 0"),
+    ({"CDC_FACTS__SERVICE__LOG_FORMAT": "xml"}, "expected one of text, json"),
+    ({"CDC_FACTS__SERVICE__COMIT_INTERVAL_MS": "5"}, "unknown service setting `comit_interval_ms`"),
+    ({"CDC_FACTS__KAFKA__GROUP_ID": "x"}, "`group.id` cannot be set: use --group"),
+    ({"CDC_FACTS__KAFKA__ISOLATION_LEVEL": "read_uncommitted"}, "always reads with read_commit"),
+])
+def test_wrong_values_say_what_and_where(env: dict[str, str], error: str) -> None:
+    with pytest.raises(ConfigError) as wrong:
+        load_settings({}, {**BASE, **env})
+    assert error in wrong.value.message
+
+
+def test_an_unknown_setting_suggests_the_closest_name() -> None:
+    with pytest.raises(ConfigError) as wrong:
+        load_settings({}, {**BASE, "CDC_FACTS__SERVICE__COMIT_INTERVAL_MS": "5"})
+    assert wrong.value.hint == "did you mean `commit_interval_ms`?"
+
+
+@pytest.mark.parametrize(("name", "text", "error"), [
+    ("bad.toml", "[service\n", "is not valid"),
+    ("bad.yaml", "service: [1,\n", "is not valid"),
+    ("bad.ini", "", "use a .toml, .yaml or .yml file"),
+    ("bad.toml", "[metrics]\nport = 1\n", "unknown section `metrics`"),
+])
+def test_a_bad_config_file_is_refused(tmp_path: Path, name: str, text: str, error: str) -> None:
+    with pytest.raises(ConfigError, match=error):
+        load_settings({}, BASE, _file(tmp_path, name, text))
+
+
+def test_a_missing_config_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the config file"):
+        load_settings({}, BASE, tmp_path / "nope.toml")
+
+
+def test_kafka_settings_repr_shows_no_secret() -> None:
+    kafka = KafkaSettings("k:9092", (("sasl.password", "pw"), ("acks", "all")))
+    assert repr(kafka) == ("KafkaSettings(bootstrap_servers='k:9092', "
+                           "client={'sasl.password': '****', 'acks': 'all'})")
