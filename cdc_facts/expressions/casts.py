@@ -115,6 +115,7 @@ def output_text(value: object) -> str:
 
 _INTEGER_RE = re.compile(r"\s*[+-]?\d+\s*")
 _NUMERIC_RE = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
+_HEX_FLOAT_RE = re.compile(r"\s*[+-]?0[xX][0-9a-fA-F]+(?:\.[0-9a-fA-F]*)?(?:[pP][+-]?\d+)?\s*")
 _SPECIAL_NUMBERS = {"nan", "infinity", "+infinity", "-infinity", "inf", "+inf", "-inf"}
 _INTEGER_RANGES = {
     "smallint": (-(2**15), 2**15 - 1),
@@ -203,6 +204,8 @@ def _numeric(precision: int | None, scale: int) -> Converter:
 
     def convert(value: object) -> object:
         number = to_numeric(value)
+        if number.is_nan():
+            return number
         if not number.is_finite():
             raise ValueError(f"cannot convert {number} to numeric({precision},{scale})")
         rounded = ROUNDING.quantize(number, step)
@@ -221,6 +224,8 @@ def to_double(value: object) -> float:
     if isinstance(value, float):
         return value
     if isinstance(value, str):
+        if _HEX_FLOAT_RE.fullmatch(value):
+            return float.fromhex(value.strip())
         if _NUMERIC_RE.fullmatch(value) is None and value.strip().lower() not in _SPECIAL_NUMBERS:
             raise ValueError(f'invalid input syntax for type double precision: "{value}"')
         value = value.strip()
@@ -232,11 +237,25 @@ def to_double(value: object) -> float:
     return result
 
 
+def _single(number: float) -> float:
+    single: float = struct.unpack("f", struct.pack("f", number))[0]
+    return single
+
+
 def _real(value: object) -> object:
+    """``value::real``: rounded to single precision, then written with the fewest digits
+    that read back as the same single (as PostgreSQL prints it and Debezium sends it)."""
     try:
-        return struct.unpack("f", struct.pack("f", to_double(value)))[0]
+        single = _single(to_double(value))
     except OverflowError:
         raise ValueError(f'"{value}" is out of range for type real') from None
+    if not math.isfinite(single):
+        return single
+    for digits in range(1, 10):
+        shortest = float(f"{single:.{digits}g}")
+        if _single(shortest) == single:
+            return shortest
+    return single
 
 
 _TRUE_WORDS = ("true", "yes", "on", "1")
