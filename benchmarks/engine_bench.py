@@ -237,7 +237,12 @@ def _encode(change: dict[str, Any], with_schema: bool) -> tuple[bytes, bytes]:
             "name": f"legacy-shop.public.{table}.Key"}, "payload": key}
     else:
         document = payload
-    return json.dumps(document).encode(), json.dumps(key).encode()
+    return _compact(document), _compact(key)
+
+
+def _compact(document: dict[str, Any]) -> bytes:
+    """JSON as Kafka Connect's JsonConverter writes it: no spaces after separators."""
+    return json.dumps(document, separators=(",", ":")).encode()
 
 
 def generate(count: int, with_schema: bool, seed: int = 7) -> list[tuple[str, bytes, bytes]]:

@@ -6,7 +6,9 @@ The decoding of Kafka message bytes into a :class:`Change` lives in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Final
 
 from cdc_facts.types import Row
 
@@ -14,7 +16,7 @@ from cdc_facts.types import Row
 OPS = frozenset({"c", "u", "d", "r", "t", "m"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Change:
     """One decoded Debezium change event.
 
@@ -40,6 +42,32 @@ class Change:
     topic: str | None = None
     partition: int | None = None
     offset: int | None = None
+
+    def __init__(
+        self,
+        op: str,
+        before: Row | None,
+        after: Row | None,
+        source: dict[str, object] | None = None,
+        ts_ms: int | None = None,
+        key: Row | None = None,
+        transaction: dict[str, object] | None = None,
+        topic: str | None = None,
+        partition: int | None = None,
+        offset: int | None = None,
+    ) -> None:
+        # The fields' slots set directly: twice as fast as a frozen dataclass's __init__,
+        # which matters on the hot path (one change per Kafka record). No source: ``{}``.
+        _set_op(self, op)
+        _set_before(self, before)
+        _set_after(self, after)
+        _set_source(self, {} if source is None else source)
+        _set_ts_ms(self, ts_ms)
+        _set_key(self, key)
+        _set_transaction(self, transaction)
+        _set_topic(self, topic)
+        _set_partition(self, partition)
+        _set_offset(self, offset)
 
     @property
     def connector(self) -> str:
@@ -83,6 +111,23 @@ class Change:
         if self.op == "r":
             return f"{base}:{_key_text(self.key)}"
         return base
+
+
+def _slot_setter(name: str) -> Callable[[Change, Any], None]:
+    setter: Callable[[Change, Any], None] = vars(Change)[name].__set__
+    return setter
+
+
+_set_op: Final = _slot_setter("op")
+_set_before: Final = _slot_setter("before")
+_set_after: Final = _slot_setter("after")
+_set_source: Final = _slot_setter("source")
+_set_ts_ms: Final = _slot_setter("ts_ms")
+_set_key: Final = _slot_setter("key")
+_set_transaction: Final = _slot_setter("transaction")
+_set_topic: Final = _slot_setter("topic")
+_set_partition: Final = _slot_setter("partition")
+_set_offset: Final = _slot_setter("offset")
 
 
 def _key_text(key: Row | None) -> str:

@@ -96,9 +96,8 @@ def decode_change(
     """
     if topic is not None and topic.startswith(HEARTBEAT_TOPIC_PREFIX):
         return None
-    decoder = _DECODERS.get(settings)
-    if decoder is None:
-        decoder = _DECODERS[settings] = _EnvelopeDecoder(settings)
+    last = _LAST_DECODER
+    decoder = last[1] if last[0] is settings else _decoder(settings)
     try:
         return decoder.decode(value, key, topic, partition, offset)
     except ChangeDecodeError as exc:
@@ -135,7 +134,7 @@ class _EnvelopeDecoder:
 
     def decode(self, value: RawRecord, key: RawRecord, topic: str | None, partition: int | None,
                offset: int | None) -> Change | None:
-        payload, schema, start = _parse(value, "value")
+        payload, schema, start = _parse(value, "value", topic)
         if payload.__class__ is not dict or "op" not in payload:
             _kind(payload)  # raises unless it is a record to skip
             return None
@@ -144,8 +143,12 @@ class _EnvelopeDecoder:
             raise ChangeDecodeError(
                 f"unknown op {op!r}: Debezium writes one of {', '.join(sorted(OPS))}", hint=_HINT
             )
-        before = _row(payload.get("before"), "before")
-        after = _row(payload.get("after"), "after")
+        before = payload.get("before")
+        if before is not None and before.__class__ is not dict:
+            _row(before, "before")
+        after = payload.get("after")
+        if after is not None and after.__class__ is not dict:
+            _row(after, "after")
         if op in _MAY_BE_UNAVAILABLE and self.placeholders.present(value, start):
             self.placeholders.replace(before)
             self.placeholders.replace(after)
@@ -155,6 +158,16 @@ class _EnvelopeDecoder:
         # positional: a third faster than keywords on this hot path (tests pin the order)
         return Change(op, before, after, source, payload.get("ts_ms"), _key(key) if key else None,
                       payload.get("transaction"), topic, partition, offset)
+
+
+def _decoder(settings: EnvelopeSettings) -> _EnvelopeDecoder:
+    """The decoder for ``settings``, made once; the last one used is found without hashing."""
+    global _LAST_DECODER
+    decoder = _DECODERS.get(settings)
+    if decoder is None:
+        decoder = _DECODERS[settings] = _EnvelopeDecoder(settings)
+    _LAST_DECODER = (settings, decoder)
+    return decoder
 
 
 #: Only updates leave values out (PostgreSQL's unchanged TOASTed columns); deletes are
@@ -169,6 +182,13 @@ def _row(row: object, name: str) -> Row | None:
 
 
 def _key(key: bytes | str | dict[str, Any]) -> Row | None:
+    if isinstance(key, bytes) and not key.startswith(b'{"schema":'):
+        try:
+            payload = _loads(key)  # a key without a schema: the common case, kept short
+        except ValueError:
+            payload = None  # the full path below names the problem
+        if payload.__class__ is dict and "payload" not in payload:
+            return payload
     payload, schema, _start = _parse(key, "key")
     if payload is None:
         return None
@@ -225,27 +245,60 @@ def _fast_json_loads() -> Callable[[bytes | str], Any]:
 _loads: Final = _fast_json_loads()
 
 
-def _parse(raw: RawRecord, what: str) -> tuple[Any, _Schema | None, int]:
+def _parse(
+    raw: RawRecord, what: str, topic: str | None = None
+) -> tuple[Any, _Schema | None, int]:
     """Split a JsonConverter document into its payload and compiled schema (or None).
 
-    The third item is where the payload's text starts in ``raw``.
+    The third item is where the payload's text starts in ``raw``. ``topic`` names the
+    record's topic: the schema last seen on it is tried first.
     """
-    if isinstance(raw, bytes | str) and raw:
-        if raw[:10] in _SCHEMA_FIRST and raw[-1:] in _CLOSE:
-            cut, start = _payload_cut(raw)
-            if cut > 0:
-                try:
-                    return _loads(raw[start:-1]), _schema_at(raw, cut), start
-                except ValueError:
-                    pass  # not what it looked like: parse it whole for a precise error
+    cls = raw.__class__
+    if (cls is bytes or cls is str) and raw:
+        assert isinstance(raw, bytes | str)
+        if raw.startswith(_SCHEMA_OPEN[cls]) and raw.endswith(_CLOSE[cls]):  # type: ignore[arg-type]
+            found = _split_text(raw, topic)
+            if found is not None:
+                return found
         try:
             document = _loads(raw)
         except ValueError as exc:
             raise ChangeDecodeError(_not_json_reason(raw, what, exc), hint=_HINT) from exc
-        return (*_split_document(document), 0)
+        if document.__class__ is dict and "payload" in document:
+            return (*_split_document(document), 0)
+        return document, None, 0
     if isinstance(raw, dict):
         return (*_split_document(copy.deepcopy(raw)), 0)  # decoding works in place
     return None, None, 0  # None or empty: a tombstone
+
+
+def _split_text(raw: bytes | str, topic: str | None) -> tuple[Any, _Schema, int] | None:
+    """Parse only the payload of ``{"schema":S,"payload":P}``, with S compiled once.
+
+    Returns None when the text is not laid out that way: the caller then parses it whole.
+    """
+    known = _SCHEMAS.get(topic) if topic is not None else None
+    if known is not None and known[0].__class__ is raw.__class__:
+        text = known[0]
+        start = len(text) + 21  # len('{"schema":') + len(',"payload":')
+        if raw.startswith(text, 10) and raw.startswith(  # type: ignore[arg-type]
+            _PAYLOAD_KEY[raw.__class__], start - 11
+        ):
+            try:
+                return _loads(raw[start:-1]), known[1], start
+            except ValueError:
+                return None
+    cut, start = _payload_cut(raw)
+    if cut < 0:
+        return None
+    try:
+        payload = _loads(raw[start:-1])
+        schema = _schema_at(raw, cut)
+    except ValueError:
+        return None  # not what it looked like: parse it whole for a precise error
+    if topic is not None and start == cut + 12 and len(_SCHEMAS) < _SCHEMA_CACHE_LIMIT:
+        _SCHEMAS[topic] = (raw[10 : cut + 1], schema)  # the topic's schema, tried first
+    return payload, schema, start
 
 
 def _payload_cut(raw: bytes | str) -> tuple[int, int]:
@@ -261,12 +314,13 @@ def _payload_cut(raw: bytes | str) -> tuple[int, int]:
     return -1, -1
 
 
-_SCHEMA_FIRST: Final = frozenset({b'{"schema":', '{"schema":'})
+_SCHEMA_OPEN: Final = {bytes: b'{"schema":', str: '{"schema":'}
 _PAYLOAD_AFTER: Final = {
     bytes: (b'},"payload":', b'}, "payload": '),
     str: ('},"payload":', '}, "payload": '),
 }
-_CLOSE: Final = frozenset({b"}", "}"})
+_CLOSE: Final = {bytes: b"}", str: "}"}
+_PAYLOAD_KEY: Final[dict[type, Any]] = {bytes: b',"payload":', str: ',"payload":'}
 
 
 def _schema_at(raw: bytes | str, cut: int) -> _Schema:
@@ -357,6 +411,9 @@ class _Placeholders:
 
 
 _DECODERS: dict[EnvelopeSettings, _EnvelopeDecoder] = {}
+_LAST_DECODER: tuple[EnvelopeSettings, _EnvelopeDecoder] = (
+    DEFAULT_SETTINGS, _DECODERS.setdefault(DEFAULT_SETTINGS, _EnvelopeDecoder(DEFAULT_SETTINGS))
+)
 
 
 # --- schemas -----------------------------------------------------------------------------
@@ -399,7 +456,9 @@ def _decode_field(decoder: Decoder, value: object, name: str) -> None:
         ) from exc
 
 
-_SCHEMAS: dict[tuple[int, bytes | str], tuple[bytes | str, _Schema]] = {}
+#: Compiled schemas with their text, by ``(length, tail)`` of the text; and by topic name,
+#: the schema last seen on that topic (tried first: no need to look for where it ends).
+_SCHEMAS: dict[tuple[int, bytes | str] | str, tuple[bytes | str, _Schema]] = {}
 _SCHEMA_CACHE_LIMIT: Final = 4096
 
 

@@ -12,9 +12,9 @@ set()
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 import sqlglot
@@ -22,7 +22,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from cdc_facts.changes import OPS, Change
-from cdc_facts.contracts import FactContract, converter
+from cdc_facts.contracts import Converter, FactContract, converter
 from cdc_facts.envelope import DEFAULT_UNAVAILABLE_VALUE, EnvelopeSettings, decode_change
 from cdc_facts.errors import (
     ContractViolationError,
@@ -30,23 +30,43 @@ from cdc_facts.errors import (
     UnknownTableError,
     UnknownValueError,
 )
-from cdc_facts.facts import Fact, fact_id
-from cdc_facts.rules.model import Mapping, Rule, RuleSet
+from cdc_facts.facts import Fact, fact_ids
+from cdc_facts.rules.model import FieldType, Mapping, Rule, RuleSet
 from cdc_facts.types import UNKNOWN, Row
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
-#: CloudEvents extension attributes: the operation, and a mark on facts from snapshots.
-_EXTENSIONS: Final = {op: {"cdcop": op} for op in ("c", "u", "d", "t", "m")}
-_SNAPSHOT: Final = {"cdcop": "r", "cdcsnapshot": "true"}
+#: The class of the values a declared type takes as they are, without conversion.
+_EXACT: Final[dict[str | None, type]] = {
+    "string": str, "integer": int, "number": int, "boolean": bool, "date": date,
+}
+_TO_TIMESTAMP: Final = converter("timestamp")
 
 
-@dataclass(frozen=True, slots=True)
+def _conversion(field_type: FieldType | None) -> Converter | None:
+    """The conversion to ``field_type``; None when every value is kept as it is."""
+    convert = converter(field_type)
+    return None if convert is converter(None) else convert
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class TranslationResult:
     """What one Kafka record became: its change (``None`` if not a row change) and facts."""
 
     change: Change | None
     facts: list[Fact]
+
+    def __init__(self, change: Change | None, facts: list[Fact]) -> None:
+        _set_change(self, change)  # the slots set directly: faster than a frozen __init__
+        _set_facts(self, facts)
+
+
+_set_change: Final[Callable[[TranslationResult, Any], None]] = vars(TranslationResult)[
+    "change"
+].__set__
+_set_facts: Final[Callable[[TranslationResult, Any], None]] = vars(TranslationResult)[
+    "facts"
+].__set__
 
 
 class _Unknown(Exception):
@@ -136,7 +156,7 @@ class Translator:
         )
         if change is None:
             return TranslationResult(None, [])
-        return TranslationResult(change, self.translate(change))
+        return TranslationResult(change, self._plan(change).translate(change))
 
 
 class _TablePlan:
@@ -207,56 +227,81 @@ class _RulePlan:
         self.table = mapping.source.table
         self.source = f"/cdc-facts/{self.connector}/{self.table}"
         self.id_rule = f"{rule.domain}.{rule.name}"
+        self.fact_id = fact_ids(self.connector, self.table, self.id_rule, rule.version)
+        self.topic = rule.topic
         self.on_unknown = rule.on_unknown
         self.when = rule.when.evaluate
         self.key = rule.key.evaluate
         self.occurred_at = rule.occurred_at.evaluate if rule.occurred_at is not None else None
+        #: ``(name, evaluate, exact class, conversion)``: a value of the exact class is
+        #: already of the declared type; no conversion means any value is (untyped, json).
         self.fields = tuple(
-            (spec.name, spec.expr.evaluate, converter(spec.type)) for spec in rule.fields
+            (spec.name, spec.expr.evaluate, _EXACT.get(spec.type), _conversion(spec.type))
+            for spec in rule.fields
         )
         self.contract = FactContract(rule)
+        self.check = self.contract.check
         self.references = tuple(ref for _, expr in rule.expressions() for ref in expr.references)
         self.ops = required_ops(rule.when.sql)
 
     def apply(self, change: Change, matched: object) -> Fact | None:
         """The fact of this rule, given what ``when`` evaluated to (true or unknown)."""
         try:
-            return self._apply(change, matched)
+            try:
+                if matched is UNKNOWN:
+                    raise _Unknown("when")
+                return self._build(change)
+            except _Unknown as unknown:
+                return self._on_unknown(change, unknown.where)
         except EvaluationError as exc:
             raise self.evaluation_error(exc) from None
 
-    def _apply(self, change: Change, matched: object) -> Fact | None:
-        try:
-            if matched is UNKNOWN:
-                raise _Unknown("when")
-            return self._build(change)
-        except _Unknown as unknown:
-            if self.on_unknown == "skip":
-                return None
-            if self.on_unknown != "null":
-                raise self._unknown_error(change, unknown.where) from None
+    def _on_unknown(self, change: Change, where: str) -> Fact | None:
+        if self.on_unknown == "skip":
+            return None
+        if self.on_unknown != "null":
+            raise self._unknown_error(change, where) from None
         nulled = _nulled(change)  # on_unknown: null: the rule again, unknown read as NULL
         return self._build(nulled) if self.when(nulled) is True else None
 
     def _build(self, change: Change) -> Fact:
-        subject = self._value("key", self.key, change)
-        if subject is None:
+        subject = self.key(change)
+        if subject is None or subject is UNKNOWN:
+            self._value("key", subject)
+        data = {}
+        for name, evaluate, exact, convert in self.fields:
+            value = evaluate(change)
+            if value is None or value.__class__ is exact:
+                data[name] = value
+            elif value is UNKNOWN:
+                raise _Unknown(name)
+            else:
+                data[name] = value if convert is None else self._convert(name, convert, value)
+        op = change.op
+        fact = Fact(
+            self.fact_id(change.position), self.fact_type, self.source,
+            subject if subject.__class__ is str else _subject(subject), self._time(change),
+            data, self.topic, self.fact_type,
+            {"cdcop": op} if op != "r" else {"cdcop": "r", "cdcsnapshot": "true"},
+        )
+        self.check(fact)
+        return fact
+
+    def _value(self, where: str, value: object) -> object:
+        """``value``, read for ``where``: unknown raises; a NULL key or time is an error."""
+        if value is UNKNOWN:
+            raise _Unknown(where)
+        if value is None and where == "key":
             raise EvaluationError(
                 f"rule {self.fact_type}: the key is NULL", rule=self.fact_type,
                 hint="a fact needs a key: make `key` read a column that is never NULL",
             )
-        data = {}
-        for name, evaluate, convert in self.fields:
-            value = self._value(name, evaluate, change)
-            data[name] = self._convert(name, convert, value) if value is not None else None
-        fact = self._fact(change, _subject(subject), self._time(change), data)
-        self.contract.check(fact)
-        return fact
-
-    def _value(self, where: str, evaluate: Any, change: Change) -> object:
-        value = evaluate(change)
-        if value is UNKNOWN:
-            raise _Unknown(where)
+        if value is None and where == "occurred_at":
+            raise EvaluationError(
+                f"rule {self.fact_type}: occurred_at is NULL", rule=self.fact_type,
+                hint="make `occurred_at` read a column that is set when the rule fires, or "
+                "use COALESCE(...) with a fallback",
+            )
         return value
 
     def _convert(self, name: str, convert: Any, value: object) -> object:
@@ -273,29 +318,12 @@ class _RulePlan:
     def _time(self, change: Change) -> datetime:
         if self.occurred_at is None:
             return _commit_time(change)
-        value = self._value("occurred_at", self.occurred_at, change)
-        if value is None:
-            raise EvaluationError(
-                f"rule {self.fact_type}: occurred_at is NULL", rule=self.fact_type,
-                hint="make `occurred_at` read a column that is set when the rule fires, or "
-                "use COALESCE(...) with a fallback",
-            )
-        return self._convert("occurred_at", converter("timestamp"), value)  # type: ignore[return-value]
-
-    def _fact(self, change: Change, subject: str, time: datetime, data: dict[str, object]) -> Fact:
-        rule = self.rule
-        position = change.position
-        return Fact(
-            id=fact_id(self.connector, self.table, position, self.id_rule, rule.version),
-            type=self.fact_type,
-            source=self.source,
-            subject=subject,
-            time=time,
-            data=data,
-            topic=rule.topic,
-            rule=self.fact_type,
-            extensions=dict(_SNAPSHOT if change.op == "r" else _EXTENSIONS[change.op]),
-        )
+        value = self.occurred_at(change)
+        if value is None or value is UNKNOWN:
+            self._value("occurred_at", value)
+        if value.__class__ is datetime and value.tzinfo is UTC:
+            return value
+        return self._convert("occurred_at", _TO_TIMESTAMP, value)  # type: ignore[return-value]
 
     def _unknown_error(self, change: Change, where: str) -> UnknownValueError:
         columns = [
@@ -381,9 +409,9 @@ def _nulled_row(row: Row | None) -> Row | None:
 
 def _commit_time(change: Change) -> datetime:
     millis = change.source.get("ts_ms")
-    if not isinstance(millis, int):
+    if millis.__class__ is not int and not isinstance(millis, int):
         millis = change.ts_ms if change.ts_ms is not None else 0
-    return _EPOCH + timedelta(milliseconds=millis)
+    return _EPOCH + timedelta(0, 0, 0, millis)
 
 
 def _subject(value: object) -> str:

@@ -1,0 +1,285 @@
+"""The engine's fast paths give exactly what the plain paths give.
+
+Each shortcut on the hot path (schemas found by topic, keys parsed directly, fact ids from
+pre-hashed parts, dataclasses built slot by slot, values kept when already of their
+declared type) is checked here against the general path or an independent reference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cdc_facts import envelope
+from cdc_facts.changes import Change
+from cdc_facts.envelope import decode_change
+from cdc_facts.errors import ChangeDecodeError, ContractViolationError
+from cdc_facts.facts import FACT_ID_NAMESPACE, Fact, fact_id, fact_ids
+from cdc_facts.rules import load_mappings
+from cdc_facts.translator import TranslationResult, Translator
+
+FIXTURES = Path(__file__).parent / "fixtures" / "debezium"
+TOPIC = "shop.public.orders"
+SOURCE = {"name": "shop", "schema": "public", "table": "orders", "lsn": 42, "ts_ms": 7}
+
+
+def compact(document: object) -> bytes:
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def with_schema(after: dict[str, Any], logical: str | None, kind: str = "int32") -> bytes:
+    """A compact JsonConverter document whose column ``v`` has the given type."""
+    column: dict[str, Any] = {"type": kind, "optional": True, "field": "v"}
+    if logical:
+        column["name"] = logical
+    row = {"type": "struct", "optional": True, "fields": [
+        {"type": "int32", "optional": False, "field": "id"}, column]}
+    schema = {"type": "struct", "fields": [{**row, "field": "before"}, {**row, "field": "after"},
+                                           {"type": "string", "optional": False, "field": "op"}]}
+    payload = {"before": None, "after": after, "source": SOURCE, "op": "c"}
+    return compact({"schema": schema, "payload": payload})
+
+
+# --- decoding ----------------------------------------------------------------------------
+
+
+def test_a_topics_schema_is_reused_and_a_new_one_is_compiled() -> None:
+    as_date = with_schema({"id": 1, "v": 1}, "io.debezium.time.Date")
+    as_int = with_schema({"id": 2, "v": 1}, None)
+    first = decode_change(as_date, topic=TOPIC)
+    again = decode_change(with_schema({"id": 3, "v": 2}, "io.debezium.time.Date"), topic=TOPIC)
+    changed = decode_change(as_int, topic=TOPIC)
+    assert first is not None and first.after == {"id": 1, "v": date(1970, 1, 2)}
+    assert again is not None and again.after == {"id": 3, "v": date(1970, 1, 3)}
+    assert changed is not None and changed.after == {"id": 2, "v": 1}
+
+
+def test_a_topic_may_switch_between_bytes_and_text() -> None:
+    value = with_schema({"id": 1, "v": 19844}, "io.debezium.time.Date")
+    as_bytes = decode_change(value, topic="shop.public.switching")
+    as_text = decode_change(value.decode(), topic="shop.public.switching")
+    assert as_bytes == as_text
+    assert as_text is not None and as_text.after == {"id": 1, "v": date(2024, 5, 1)}
+
+
+def test_a_known_schema_with_a_broken_payload_is_still_an_error() -> None:
+    good = with_schema({"id": 1, "v": 1}, "io.debezium.time.Date")
+    decode_change(good, topic="shop.public.broken")
+    broken = good.replace(b'"op":"c"', b'"op":"c",')
+    with pytest.raises(ChangeDecodeError, match=r"shop\.public\.broken\[None\]@None: .*not JSON"):
+        decode_change(broken, topic="shop.public.broken")
+
+
+def test_a_record_with_more_than_schema_and_payload_is_parsed_whole() -> None:
+    good = with_schema({"id": 1, "v": 1}, "io.debezium.time.Date")
+    decode_change(good, topic="shop.public.extra")
+    extra = good[:-1] + b',"extra":1}'
+    for topic in ("shop.public.extra", None):
+        with pytest.raises(ChangeDecodeError, match="keys: extra, payload, schema"):
+            decode_change(extra, topic=topic)
+
+
+@pytest.mark.parametrize("name", ["postgres-schemas-on", "postgres-schemas-off",
+                                  "mariadb-schemas-on", "mariadb-schemas-off"])
+def test_captured_records_decode_the_same_with_and_without_topics(name: str) -> None:
+    lines = (FIXTURES / f"{name}.jsonl").read_text().splitlines()
+    for line in lines * 2:  # the second round hits the schemas cached by topic
+        record = json.loads(line)
+        if record["topic"].startswith("__debezium-heartbeat"):
+            continue
+        value = record["value"].encode() if record["value"] is not None else None
+        key = record["key"].encode() if record["key"] is not None else None
+        by_topic = decode_change(value, key, topic=record["topic"], partition=0, offset=1)
+        plain = decode_change(value, key)
+        parsed = decode_change(json.loads(value) if value else None,
+                               json.loads(key) if key else None)
+        if plain is None:
+            assert by_topic is None and parsed is None
+            continue
+        assert repr(by_topic) == repr(dataclasses.replace(plain, topic=record["topic"],
+                                                          partition=0, offset=1))
+        assert repr(parsed) == repr(plain)  # repr: NaN never equals itself
+
+
+@pytest.mark.parametrize("key", [
+    b'{"id":7}',
+    b'{"schema":{"type":"struct","fields":[{"type":"int32","field":"id"}]},"payload":{"id":7}}',
+    b'{"payload":{"id":7},"schema":null}',
+    b'{"payload":3,"other":4}',
+    b'null',
+])
+def test_keys_decode_as_their_parsed_form_does(key: bytes) -> None:
+    value = compact({"before": None, "after": {"id": 7}, "source": SOURCE, "op": "c"})
+    from_bytes = decode_change(value, key)
+    from_parsed = decode_change(value, json.loads(key))
+    assert from_bytes == from_parsed
+
+
+@pytest.mark.parametrize("key", [b"[1]", b"not json", b'"text"', b'{"payload":1,"schema":null}'])
+def test_keys_that_are_no_objects_are_errors(key: bytes) -> None:
+    value = compact({"before": None, "after": {"id": 7}, "source": SOURCE, "op": "c"})
+    with pytest.raises(ChangeDecodeError, match="record key"):
+        decode_change(value, key)
+
+
+def test_other_envelope_settings_are_honoured_after_the_default_ones() -> None:
+    value = compact({"before": {"id": 1, "v": "gone"}, "after": {"id": 1, "v": "gone"},
+                     "source": SOURCE, "op": "u"})
+    plain = decode_change(value)
+    marked = decode_change(value, settings=envelope.EnvelopeSettings(unavailable_value="gone"))
+    again = decode_change(value)
+    assert plain is not None and plain.after == {"id": 1, "v": "gone"}
+    assert marked is not None and marked.after is not None
+    assert marked.after["v"] is envelope.UNKNOWN
+    assert again == plain
+
+
+# --- plain data --------------------------------------------------------------------------
+
+
+def test_change_is_frozen_and_defaults_like_a_dataclass() -> None:
+    change = Change("u", {"id": 1}, {"id": 1})
+    assert change.source == {} and change.key is None and change.offset is None
+    assert change == Change(op="u", before={"id": 1}, after={"id": 1}, source={})
+    assert Change("c", None, {}).source is not Change("c", None, {}).source
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        change.op = "d"  # type: ignore[misc]
+    assert dataclasses.replace(change, op="d").op == "d"
+    assert [f.name for f in dataclasses.fields(Change)] == [
+        "op", "before", "after", "source", "ts_ms", "key", "transaction", "topic",
+        "partition", "offset"]
+
+
+def test_fact_is_frozen_and_defaults_like_a_dataclass() -> None:
+    fact = Fact("f-1", "t", "/s", "7", datetime(2024, 5, 1, tzinfo=UTC), {}, "facts", "r")
+    assert fact.extensions == {} and fact.dataschema is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fact.id = "f-2"  # type: ignore[misc]
+    assert dataclasses.replace(fact, dataschema="urn:x").dataschema == "urn:x"
+    result = TranslationResult(None, [fact])
+    assert result.facts == [fact] and result.change is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.facts = []  # type: ignore[misc]
+
+
+@given(connector=st.text(), table=st.text(), position=st.text(), rule=st.text(),
+       version=st.integers(min_value=0))
+def test_fact_ids_are_uuid5_of_the_length_prefixed_parts(
+    connector: str, table: str, position: str, rule: str, version: int
+) -> None:
+    name = (f"{len(connector)}:{connector}|{len(table)}:{table}|{len(position)}:{position}|"
+            f"{len(rule)}:{rule}|{version}")
+    try:
+        expected = str(uuid.uuid5(FACT_ID_NAMESPACE, name))
+    except UnicodeEncodeError:  # lone surrogates: no UTF-8 form, for either
+        with pytest.raises(UnicodeEncodeError):
+            fact_id(connector, table, position, rule, version)
+        return
+    assert fact_ids(connector, table, rule, version)(position) == expected
+    assert fact_id(connector, table, position, rule, version) == expected
+
+
+# --- translating -------------------------------------------------------------------------
+
+MAPPING = """\
+domain: sales
+owner: sales-team
+source: {connector: shop, table: public.orders, before_image: full, key: [id]}
+facts:
+  - name: Typed
+    version: 1
+    when: op = 'c'
+    key: after.id
+    data:
+      text: {expr: after.text, type: string}
+      whole: {expr: after.whole, type: integer}
+      number: {expr: after.number, type: number}
+      flag: {expr: after.flag, type: boolean}
+      day: {expr: after.day, type: date}
+      amount: {expr: after.amount, type: decimal}
+      doc: {expr: after.doc, type: json}
+      any: {expr: after.any}
+  - name: Timed
+    version: 1
+    when: op = 'u'
+    key: after.id
+    occurred_at: after.at
+    data:
+      id: {expr: after.id, type: integer}
+"""
+
+
+@pytest.fixture
+def translator(tmp_path: Path) -> Translator:
+    (tmp_path / "orders.yaml").write_text(MAPPING)
+    return Translator(load_mappings([tmp_path]))
+
+
+ROW = {"id": 7, "text": "x", "whole": 3, "number": 2.5, "flag": True, "day": date(2024, 5, 1),
+       "amount": Decimal("1.50"), "doc": {"a": [1]}, "any": [1, "b"]}
+DATA = {name: value for name, value in ROW.items() if name != "id"}
+
+
+@pytest.mark.parametrize(("column", "value", "expected"), [
+    ("text", 12, "12"), ("text", True, "true"), ("whole", "42", 42), ("whole", Decimal("4"), 4),
+    ("number", 3, 3), ("number", "2.5", 2.5), ("flag", "yes", True), ("flag", 0, False),
+    ("day", "2024-05-02", date(2024, 5, 2)),
+    ("day", datetime(2024, 5, 2, 23, 0, tzinfo=UTC), date(2024, 5, 2)),
+    ("amount", "2.50", Decimal("2.50")), ("amount", 2, Decimal("2")),
+    ("doc", "text", "text"), ("any", Decimal("1"), Decimal("1")),
+])
+def test_values_are_converted_to_their_declared_type(
+    translator: Translator, column: str, value: object, expected: object
+) -> None:
+    change = Change("c", None, {**ROW, column: value}, SOURCE)
+    [fact] = translator.translate(change)
+    assert fact.data[column] == expected
+    assert type(fact.data[column]) is type(expected)
+    assert fact.data == {**DATA, column: expected}
+    assert fact.extensions == {"cdcop": "c"} and fact.subject == "7"
+
+
+@pytest.mark.parametrize(("column", "value"), [
+    ("whole", True), ("whole", 2.5), ("number", True), ("number", float("nan")),
+    ("flag", 2), ("amount", Decimal("NaN")), ("day", "May"),
+])
+def test_values_that_do_not_fit_their_type_break_the_contract(
+    translator: Translator, column: str, value: object
+) -> None:
+    change = Change("c", None, {**ROW, column: value}, SOURCE)
+    with pytest.raises(ContractViolationError, match=f"`{column}`"):
+        translator.translate(change)
+
+
+@pytest.mark.parametrize(("at", "expected"), [
+    (datetime(2024, 5, 1, 10, 0, tzinfo=UTC), datetime(2024, 5, 1, 10, 0, tzinfo=UTC)),
+    (datetime(2024, 5, 1, 10, 0), datetime(2024, 5, 1, 10, 0, tzinfo=UTC)),
+    ("2024-05-01T12:00:00+02:00", datetime(2024, 5, 1, 10, 0, tzinfo=UTC)),
+    (1714557600000, datetime(2024, 5, 1, 10, 0, tzinfo=UTC)),
+])
+def test_occurred_at_is_a_utc_timestamp(translator: Translator, at: object,
+                                        expected: datetime) -> None:
+    change = Change("u", {"id": 7}, {"id": 7, "at": at}, SOURCE)
+    [fact] = translator.translate(change)
+    assert fact.time == expected and fact.time.tzinfo is UTC
+
+
+def test_snapshot_and_commit_time_extensions(tmp_path: Path) -> None:
+    (tmp_path / "orders.yaml").write_text(MAPPING.replace("when: op = 'c'", "when: op = 'r'")
+                                          .replace("version: 1\n    when: op = 'r'",
+                                                   "version: 1\n    snapshot: emit\n"
+                                                   "    when: op = 'r'", 1))
+    change = Change("r", None, ROW, SOURCE, key={"id": 7})
+    [fact] = Translator(load_mappings([tmp_path])).translate(change)
+    assert fact.extensions == {"cdcop": "r", "cdcsnapshot": "true"}
+    assert fact.time == datetime(1970, 1, 1, 0, 0, 0, 7000, tzinfo=UTC)
+    assert fact.id == fact_id("shop", "public.orders", change.position, "sales.Typed", 1)
