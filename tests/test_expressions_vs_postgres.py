@@ -19,7 +19,7 @@ still gives a value, that value must not depend on the unknown input.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -419,3 +419,26 @@ def test_a_known_result_does_not_depend_on_the_unknown_input(
             f"{sql}: with after.{hidden} unknown the result is {result!r}, "
             f"but with after.{hidden} = {alternative!r} it is {other!r}"
         )
+
+
+# --- the static result type tells the truth ------------------------------------------------------
+
+_PYTHON_TYPES: dict[str, type] = {
+    "integer": int, "numeric": Decimal, "double precision": float, "text": str,
+    "boolean": bool, "date": date, "timestamp": datetime, "timestamptz": datetime,
+    "interval": timedelta,
+}  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(sql=expressions, row=rows)
+def test_a_known_result_type_matches_every_value(sql: str, row: dict[str, object]) -> None:
+    kind, result = ours(sql, row)
+    if kind != "value" or result is None:
+        return
+    declared = compile_expression(sql).result_type
+    if declared not in _PYTHON_TYPES:
+        return
+    assert type(result) is _PYTHON_TYPES[declared], f"{sql} is {declared} but gave {result!r}"
+    if isinstance(result, datetime):
+        assert (result.tzinfo is not None) == (declared == "timestamptz"), f"{sql}: {result!r}"

@@ -296,14 +296,22 @@ def negate(a: Any) -> object:
     raise TypeError(f"operator does not exist: - {type_name(a)}")
 
 
-#: Result type of ``a <op> b`` from the operands' static types, when it can be told.
+_NUMBER_TYPES = ("integer", "numeric", "double precision")
+_TEMPORAL_TYPES = {
+    ("+", "date", "integer"): "date", ("-", "date", "integer"): "date",
+    ("-", "date", "date"): "integer", ("+", "date", "interval"): "timestamp",
+    ("+", "timestamp", "interval"): "timestamp", ("-", "timestamp", "interval"): "timestamp",
+    ("+", "timestamptz", "interval"): "timestamptz",
+    ("-", "timestamptz", "interval"): "timestamptz",
+    ("-", "timestamp", "timestamp"): "interval", ("-", "timestamptz", "timestamptz"): "interval",
+    ("+", "interval", "interval"): "interval", ("-", "interval", "interval"): "interval",
+}  # fmt: skip
+
+
 def arithmetic_type(symbol: str, left: str | None, right: str | None) -> str | None:
-    """Best-effort static type of an arithmetic result."""
-    numbers = ("integer", "numeric", "double precision")
-    if left in numbers and right in numbers:
-        return numbers[max(numbers.index(left), numbers.index(right))]
-    if symbol == "-" and left == right == "date":
-        return "integer"
-    if left == "date" and right == "integer":
-        return "date"
-    return None
+    """Best-effort static type of ``left <symbol> right`` from the operands' types."""
+    if left in _NUMBER_TYPES and right in _NUMBER_TYPES:
+        return _NUMBER_TYPES[max(_NUMBER_TYPES.index(left), _NUMBER_TYPES.index(right))]
+    if symbol == "+" and right in ("date", "timestamp", "timestamptz"):
+        left, right = right, left
+    return _TEMPORAL_TYPES.get((symbol, left or "", right or ""))

@@ -193,8 +193,16 @@ def compile_call(node: exp.Expr, name: str, arguments: Sequence[exp.Expr], cc: C
     if problem is not None:
         cc.fail(node, problem)
     sql = cc.text(node)
-    result_type = spec.static_type([c.type for c in compiled])
-    return Node(functions.call(spec, compiled, sql), sql, result_type, tuple(compiled))
+    fn = functions.call(spec, compiled, sql)
+    if key in functions.UNIFYING:
+        fn, result_type = casts.unified(fn, [c.type for c in compiled if not _is_null(c)])
+    else:
+        result_type = spec.static_type([c.type for c in compiled])
+    return Node(fn, sql, result_type, tuple(compiled))
+
+
+def _is_null(node: Node) -> bool:
+    return node.is_constant and node.const is None
 
 
 @handles(exp.Anonymous)

@@ -10,13 +10,14 @@ import json
 import math
 import re
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, InvalidOperation, Overflow
 from typing import Any
 from uuid import UUID
 
 from cdc_facts.expressions import temporal
+from cdc_facts.expressions.context import EvalContext, Evaluator
 
 #: Exact decimal arithmetic: big enough for any PostgreSQL numeric we meet, and any result
 #: that would need rounding raises ``Inexact`` instead of silently losing digits.
@@ -418,3 +419,35 @@ def text_like(text: str, other: object) -> object:
     if convert is None:
         raise TypeError(f"cannot compare text with {type_name(other)}")
     return convert(text)
+
+
+# --- one type for several branches -------------------------------------------------------------
+
+_NUMBER_TYPES = ("integer", "numeric", "double precision")
+
+
+def common_type(types: Sequence[str | None]) -> str | None:
+    """The type PostgreSQL gives ``COALESCE``/``CASE``/``greatest`` over branches of these
+    static types (NULL literals left out), when every one is known: the widest number type,
+    or the one type they share."""
+    if not types or any(t is None for t in types):
+        return None
+    if all(t in _NUMBER_TYPES for t in types):
+        return max(types, key=_NUMBER_TYPES.index)
+    return types[0] if len(set(types)) == 1 else None
+
+
+def unified(fn: Evaluator, types: Sequence[str | None]) -> tuple[Evaluator, str | None]:
+    """``fn`` returning the common type of its branches, and that type: ``COALESCE(1, 2.5)``
+    is numeric in PostgreSQL, so its integer result becomes a Decimal."""
+    common = common_type(types)
+    if common not in ("numeric", "double precision") or len(set(types)) == 1:
+        return fn, common
+    to_common: Converter = to_numeric if common == "numeric" else to_double
+    widen = {int} if common == "numeric" else {int, Decimal}
+
+    def unify(change: EvalContext) -> object:
+        value = fn(change)
+        return to_common(value) if value.__class__ in widen else value
+
+    return unify, common

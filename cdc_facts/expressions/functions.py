@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cdc_facts.expressions import builtins, temporal
+from cdc_facts.expressions.casts import common_type
 from cdc_facts.expressions.context import (
     OPERATION_ERRORS,
     EvalContext,
@@ -155,19 +156,33 @@ def register_function(
     return spec
 
 
+#: Functions whose branches PostgreSQL brings to one type (``coalesce(1, 2.5)`` is numeric).
+UNIFYING = frozenset({"coalesce", "nullif", "greatest", "least"})
+
+
 def _special(name: str, build: Builder, min_args: int, max_args: int | None, doc: str) -> None:
     FUNCTIONS[name] = FunctionSpec(
         name, builtins.unavailable, min_args, max_args, strict=False,
-        result_type=_first_known_type, description=doc, build=build,
+        result_type=common_type, description=doc, build=build,
     )  # fmt: skip
-
-
-def _first_known_type(types: Sequence[str | None]) -> str | None:
-    return next((t for t in types if t is not None), None)
 
 
 def _same_as_first(types: Sequence[str | None]) -> str | None:
     return types[0] if types else None
+
+
+def _rounded_type(types: Sequence[str | None]) -> str | None:
+    """``round(x)`` of an integer is a double in PostgreSQL; ``round(x, n)`` is numeric."""
+    if len(types) > 1 or types[0] == "numeric":
+        return "numeric"
+    return "double precision" if types[0] in ("integer", "double precision") else None
+
+
+def _power_type(types: Sequence[str | None]) -> str | None:
+    if "numeric" in types:
+        return "numeric"
+    known = all(t in ("integer", "double precision") for t in types)
+    return "double precision" if known else None
 
 
 # --- calling -------------------------------------------------------------------------------
@@ -273,15 +288,15 @@ def _register_builtins() -> None:
         ("starts_with", builtins.starts_with, 2, 2, "boolean", "does s start with prefix"),
         ("reverse", builtins.reverse, 1, 1, text, "characters in reverse order"),
         ("repeat", builtins.repeat, 2, 2, text, "s repeated n times"),
-        ("round", builtins.round_, 1, 2, _same_as_first, "half away from zero on numeric"),
-        ("trunc", builtins.trunc, 1, 2, _same_as_first, "toward zero"),
+        ("round", builtins.round_, 1, 2, _rounded_type, "half away from zero on numeric"),
+        ("trunc", builtins.trunc, 1, 2, _rounded_type, "toward zero"),
         ("abs", builtins.abs_, 1, 1, _same_as_first, "absolute value"),
-        ("floor", builtins.floor, 1, 1, _same_as_first, "largest integer not above"),
-        ("ceil", builtins.ceil, 1, 1, _same_as_first, "smallest integer not below"),
-        ("ceiling", builtins.ceil, 1, 1, _same_as_first, "same as ceil"),
+        ("floor", builtins.floor, 1, 1, _rounded_type, "largest integer not above"),
+        ("ceil", builtins.ceil, 1, 1, _rounded_type, "smallest integer not below"),
+        ("ceiling", builtins.ceil, 1, 1, _rounded_type, "same as ceil"),
         ("mod", builtins.mod, 2, 2, _same_as_first, "remainder, with the dividend's sign"),
-        ("power", builtins.power, 2, 2, None, "a raised to b"),
-        ("sqrt", builtins.sqrt, 1, 1, None, "square root"),
+        ("power", builtins.power, 2, 2, _power_type, "a raised to b"),
+        ("sqrt", builtins.sqrt, 1, 1, _power_type, "square root"),
         ("sign", builtins.sign, 1, 1, _same_as_first, "-1, 0 or 1"),
         ("date_trunc", builtins.date_trunc, 2, 2, None, "truncate: date_trunc('day', ts)"),
         ("date_part", builtins.date_part, 2, 2, "double precision", "date_part('year', ts)"),
@@ -295,9 +310,9 @@ def _register_builtins() -> None:
     register_function("concat_ws", builtins.concat_ws, 2, None, strict=False, result_type=text,
                       description="concat_ws(sep, ...): joined with sep, NULLs skipped")
     register_function("greatest", builtins.greatest, 1, None, strict=False,
-                      result_type=_first_known_type, description="largest value, NULLs ignored")
+                      result_type=common_type, description="largest value, NULLs ignored")
     register_function("least", builtins.least, 1, None, strict=False,
-                      result_type=_first_known_type, description="smallest value, NULLs ignored")
+                      result_type=common_type, description="smallest value, NULLs ignored")
     _special("coalesce", lambda args, sql: coalesce([a.fn for a in args]), 1, None,
              "first non-NULL argument; the rest are not evaluated")
     _special("nullif", lambda args, sql: nullif(args[0].fn, args[1].fn, sql), 2, 2,

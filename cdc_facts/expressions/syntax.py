@@ -16,7 +16,7 @@ from sqlglot import exp
 
 from cdc_facts.changes import OPS
 from cdc_facts.expressions import compare, logic, names
-from cdc_facts.expressions.casts import plain_decimal
+from cdc_facts.expressions.casts import plain_decimal, unified
 from cdc_facts.expressions.context import Node, constant
 from cdc_facts.expressions.temporal import parse_interval
 
@@ -183,8 +183,9 @@ def _case(node: exp.Case, cc: Compiling) -> Node:
     else:
         fn = logic.simple_case(subject.fn, branches, default.fn, sql)
     children = ((subject,) if subject else ()) + tuple(n for p in pairs for n in p) + (default,)
-    result_types = {t.type for _, t in pairs} | {default.type}
-    result_type = next(iter(result_types)) if len(result_types) == 1 else None
+    results = [t for _, t in pairs] + [default]
+    types = [r.type for r in results if not (r.is_constant and r.const is None)]
+    fn, result_type = unified(fn, types)
     return Node(fn, sql, result_type, children)
 
 
