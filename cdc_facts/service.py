@@ -147,6 +147,7 @@ class Service:
         self._next: dict[Partition, int] = {}  # owned partitions -> next offset (-1: unknown)
         self._batch: _Batch | None = None
         self._failed = False
+        self._assign_error: TransientError | None = None
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -206,6 +207,8 @@ class Service:
                     batch.records, time.monotonic() - batch.opened_at, len(messages) < asked):
                 self._commit()
         except TransientError as exc:
+            if exc is self._assign_error:
+                raise  # partitions were assigned but could not be taken over: start again
             self._abort(exc)
 
     def _poll(self, asked: int, age_s: float | None) -> list[Message]:
@@ -227,9 +230,11 @@ class Service:
             self._finish()
         finally:
             self._batch = None
-            self._consumer.close()
-            self._producer.close()
-            self._store.close()
+            for close in (self._consumer.close, self._producer.close, self._store.close):
+                try:
+                    close()
+                except Exception as exc:  # noqa: BLE001 - close every client whatever happens
+                    log.warning("closing a Kafka client failed: %s", exc)
             log.info("stopped")
 
     def _finish(self) -> None:
@@ -278,7 +283,7 @@ class Service:
         if change is None:
             return
         key = MarkKey(partition[0], partition[1], change.connector)
-        position = source_position(change)
+        position = source_position(change, message.key())
         if position is not None and self._marks.is_duplicate(key, position):
             batch.duplicates[change.table] += 1
             return
@@ -366,8 +371,20 @@ class Service:
     # --- rebalances (called by the consumer, inside consume) --------------------------------
 
     def on_assign(self, partitions: list[Partition]) -> dict[Partition, int | None]:
-        """Partitions arrive: read their committed offsets and high-water marks."""
+        """Partitions arrive: read their committed offsets and high-water marks.
+
+        When that fails (the broker stayed unreachable past the retry timeout), the
+        service stops with the error: it cannot take the partitions over, and a restart
+        tries again.
+        """
         log.info("assigned %s", _names(partitions))
+        try:
+            return self._take_over(partitions)
+        except TransientError as exc:
+            self._assign_error = exc
+            raise
+
+    def _take_over(self, partitions: list[Partition]) -> dict[Partition, int | None]:
         if self._batch is not None:
             self._commit_or_abort()
         committed = self._consumer.committed(partitions, self._committed_timeout_s)

@@ -13,7 +13,7 @@ from typing import Any, Final, Protocol
 
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaException, Message, TopicPartition
 
-from cdc_facts.kafka.errors import ErrorPolicy
+from cdc_facts.kafka.errors import ErrorPolicy, kafka_error
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,15 @@ class ChangeConsumer:
         Raises:
             KafkaFatalError: the consumer cannot go on.
         """
-        messages = self.client.consume(max_records, timeout_s)
+        try:
+            messages = self.client.consume(max_records, timeout_s)
+        except KafkaException as exc:
+            error = kafka_error(exc)
+            action = "fatal" if error is None else self._policy.action(error)
+            if action == "retry":
+                log.warning("consumer: %s", exc)
+                return []
+            raise self._policy.exception("read change records", exc, "fatal") from exc
         if any(m.error() is not None for m in messages):
             messages = [m for m in messages if not self._is_error(m)]
         return messages

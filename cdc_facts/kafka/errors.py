@@ -33,7 +33,14 @@ T = TypeVar("T")
 #: What to do about one client error.
 Action = Literal["retry", "abort", "fatal"]
 
-_ALWAYS_RETRIABLE: Final = frozenset({"_TIMED_OUT", "_TRANSPORT", "_ALL_BROKERS_DOWN"})
+#: Errors the broker answers while it (re)elects leaders or coordinators, for instance just
+#: after a topic was created: retriable, whatever flag the client gives them.
+_ALWAYS_RETRIABLE: Final = frozenset({
+    "_TIMED_OUT", "_TRANSPORT", "_ALL_BROKERS_DOWN", "REQUEST_TIMED_OUT",
+    "NOT_LEADER_FOR_PARTITION", "LEADER_NOT_AVAILABLE", "UNKNOWN_TOPIC_OR_PART",
+    "NOT_COORDINATOR", "COORDINATOR_NOT_AVAILABLE", "COORDINATOR_LOAD_IN_PROGRESS",
+    "_WAIT_COORD", "REBALANCE_IN_PROGRESS", "UNSTABLE_OFFSET_COMMIT",
+})
 _FENCED: Final = frozenset({"_FENCED", "PRODUCER_FENCED", "INVALID_PRODUCER_EPOCH",
                             "TRANSACTIONAL_ID_AUTHORIZATION_FAILED"})
 _HINTS: Final = {

@@ -104,44 +104,58 @@ class HighWaterMark:
         return HighWaterMark(position.scope, position.order, keys)
 
 
-def source_position(change: Change) -> SourcePosition | None:
+def source_position(change: Change, record_key: bytes | str | None = None) -> SourcePosition | None:
     """The ordered position of ``change``, or ``None`` when it cannot be ordered.
 
     ``None`` for snapshot reads, for PostgreSQL changes without ``source.sequence``
     (Debezium before 1.3) and for connectors of other databases.
+
+    Args:
+        change: the decoded change.
+        record_key: the Kafka record key as delivered; it names the row more cheaply than
+            the decoded key (Debezium writes the same bytes when it sends a change again).
     """
     if change.op == "r" or change.is_snapshot:
         return None
     source = change.source
+    key = _key_text(change.key) if record_key is None else _text(record_key)
     lsn = source.get("lsn")
     if lsn is not None:
         order = _postgres_order(lsn, source.get("sequence"))
-        return None if order is None else SourcePosition("pg", order, _key_text(change.key))
+        return None if order is None else SourcePosition("pg", order, key)
     if source.get("file") and source.get("pos") is not None:
-        return _binlog_position(source, change.key)
+        return _binlog_position(source, key)
     return None
 
 
 def _postgres_order(lsn: object, sequence: object) -> tuple[int, int] | None:
-    """``(last commit LSN, LSN)``. The first transaction a connector streams has no last
-    commit: its own LSN stands in (every later commit ends above it)."""
+    """``(last commit LSN, LSN)`` from ``sequence``, the text ``["<last commit>","<lsn>"]``.
+    The first transaction a connector streams has no last commit (``null``): its own LSN
+    stands in (every later commit ends above it)."""
     if not isinstance(sequence, str):
         return None
+    last_commit = sequence[1:sequence.find(",")].strip().strip('"')
     try:
-        last_commit, _lsn = json.loads(sequence)
-        return (int(last_commit) if last_commit else int(str(lsn)), int(str(lsn)))
+        current = int(lsn)  # type: ignore[call-overload]
+        return (int(last_commit) if last_commit and last_commit != "null" else current, current)
     except (ValueError, TypeError):
         return None
 
 
-def _binlog_position(source: Mapping[str, object], key: object) -> SourcePosition | None:
+def _binlog_position(source: Mapping[str, object], key: str | None) -> SourcePosition | None:
     number = _BINLOG_NUMBER.search(str(source["file"]))
     try:
         order = (int(number.group(1)) if number else 0, int(str(source["pos"])),
                  int(str(source.get("row") or 0)))
     except ValueError:
         return None
-    return SourcePosition(f"binlog:{source.get('server_id', '')}", order, _key_text(key))
+    return SourcePosition(f"binlog:{source.get('server_id', '')}", order, key)
+
+
+def _text(record_key: bytes | str) -> str | None:
+    if not record_key:
+        return None
+    return record_key if isinstance(record_key, str) else record_key.decode("utf-8", "replace")
 
 
 def _key_text(key: object) -> str | None:

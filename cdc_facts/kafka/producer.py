@@ -98,7 +98,11 @@ class BaseFactProducer:
         """Deliver what is queued (at most the timeout) and release the client."""
         if self._client is not None:
             client, self._client = self._client, None
-            left = client.flush(self._timeout_s)
+            try:
+                left = client.flush(self._timeout_s)
+            except KafkaException as exc:  # fenced or failed: nothing more can be delivered
+                log.warning("the producer closed with an error: %s", exc)
+                return
             if left:
                 log.warning("%d records were still queued when the producer closed", left)
 

@@ -92,6 +92,15 @@ def test_retriable_errors_are_retried_with_growing_backoff() -> None:
     assert clock.pauses == [0.1, 0.2, 0.3, 0.3]
 
 
+def test_a_leader_election_is_waited_out_even_when_not_flagged_retriable() -> None:
+    clock = _Clock()
+    policy = ErrorPolicy(sleep=clock.sleep, clock=lambda: clock.now)
+    election = KafkaError(KafkaError.NOT_LEADER_FOR_PARTITION, "Not leader for partition")
+    assert not election.retriable()
+    assert policy.call("read the end offsets", _failing(election, election)) == "done"
+    assert len(clock.pauses) == 2
+
+
 def test_retrying_stops_at_the_retry_timeout() -> None:
     clock = _Clock()
     policy = ErrorPolicy(retry_timeout_s=1.0, sleep=clock.sleep, clock=lambda: clock.now)

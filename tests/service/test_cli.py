@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+from confluent_kafka import Producer
 
 from tests.service.helpers import REPO, ServiceProcess, create_topics, orders_mapping, unique
 
@@ -77,3 +80,48 @@ def test_health_json_logs_and_a_clean_stop_on_sigterm(tmp_path: Path,
     assert any(m.startswith("assigned ") for m in messages)
     assert messages[-1] == "stopped"
     assert any("SIGTERM" in m for m in messages)
+
+
+def test_an_instance_fenced_by_a_newer_one_with_its_id_stops_with_a_clear_message(
+    tmp_path: Path, kafka_bootstrap: str
+) -> None:
+    connector, group = unique("fence"), unique("grp")
+    topic = f"{connector}.public.orders"
+    create_topics(kafka_bootstrap, [topic], 2)
+    mappings = orders_mapping(tmp_path / "m", connector, "orders", unique("facts"))
+    old, new = (ServiceProcess(mappings, group, kafka_bootstrap, "same", tmp_path / f"{n}.log")
+                for n in ("old", "new"))
+    try:
+        old.start().wait_ready()
+        new.start().wait_ready()  # registering the same transactional.id fences the old one
+        _wait_until_assigned(old, 1)
+        producer = Producer({"bootstrap.servers": kafka_bootstrap})
+        for partition in (0, 1):
+            producer.produce(topic, _order(connector, partition + 1),
+                             b'{"id": %d}' % (partition + 1),
+                             partition=partition)
+        producer.flush(10)
+        assert old.process is not None
+        assert old.process.wait(60) == 1
+        new.wait_ready()
+        assert new.terminate() == 0
+    finally:
+        old.ensure_stopped()
+        new.ensure_stopped()
+    text = " ".join(old.log.read_text().split())
+    assert "KafkaFatalError" in text and "fenced" in text.lower()
+    assert "give each instance its own --instance-id" in text
+
+
+def _wait_until_assigned(translator: ServiceProcess, count: int) -> None:
+    deadline = time.monotonic() + 60
+    while f"cdc_facts_assigned_partitions {count}.0" not in translator.http("/metrics")[1]:
+        assert time.monotonic() < deadline, translator.tail()
+        time.sleep(0.3)
+
+
+def _order(connector: str, order: int) -> bytes:
+    return json.dumps({"op": "c", "before": None, "after": {
+        "id": order, "status": "placed", "total_cents": 100, "qty": 1}, "source": {
+        "name": connector, "schema": "public", "table": "orders", "lsn": order,
+        "sequence": f'[null,"{order}"]'}}).encode()

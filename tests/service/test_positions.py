@@ -155,3 +155,10 @@ def test_a_stream_replayed_from_any_point_is_dropped_up_to_where_it_was(
     assert all(marks.is_duplicate(KEY, p) for p in positions)
     beyond = SourcePosition("pg", (ordered[-1][0], ordered[-1][1] + 1), "new")
     assert not marks.is_duplicate(KEY, beyond)
+
+
+def test_the_record_key_as_delivered_names_the_row() -> None:
+    change = pg(10, 5, row=7)
+    assert source_position(change, b'{"id":7}') == SourcePosition("pg", (5, 10), '{"id":7}')
+    assert source_position(change) == SourcePosition("pg", (5, 10), '{"id":7}')
+    assert source_position(change, b"").key is None  # type: ignore[union-attr]

@@ -1,0 +1,346 @@
+"""Service benchmark: the translator on the real broker, against a plain passthrough.
+
+Pre-loads a change topic with ``--records`` generated Debezium records (PostgreSQL,
+schemas off, orders placed and paid) that match a four-rule mapping, then reads all of
+them, in one process, with each of:
+
+* ``B1 passthrough``: consume -> produce the same bytes -> commit offsets (at-least-once),
+  with the same client library, consumer and producer settings and batching as the service;
+* ``translator at-least-once``: ``cdc-facts run --guarantee at-least-once``, 1 s commits;
+* ``exactly-once 100ms / 1s / 5s``: the service with Kafka transactions, committing at
+  that interval (the batch size is set high enough that the interval decides);
+* ``exactly-once defaults``: 1000 records or 1 s, whichever comes first.
+
+Each run starts a fresh consumer group at the start of the topic and is timed from the
+moment its partitions are assigned until every record is committed. Figures: records per
+second (wall clock) and records per CPU-second (``time.process_time``, every thread of
+the process, librdkafka's included), each the median of ``--repeat`` runs.
+
+    eval "$(cdc-facts local env)"
+    .venv/bin/python benchmarks/service_bench.py [--records 200000] [--repeat 3]
+
+Writes ``benchmarks/results/service.json``. Not a test: ``make test`` does not run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from cdc_facts.kafka import AtLeastOnceProducer, ChangeConsumer, Partition
+from cdc_facts.rules import load_mappings
+from cdc_facts.service import (
+    CONSUME_CHUNK,
+    BatchPolicy,
+    Service,
+    consumer_config,
+    producer_config,
+)
+from cdc_facts.settings import ServiceSettings, load_settings
+from cdc_facts.translator import Translator
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "service.json"
+GOALS = {"translator_vs_passthrough": 0.6, "exactly_once_vs_at_least_once": 0.9}
+PARTITIONS = 3
+
+MAPPING = """\
+domain: bench
+owner: benchmarks
+source: {{connector: {connector}, table: public.orders, key: [id]}}
+facts:
+  - name: OrderPlaced
+    version: 1
+    when: op = 'c'
+    key: after.id
+    topic: {topic}
+    occurred_at: after.placed_at
+    data:
+      order_id: {{expr: after.id, type: integer, nullable: false}}
+      customer_id: {{expr: after.customer_id, type: integer, nullable: false}}
+      total: {{expr: after.total, type: decimal, nullable: false}}
+      currency: {{expr: after.currency, type: string, nullable: false}}
+      placed_at: {{expr: after.placed_at, type: timestamp, nullable: false}}
+  - name: OrderPaid
+    version: 1
+    when: op = 'u' AND before.status IS DISTINCT FROM 'paid' AND after.status = 'paid'
+    key: after.id
+    topic: {topic}
+    occurred_at: COALESCE(after.paid_at, after.placed_at)
+    data:
+      order_id: {{expr: after.id, type: integer, nullable: false}}
+      total: {{expr: after.total, type: decimal, nullable: false}}
+      currency: {{expr: after.currency, type: string, nullable: false}}
+  - name: OrderCancelled
+    version: 1
+    when: op = 'u' AND before.status IS DISTINCT FROM 'cancelled' AND after.status = 'cancelled'
+    key: after.id
+    topic: {topic}
+    data:
+      order_id: {{expr: after.id, type: integer, nullable: false}}
+  - name: OrderTotalChanged
+    version: 1
+    when: op = 'u' AND before.total <> after.total
+    key: after.id
+    topic: {topic}
+    data:
+      order_id: {{expr: after.id, type: integer, nullable: false}}
+      old_total: {{expr: before.total, type: decimal, nullable: false}}
+      new_total: {{expr: after.total, type: decimal, nullable: false}}
+"""
+
+
+# --- the input -----------------------------------------------------------------------------
+
+
+def _row(order: int, status: str) -> dict[str, Any]:
+    return {"id": order, "customer_id": order % 997, "status": status,
+            "total": f"{order % 500}.{order % 100:02d}", "currency": "EUR", "carrier": None,
+            "placed_at": "2024-05-01T10:00:00.123456Z",
+            "paid_at": "2024-05-01T10:05:00Z" if status == "paid" else None,
+            "shipped_at": None, "cancelled_at": None, "cancel_reason": None}
+
+
+def change_record(connector: str, index: int) -> tuple[bytes, bytes]:
+    """Record ``index``: even ones place order ``index // 2``, odd ones pay it."""
+    order, paid = index // 2 + 1, index % 2 == 1
+    lsn = 24_000_000 + index * 120
+    source = {"version": "3.5.0.Final", "connector": "postgresql", "name": connector,
+              "ts_ms": int(time.time() * 1000), "snapshot": "false", "db": "shop",
+              "sequence": f'["{lsn - 40}","{lsn}"]', "ts_us": 0, "ts_ns": 0,
+              "schema": "public", "table": "orders", "txId": 1000 + index // 2, "lsn": lsn,
+              "xmin": None}
+    value = {"before": _row(order, "placed") if paid else None,
+             "after": _row(order, "paid" if paid else "placed"), "source": source,
+             "transaction": None, "op": "u" if paid else "c",
+             "ts_ms": source["ts_ms"], "ts_us": 0, "ts_ns": 0}
+    return json.dumps({"id": order}).encode(), json.dumps(value).encode()
+
+
+def preload(bootstrap: str, topic: str, connector: str, records: int) -> int:
+    """Write the records (keyed by order, so an order's changes share a partition)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, PARTITIONS, 1)])[topic].result()
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20,
+                         "compression.type": "none", "enable.idempotence": True})
+    size = 0
+    for index in range(records):
+        key, value = change_record(connector, index)
+        size += len(value)
+        while True:
+            try:
+                producer.produce(topic, value, key)
+                break
+            except BufferError:
+                producer.poll(0.1)
+    producer.flush(120)
+    return size // records
+
+
+# --- the runs ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str
+    records: int
+    wall_s: float
+    cpu_s: float
+
+    @property
+    def per_s(self) -> float:
+        return self.records / self.wall_s
+
+    @property
+    def per_cpu_s(self) -> float:
+        return self.records / self.cpu_s
+
+
+def _settings(mappings: Path, bootstrap: str, **options: object) -> ServiceSettings:
+    return load_settings({"mappings": (str(mappings),), "group_id": f"bench-{uuid.uuid4().hex}",
+                          "bootstrap_servers": bootstrap, "instance_id": "bench",
+                          **options}, environ={})
+
+
+def run_service(name: str, mappings: Path, bootstrap: str, records: int,
+                **options: object) -> Run:
+    """The service, in a thread of this process, until every record is committed."""
+    settings = _settings(mappings, bootstrap, **options)
+    service = Service(settings, Translator(load_mappings([mappings])))
+    stop = threading.Event()
+    thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
+    thread.start()
+    value = service.metrics.value
+    _wait(lambda: (value("cdc_facts_assigned_partitions") or 0) >= PARTITIONS, thread)
+    wall, cpu = time.perf_counter(), time.process_time()
+    _wait(lambda: (value("cdc_facts_batch_records_sum") or 0) >= records, thread)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    stop.set()
+    thread.join(120)
+    return Run(name, records, wall, cpu)
+
+
+def _wait(condition: Callable[[], bool], thread: threading.Thread,
+          timeout: float = 900) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise SystemExit("the run stopped before it read every record")
+        time.sleep(0.02)
+
+
+class _Assigned:
+    def __init__(self) -> None:
+        self.at: tuple[float, float] | None = None
+
+    def on_assign(self, partitions: list[Partition]) -> dict[Partition, int | None]:
+        self.at = self.at or (time.perf_counter(), time.process_time())
+        return {}
+
+    def on_revoke(self, partitions: list[Partition]) -> None:
+        pass
+
+    def on_lost(self, partitions: list[Partition]) -> None:
+        pass
+
+
+def run_passthrough(topic: str, mappings: Path, bootstrap: str, records: int) -> Run:
+    """B1: the same bytes to another topic, offsets committed after a flush, batched and
+    polled as the service does."""
+    settings = _settings(mappings, bootstrap, guarantee="at-least-once")
+    consumer = ChangeConsumer(consumer_config(settings))
+    producer = AtLeastOnceProducer(producer_config(settings))
+    batching, assigned, out = BatchPolicy(1_000_000, 1.0), _Assigned(), f"{topic}.passthrough"
+    consumer.subscribe([topic], assigned)
+    done, count, offsets, opened = 0, 0, {}, None
+    while done < records:
+        asked = min(CONSUME_CHUNK, batching.room(count))
+        messages = _poll(consumer, asked, batching.wait_s(
+            None if opened is None else time.monotonic() - opened))
+        for message in messages:
+            producer.produce(out, message.key(), message.value(), message.headers())
+            offsets[(message.topic() or "", message.partition() or 0)] = message.offset() + 1
+        if messages and opened is None:
+            opened = time.monotonic()
+        count, done = count + len(messages), done + len(messages)
+        if opened is not None and (done >= records or batching.due(
+                count, time.monotonic() - opened, len(messages) < asked)):
+            producer.commit(offsets, consumer)
+            count, offsets, opened = 0, {}, None
+    assert assigned.at is not None
+    wall, cpu = time.perf_counter() - assigned.at[0], time.process_time() - assigned.at[1]
+    consumer.close()
+    producer.close()
+    return Run("B1 passthrough (at-least-once)", records, wall, cpu)
+
+
+def _poll(consumer: ChangeConsumer, asked: int, wait_s: float) -> list[Any]:
+    """What the service's poll does: what is waiting, else wait for the first record."""
+    messages = consumer.consume(asked, 0)
+    if messages or wait_s <= 0:
+        return messages
+    messages = consumer.consume(1, wait_s)
+    if messages and asked > 1:
+        messages.extend(consumer.consume(asked - 1, 0))
+    return messages
+
+
+# --- the report ----------------------------------------------------------------------------
+
+
+VARIANTS: dict[str, dict[str, object]] = {
+    "translator at-least-once (1s)": {"guarantee": "at-least-once",
+                                      "commit_interval_ms": 1000, "batch_size": 1_000_000},
+    "exactly-once 100ms": {"commit_interval_ms": 100, "batch_size": 1_000_000},
+    "exactly-once 1s": {"commit_interval_ms": 1000, "batch_size": 1_000_000},
+    "exactly-once 5s": {"commit_interval_ms": 5000, "batch_size": 1_000_000},
+    "exactly-once defaults (1000 records or 1s)": {},
+}
+
+
+def benchmark(bootstrap: str, records: int, repeat: int) -> dict[str, Any]:
+    connector = f"bench_{uuid.uuid4().hex[:8]}"
+    topic = f"{connector}.public.orders"
+    with tempfile.TemporaryDirectory() as tmp:
+        mappings = Path(tmp) / "orders.yaml"
+        mappings.write_text(MAPPING.format(connector=connector, topic=f"{connector}.facts"))
+        print(f"pre-loading {records:,} records into {topic} ...", file=sys.stderr)
+        size = preload(bootstrap, topic, connector, records)
+        runs: dict[str, list[Run]] = {"B1 passthrough (at-least-once)": []}
+        runs.update({name: [] for name in VARIANTS})
+        for round_ in range(repeat):
+            print(f"round {round_ + 1}/{repeat}", file=sys.stderr)
+            runs["B1 passthrough (at-least-once)"].append(
+                run_passthrough(topic, mappings, bootstrap, records))
+            for name, options in VARIANTS.items():
+                runs[name].append(run_service(name, mappings, bootstrap, records, **options))
+    return _summary(runs, records, size)
+
+
+def _summary(runs: dict[str, list[Run]], records: int, size: int) -> dict[str, Any]:
+    rows = {name: {"records_per_s": statistics.median(r.per_s for r in done),
+                   "records_per_cpu_s": statistics.median(r.per_cpu_s for r in done),
+                   "wall_s": [round(r.wall_s, 2) for r in done],
+                   "cpu_s": [round(r.cpu_s, 2) for r in done]}
+            for name, done in runs.items()}
+    b1 = rows["B1 passthrough (at-least-once)"]
+    alo, eos = rows["translator at-least-once (1s)"], rows["exactly-once 1s"]
+    return {
+        "records": records, "record_bytes": size, "partitions": PARTITIONS,
+        "repeat": len(next(iter(runs.values()))), "python": platform.python_version(),
+        "cpus": os.cpu_count(), "load_average": os.getloadavg()[0], "runs": rows,
+        "ratios": {
+            "translator_vs_passthrough": alo["records_per_s"] / b1["records_per_s"],
+            "translator_vs_passthrough_cpu": alo["records_per_cpu_s"] / b1["records_per_cpu_s"],
+            "exactly_once_vs_at_least_once": eos["records_per_s"] / alo["records_per_s"],
+            "exactly_once_vs_at_least_once_cpu":
+                eos["records_per_cpu_s"] / alo["records_per_cpu_s"],
+        },
+        "goals": GOALS,
+    }
+
+
+def print_table(result: dict[str, Any]) -> None:
+    print(f"{result['records']:,} records of {result['record_bytes']} bytes, "
+          f"{result['partitions']} partitions, median of {result['repeat']}; "
+          f"python {result['python']}, {result['cpus']} cpus, load {result['load_average']:.1f}")
+    print(f"{'run':44} {'records/s':>11} {'records/cpu-s':>14}")
+    for name, row in result["runs"].items():
+        print(f"{name:44} {row['records_per_s']:>11,.0f} {row['records_per_cpu_s']:>14,.0f}")
+    for name, ratio in result["ratios"].items():
+        goal = GOALS.get(name)
+        print(f"{name:44} {ratio:>11.2f}" + (f"   goal >= {goal}" if goal else ""))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--bootstrap-servers",
+                        default=os.environ.get("CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS"))
+    args = parser.parse_args()
+    if not args.bootstrap_servers:
+        raise SystemExit("set --bootstrap-servers, or eval \"$(cdc-facts local env)\"")
+    result = benchmark(args.bootstrap_servers, args.records, args.repeat)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print_table(result)
+
+
+if __name__ == "__main__":
+    main()
