@@ -521,6 +521,20 @@ def test_any_column_name_compiles_since_columns_are_only_known_at_run_time() -> 
     assert compile_expression("after.stauts = 'x'").evaluate(change("c", None, {})) is U
 
 
+@pytest.mark.parametrize(
+    "sql",
+    ["(" * 300 + "1" + ")" * 300, " + ".join(["after.a"] * 400), "- " * 200 + "1"],
+)
+def test_too_deep_nesting_is_refused_not_crashed(sql: str) -> None:
+    with pytest.raises(ExpressionError, match="nested too deeply"):
+        compile_expression(sql)
+
+
+def test_long_flat_chains_of_and_or_compile() -> None:
+    many_ors = " OR ".join(f"after.a = {n}" for n in range(2000))
+    assert compile_expression(many_ors).evaluate(change("c", None, {"a": 1999})) is True
+
+
 def test_unknown_source_field_can_be_quoted() -> None:
     assert compile_expression('source."customField" = 1').references[0].column == "customField"
 

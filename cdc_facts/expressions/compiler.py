@@ -31,6 +31,10 @@ from cdc_facts.expressions.syntax import HANDLERS
 
 __all__ = ["EvalContext", "Expression", "Reference", "compile_expression"]
 
+#: Deepest nesting of operations an expression may have: evaluation calls one closure per
+#: level, and Python's stack is finite.
+MAX_DEPTH = 150
+
 
 @dataclass(frozen=True)
 class Reference:
@@ -120,7 +124,13 @@ def compile_expression(sql: str) -> Expression:
             fragment and, when there is one, a suggestion.
     """
     compiler = _Compiler(sql)
-    root = compiler.compile(parse(sql))
+    try:
+        root = compiler.compile(parse(sql))
+    except RecursionError:
+        raise ExpressionError(
+            "the expression is nested too deeply; split it into simpler parts",
+            expression=sql,
+        ) from None
     references = tuple(sorted(compiler.references, key=lambda r: (r.line, r.col)))
     return Expression(sql, root, references)
 
@@ -144,12 +154,19 @@ class _Compiler:
     def __init__(self, sql: str) -> None:
         self.sql = sql
         self.references: list[Reference] = []
+        self._depth = 0
 
     def compile(self, node: exp.Expr) -> Node:
         handler = HANDLERS.get(type(node))
         if handler is None:
             self._unsupported(node)
-        return _folded(handler(node, self))
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise RecursionError  # reported by compile_expression
+        try:
+            return _folded(handler(node, self))
+        finally:
+            self._depth -= 1
 
     def fail(self, node: exp.Expr, message: str, suggestion: str | None = None) -> NoReturn:
         own = "start" in node.meta and not isinstance(node, exp.DataType)

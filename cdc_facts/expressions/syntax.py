@@ -124,10 +124,16 @@ def _column(node: exp.Column, cc: Compiling) -> Node:
 
 
 def _flatten(node: exp.Expr, cls: type[exp.Expr]) -> list[exp.Expr]:
-    inner = node.unnest()
-    if isinstance(inner, cls):
-        return _flatten(inner.this, cls) + _flatten(inner.expression, cls)
-    return [node]
+    """The operands of a chain of ``cls`` (``a AND (b AND c)`` -> ``[a, b, c]``), in order."""
+    operands, pending = [], [node]
+    while pending:
+        current = pending.pop()
+        inner = current.unnest()
+        if isinstance(inner, cls):
+            pending += [inner.expression, inner.this]
+        else:
+            operands.append(current)
+    return operands
 
 
 def _boolean_operand(node: exp.Expr, compiled: Node, what: str, cc: Compiling) -> Node:
