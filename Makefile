@@ -45,8 +45,19 @@ lint: venv
 	$(BIN)/ruff check cdc_facts tests benchmarks
 	$(BIN)/mypy
 
-bench: venv
+bench: bench-engine bench-pipeline
+
+bench-engine: venv
 	$(BIN)/python benchmarks/engine_bench.py
+
+# pgbench -> PostgreSQL -> Debezium -> Kafka -> cdc-facts run, on the running local stack.
+# Knobs: BENCH_SCALE, BENCH_CLIENTS, BENCH_RATES, BENCH_SECONDS, BENCH_CEILING_SECONDS.
+bench-pipeline: venv
+	eval "$$($(BIN)/cdc-facts local env)" && $(BIN)/python -m benchmarks.pipeline.run
+
+# Load for SOAK_MINUTES (default 10), SIGKILL the translator every minute, verify exactly.
+soak: venv
+	eval "$$($(BIN)/cdc-facts local env)" && $(BIN)/python -m benchmarks.pipeline.soak
 
 stack-up: venv mariadb
 	$(BIN)/cdc-facts local up --with mariadb

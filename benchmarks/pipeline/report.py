@@ -1,0 +1,125 @@
+"""Write a pipeline benchmark's results: JSON (everything), Markdown (the tables), and a PNG
+of throughput and latency against offered load."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+_STAGES = (("capture", "commit → change appended"),
+           ("translate_committed", "change appended → fact committed"),
+           ("end_to_end", "commit → fact committed"))
+
+
+def write_reports(result: dict[str, Any], directory: Path, name: str = "pipeline") -> list[Path]:
+    """``<name>.json``, ``<name>.md`` and ``<name>.png`` in ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    json_path = directory / f"{name}.json"
+    json_path.write_text(json.dumps(result, indent=2) + "\n")
+    md_path = directory / f"{name}.md"
+    md_path.write_text(markdown(result))
+    png_path = directory / f"{name}.png"
+    plot(result, png_path)
+    return [json_path, md_path, png_path]
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:g}"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The results as Markdown tables."""
+    m = result["machine"]
+    lines = [
+        "# Pipeline benchmark: pgbench → PostgreSQL → Debezium → Kafka → cdc-facts → facts",
+        "",
+        f"Run `{result['run_id']}`: pgbench scale {result['scale']}, translator commit "
+        f"interval {result['commit_interval_ms']} ms, {result['duration_s']} s in all. "
+        f"Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB, shared by "
+        "PostgreSQL, the Kafka broker, the Connect worker, the translator and pgbench.",
+        "",
+        "## Throughput",
+        "",
+        "| phase | source tps | change records/s | facts/s | drain after load (s) |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for p in result["phases"]:
+        lines.append(f"| {p['phase']} | {p['source_tps']} | {_ms(p['change_records_per_s'])} "
+                     f"| {_ms(p['facts_per_s'])} | {p['drain_s']} |")
+    lines += ["", "## Latency (ms): p50 / p99 / p99.9", "",
+              "| phase | " + " | ".join(label for _, label in _STAGES) + " |",
+              "| --- | ---: | ---: | ---: |"]
+    for p in result["phases"]:
+        cells = [" / ".join(_ms(p["latency_ms"][stage][q]) for q in ("p50", "p99", "p99.9"))
+                 for stage, _ in _STAGES]
+        lines.append(f"| {p['phase']} | " + " | ".join(cells) + " |")
+    lines += ["", "## CPU seconds per process (whole phase, until the last fact)", "",
+              "| phase | postgres | connect | kafka | translator | pgbench |",
+              "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for p in result["phases"]:
+        cpu = p["cpu_s"]
+        lines.append(f"| {p['phase']} | " + " | ".join(
+            _ms(cpu.get(k)) for k in ("postgres", "connect", "kafka", "translator"))
+            + f" | {p['pgbench_cpu_s']} |")
+    lines += _ceiling_lines(result.get("ceiling"))
+    v = result["verification"]
+    lines += ["", "## Verification", "",
+              f"- pgbench transactions: {v['pgbench_transactions']}; pgbench_history rows: "
+              f"{v['pgbench_history_rows']}; pgbench_accounts updates (pg_stat_user_tables): "
+              f"{v['pgbench_accounts_updates']}",
+              f"- FundsMoved facts: {v['FundsMoved']}; AccountBalanceChanged facts: "
+              f"{v['AccountBalanceChanged']}; duplicate fact ids: {v['duplicate_fact_ids']}",
+              f"- **{'exact: nothing lost, nothing twice' if v['ok'] else 'MISMATCH'}**", ""]
+    return "\n".join(lines)
+
+
+def _ceiling_lines(ceiling: dict[str, Any] | None) -> list[str]:
+    if not ceiling:
+        return []
+    return ["", "## The translator's ceiling", "",
+            f"{ceiling['phase']}: {ceiling['change_records']} change records pre-loaded with "
+            f"the translator stopped, Debezium appending them at "
+            f"{_ms(ceiling['debezium_records_per_s'])} records/s. The translator then read "
+            f"them at **{_ms(ceiling['translator_records_per_s'])} records/s** "
+            f"(first to last fact appended; it started in {ceiling['translator_start_s']} s "
+            f"and caught up {ceiling['catch_up_s']} s after its start): "
+            f"**{_ms(ceiling['ratio_translator_to_debezium'])}×** Debezium's rate. "
+            f"Translator CPU: {_ms(ceiling['cpu_s'].get('translator'))} s."]
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    """Throughput and latency percentiles against the offered load (source tps)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    default = result["commit_interval_ms"]
+    phases = sorted((p for p in result["phases"] if p["commit_interval_ms"] == default),
+                    key=lambda p: p["source_tps"])
+    load = [p["source_tps"] for p in phases]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    left.plot(load, load, "k:", label="source commits/s (pgbench)")
+    left.plot(load, [p["change_records_per_s"] or 0 for p in phases], "o-",
+              label="change records/s (Debezium)")
+    left.plot(load, [p["facts_per_s"] or 0 for p in phases], "s-", label="facts/s")
+    left.set(xlabel="offered load (pgbench tps)", ylabel="per second", title="Throughput")
+    left.legend(fontsize=8)
+    for stage, label in _STAGES[:2]:
+        for q, style in (("p50", "o-"), ("p99", "s--")):
+            right.plot(load, [p["latency_ms"][stage][q] or 0 for p in phases], style,
+                       label=f"{label} {q} (commit {default} ms)")
+    fast = sorted((p for p in result["phases"] if p["commit_interval_ms"] != default),
+                  key=lambda p: p["source_tps"])
+    if fast:
+        right.plot([p["source_tps"] for p in fast],
+                   [p["latency_ms"]["translate_committed"]["p99"] or 0 for p in fast], "^:",
+                   label=f"change appended → fact committed p99 "
+                         f"(commit {fast[0]['commit_interval_ms']} ms)")
+    right.set(xlabel="offered load (pgbench tps)", ylabel="ms", yscale="log",
+              title="Latency")
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

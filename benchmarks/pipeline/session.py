@@ -1,0 +1,239 @@
+"""One benchmark session over a captured pgbench database: load phases, the translator's
+ceiling, and the exact verification at the end."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from benchmarks.pipeline.capture import Capture
+from benchmarks.pipeline.measure import (
+    ChangeRecord,
+    CpuMeter,
+    FactTail,
+    OffsetSampler,
+    SeenFact,
+    peak_rate,
+    percentiles,
+    read_changes,
+    span_rate,
+    tree_cpu_seconds,
+)
+from benchmarks.pipeline.translator import TranslatorProcess
+from benchmarks.pipeline.workload import PgbenchResult
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One load: ``clients`` connections for ``seconds``, at ``rate`` tps or unthrottled."""
+
+    clients: int
+    seconds: float
+    rate: float | None = None
+    commit_interval_ms: int | None = None  # the translator's; None: the run's setting
+
+    @property
+    def label(self) -> str:
+        label = f"c={self.clients} " + (f"rate={self.rate:g}/s" if self.rate else "unthrottled")
+        return label + (f" commit={self.commit_interval_ms}ms" if self.commit_interval_ms
+                        else "")
+
+
+@dataclass
+class Session:
+    """The running pieces of one benchmark, and what they have produced so far."""
+
+    capture: Capture
+    translator: TranslatorProcess
+    tail: FactTail
+    sampler: OffsetSampler
+    bootstrap: str
+    drain_timeout_s: float = 180.0
+    transactions: int = 0
+    _change_offsets: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def change_kinds(self) -> dict[str, str]:
+        return {self.capture.change_topic(k): k for k in ("history", "accounts")}
+
+    @property
+    def expected_facts(self) -> int:
+        """One FundsMoved and one AccountBalanceChanged per pgbench transaction."""
+        return 2 * self.transactions
+
+    def _cpu(self) -> CpuMeter:
+        def translator_cpu() -> float:
+            pid = self.translator.pid
+            return self.translator.cpu_s_done + (tree_cpu_seconds(pid) if pid else 0.0)
+        return CpuMeter(translator_cpu)
+
+    def _load(self, phase: Phase) -> PgbenchResult:
+        result = self.capture.db.run(phase.clients, phase.seconds, phase.rate)
+        self.transactions += result.transactions
+        return result
+
+    def _new_changes(self) -> list[ChangeRecord]:
+        records, self._change_offsets = read_changes(self.bootstrap, self.change_kinds,
+                                                     self._change_offsets)
+        return records
+
+    def _use_commit_interval(self, interval_ms: int | None) -> None:
+        """Restart the translator (SIGTERM, then start) when the phase wants another
+        commit interval than the one it runs with."""
+        if interval_ms is None or interval_ms == self.translator.commit_interval_ms:
+            return
+        self.translator.stop(signal.SIGTERM)
+        self.translator.commit_interval_ms = interval_ms
+        self.translator.start()
+
+    def run_phase(self, phase: Phase) -> dict[str, Any]:
+        """Load, wait until every fact is visible, then measure the phase."""
+        self._use_commit_interval(phase.commit_interval_ms)
+        seen_before = len(self.tail.facts)
+        cpu = self._cpu()
+        cpu.start()
+        result = self._load(phase)
+        drained = self.tail.wait_for(self.expected_facts, self.drain_timeout_s,
+                                     self.translator.check_alive)
+        drained_at = time.time()
+        cpu_s = cpu.stop()
+        changes = self._new_changes()
+        facts = self.tail.facts[seen_before:]
+        return {
+            "phase": phase.label, "clients": phase.clients, "rate": phase.rate,
+            "commit_interval_ms": self.translator.commit_interval_ms or 1000,
+            "seconds": phase.seconds, "drained": drained,
+            "drain_s": round(drained_at - result.ended_at, 2),
+            **_pgbench(result),
+            "change_records": len(changes),
+            "change_records_per_s": span_rate([c.appended_ms for c in changes]),
+            "change_offsets_peak_per_s": peak_rate(
+                self.sampler.window(result.started_at, drained_at)),
+            "facts": len(facts),
+            "facts_per_s": span_rate([f.visible_ms for f in facts]),
+            "latency_ms": latencies(changes, facts),
+            "cpu_s": cpu_s,
+            "cpu_ms_per_transaction": {k: round(1000 * v / max(1, result.transactions), 3)
+                                       for k, v in cpu_s.items() if v is not None},
+        }
+
+    def ceiling(self, phase: Phase) -> dict[str, Any]:
+        """Pre-load the change topics with the translator stopped, then time it alone."""
+        self.translator.stop(signal.SIGTERM)
+        seen_before = len(self.tail.facts)
+        result = self._load(phase)
+        self._wait_change_topics_quiet()
+        changes = self._new_changes()
+        cpu = self._cpu()
+        cpu.start()
+        started = time.time()
+        self.translator.start()
+        ready = time.time()
+        drained = self.tail.wait_for(self.expected_facts, self.drain_timeout_s,
+                                     self.translator.check_alive)
+        finished = time.time()
+        facts = self.tail.facts[seen_before:]
+        translator_rate = span_rate([f.appended_ms for f in facts])
+        debezium_rate = span_rate([c.appended_ms for c in changes])
+        return {
+            "phase": f"ceiling ({phase.label})", **_pgbench(result), "drained": drained,
+            "change_records": len(changes), "debezium_records_per_s": debezium_rate,
+            "facts": len(facts), "translator_records_per_s": translator_rate,
+            "translator_start_s": round(ready - started, 2),
+            "catch_up_s": round(finished - started, 2),
+            "ratio_translator_to_debezium": (round(translator_rate / debezium_rate, 2)
+                                             if translator_rate and debezium_rate else None),
+            "cpu_s": cpu.stop(),
+        }
+
+    def _wait_change_topics_quiet(self, quiet_s: float = 3.0, timeout: float = 300) -> None:
+        """Wait until the change topics hold every change and stop growing."""
+        deadline = time.monotonic() + timeout
+        last, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            now = self.sampler.end_offsets()
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since >= quiet_s:
+                return
+            time.sleep(0.5)
+
+    def verify(self) -> dict[str, Any]:
+        """Exact counts: facts against the database, and no fact id twice."""
+        db = self.capture.db
+        history = db.scalar("SELECT count(*) FROM pgbench_history")
+        updates = db.scalar("SELECT n_tup_upd FROM pg_stat_user_tables "
+                            "WHERE relname = 'pgbench_accounts'")
+        facts = read_fact_ids(self.bootstrap, {self.capture.fact_topic(k): k
+                                               for k in ("history", "accounts")})
+        counts = Counter(kind for kind, _ in facts)
+        ids = Counter(fact_id for _, fact_id in facts)
+        duplicates = sum(n - 1 for n in ids.values() if n > 1)
+        return {
+            "pgbench_transactions": self.transactions,
+            "pgbench_history_rows": history,
+            "pgbench_accounts_updates": updates,
+            "FundsMoved": counts["history"],
+            "AccountBalanceChanged": counts["accounts"],
+            "duplicate_fact_ids": duplicates,
+            "ok": (counts["history"] == history and counts["accounts"] == self.transactions
+                   == updates and duplicates == 0),
+        }
+
+
+def _pgbench(result: PgbenchResult) -> dict[str, Any]:
+    return {"transactions": result.transactions, "failed": result.failed,
+            "source_tps": round(result.tps, 1), "pgbench_latency_avg_ms": result.latency_avg_ms,
+            "pgbench_cpu_s": round(result.cpu_s, 2)}
+
+
+def latencies(changes: list[ChangeRecord], facts: list[SeenFact]) -> dict[str, Any]:
+    """Latency percentiles (ms) of each stage, joining facts to changes by (table, lsn).
+
+    - ``capture``: source commit (``source.ts_ms``) -> change record appended;
+    - ``translate_appended``: change record appended -> fact record appended;
+    - ``translate_committed``: change record appended -> fact readable with read_committed;
+    - ``end_to_end``: source commit -> fact readable with read_committed.
+    """
+    by_position = {(c.kind, c.lsn): c for c in changes}
+    appended, committed, end_to_end = [], [], []
+    for fact in facts:
+        change = by_position.get((fact.kind, fact.lsn))
+        if change is None:
+            continue
+        appended.append(fact.appended_ms - change.appended_ms)
+        committed.append(fact.visible_ms - change.appended_ms)
+        end_to_end.append(fact.visible_ms - change.committed_ms)
+    return {"capture": percentiles(c.appended_ms - c.committed_ms for c in changes),
+            "translate_appended": percentiles(appended),
+            "translate_committed": percentiles(committed),
+            "end_to_end": percentiles(end_to_end)}
+
+
+def read_fact_ids(bootstrap: str, topics: dict[str, str],
+                  timeout: float = 120.0) -> list[tuple[str, str]]:
+    """(kind, fact id) of every committed record of the fact topics, read afresh."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
+                         "enable.auto.commit": False, "isolation.level": "read_committed"})
+    facts: list[tuple[str, str]] = []
+    try:
+        ends = {t: consumer.get_watermark_offsets(TopicPartition(t, 0), timeout=10)[1]
+                for t in topics}
+        consumer.assign([TopicPartition(t, 0, OFFSET_BEGINNING) for t in topics])
+        deadline = time.monotonic() + timeout
+        pending = {t for t, end in ends.items() if end > 0}
+        while pending and time.monotonic() < deadline:
+            for msg in consumer.consume(2000, 0.5):
+                if not msg.error():
+                    facts.append((topics[msg.topic()], orjson.loads(msg.value())["id"]))
+            positions = consumer.position([TopicPartition(t, 0) for t in pending])
+            pending -= {p.topic for p in positions if p.offset >= ends[p.topic]}
+    finally:
+        consumer.close()
+    return facts
