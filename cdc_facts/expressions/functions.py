@@ -49,7 +49,7 @@ class FunctionSpec:
         max_args: Most arguments accepted; ``None`` for any number.
         strict: NULL in any argument makes the result NULL without calling ``impl``.
         result_type: Static result type, or a function of the argument types.
-        description: One line for ``docs/expressions.md`` and error messages.
+        description: One line of documentation.
         build: For special forms that evaluate arguments lazily (``coalesce``): makes the
             evaluator from the compiled arguments instead of calling ``impl``.
         check: Finds mistakes in constant arguments when the call is compiled
