@@ -142,7 +142,7 @@ def parse_plan(argv: list[str] | None = None) -> Plan:
     return Plan(args.scale, tuple(phases), ceiling, args.commit_interval_ms)
 
 
-def _exit_on_sigterm() -> None:
+def exit_on_sigterm() -> None:
     """Let SIGTERM unwind like Ctrl-C, so that the clean-up runs."""
     def handle(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
@@ -150,7 +150,7 @@ def _exit_on_sigterm() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    _exit_on_sigterm()
+    exit_on_sigterm()
     plan = parse_plan(argv)
     result = run(plan, StackEnv.from_env())
     paths = write_reports(result, RESULTS)
