@@ -84,6 +84,11 @@ def _to_number(value: object) -> int | float:
 
 
 def _to_decimal(value: object) -> Decimal:
+    cls = value.__class__
+    if cls is Decimal and value.is_finite():  # type: ignore[attr-defined]
+        return value  # type: ignore[return-value]
+    if cls is str:
+        return _text_decimal(value)  # type: ignore[arg-type]
     if isinstance(value, bool):
         raise TypeError("a boolean is not a decimal")
     if isinstance(value, Decimal):
@@ -93,12 +98,19 @@ def _to_decimal(value: object) -> Decimal:
     elif isinstance(value, float):
         number = Decimal(repr(value))
     elif isinstance(value, str):
-        try:
-            number = Decimal(value.strip())
-        except InvalidOperation:
-            raise ValueError(f"{value!r} is not a decimal number") from None
+        return _text_decimal(value)
     else:
         raise TypeError(f"cannot turn a {type(value).__name__} into a decimal")
+    if not number.is_finite():
+        raise ValueError(f"{value} is not a finite decimal")
+    return number
+
+
+def _text_decimal(value: str) -> Decimal:
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a decimal number") from None
     if not number.is_finite():
         raise ValueError(f"{value} is not a finite decimal")
     return number
@@ -115,6 +127,12 @@ def _to_boolean(value: object) -> bool:
 
 
 def _to_timestamp(value: object) -> datetime:
+    cls = value.__class__
+    if cls is str:
+        value = datetime.fromisoformat(value.strip())  # type: ignore[attr-defined]
+        cls = value.__class__
+    if cls is datetime and value.tzinfo is UTC:  # type: ignore[attr-defined]
+        return value  # type: ignore[return-value]
     if isinstance(value, datetime):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
@@ -194,6 +212,16 @@ _PREDICATES: Final[dict[FieldType | None, Callable[[object], bool]]] = {
 }
 
 
+class _Never:
+    """No value is of this class."""
+
+
+#: Per declared type, a class whose every value the type's predicate accepts.
+_ALWAYS: Final[dict[FieldType | None, type]] = {
+    "string": str, "integer": int, "number": int, "boolean": bool, "date": date,
+}
+
+
 class FactContract:
     """The contract of one fact type, compiled once; :meth:`check` runs on every fact.
 
@@ -210,13 +238,20 @@ class FactContract:
             (spec.name, _PREDICATES[spec.type], spec.nullable, spec.type or "any")
             for spec in rule.fields
         )
+        #: ``(name, class always accepted, predicate, nullable)`` for :meth:`check`.
+        self._checks = tuple(
+            (spec.name, _ALWAYS.get(spec.type, _Never), _PREDICATES[spec.type], spec.nullable)
+            for spec in rule.fields
+        )
 
     def check(self, fact: Fact) -> None:
         """Raise :class:`ContractViolationError` naming every way ``fact`` breaks the contract."""
         data = fact.data
         if fact.type == self.fact_type and data.keys() == self._names and fact.subject:
-            for name, accepts, nullable, _ in self._fields:
+            for name, always, accepts, nullable in self._checks:
                 value = data[name]
+                if value.__class__ is always:
+                    continue
                 if not (accepts(value) if value is not None else nullable):
                     break
             else:

@@ -20,10 +20,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cdc_facts import envelope
+from cdc_facts import facts as facts_module
 from cdc_facts.changes import Change
+from cdc_facts.contracts import FactContract, converter
 from cdc_facts.envelope import decode_change
-from cdc_facts.errors import ChangeDecodeError, ContractViolationError
-from cdc_facts.facts import FACT_ID_NAMESPACE, Fact, fact_id, fact_ids
+from cdc_facts.errors import ChangeDecodeError, ContractViolationError, RecordError
+from cdc_facts.facts import FACT_ID_NAMESPACE, Fact, encode_fact, fact_id, fact_ids, to_cloudevent
 from cdc_facts.rules import load_mappings
 from cdc_facts.translator import TranslationResult, Translator
 
@@ -283,3 +285,99 @@ def test_snapshot_and_commit_time_extensions(tmp_path: Path) -> None:
     assert fact.extensions == {"cdcop": "r", "cdcsnapshot": "true"}
     assert fact.time == datetime(1970, 1, 1, 0, 0, 0, 7000, tzinfo=UTC)
     assert fact.id == fact_id("shop", "public.orders", change.position, "sales.Typed", 1)
+
+
+# --- conversions and contracts -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("2024-05-01T12:00:00+02:00", datetime(2024, 5, 1, 10, 0, tzinfo=UTC)),
+    (" 2024-05-01T10:00:00Z ", datetime(2024, 5, 1, 10, 0, tzinfo=UTC)),
+    ("2024-05-01T10:00:00", datetime(2024, 5, 1, 10, 0, tzinfo=UTC)),
+    ("2024-05-01", datetime(2024, 5, 1, tzinfo=UTC)),
+    (datetime(2024, 5, 1, 10, 0, tzinfo=UTC), datetime(2024, 5, 1, 10, 0, tzinfo=UTC)),
+])
+def test_timestamps_convert_to_utc(value: object, expected: datetime) -> None:
+    converted = converter("timestamp")(value)
+    assert converted == expected
+    assert isinstance(converted, datetime) and converted.tzinfo is UTC
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (" 1.50 ", Decimal("1.50")), (Decimal("-0.00"), Decimal("-0.00")), (3, Decimal("3")),
+])
+def test_decimals_keep_their_digits(value: object, expected: Decimal) -> None:
+    converted = converter("decimal")(value)
+    assert isinstance(converted, Decimal) and converted.as_tuple() == expected.as_tuple()
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    (Decimal("NaN"), "not a finite decimal"), ("Infinity", "not a finite decimal"),
+    ("abc", "not a decimal number"), (True, "a boolean is not a decimal"),
+])
+def test_decimals_that_are_not_numbers_are_refused(value: object, reason: str) -> None:
+    with pytest.raises((ValueError, TypeError), match=reason):
+        converter("decimal")(value)
+
+
+def test_the_contract_accepts_exact_classes_and_refuses_look_alikes(
+    translator: Translator,
+) -> None:
+    rule = next(r for r in translator.ruleset.rules if r.name == "Typed")
+    contract = FactContract(rule)
+    good = Fact("f", rule.fact_type, "/s", "7", datetime(2024, 5, 1, tzinfo=UTC), DATA, "t", "r")
+    contract.check(good)
+    for column, value in [("whole", True), ("number", float("inf")), ("day", datetime.now(UTC)),
+                          ("text", b"x"), ("amount", Decimal("NaN"))]:
+        bad = dataclasses.replace(good, data={**DATA, column: value})
+        with pytest.raises(ContractViolationError, match=f"`{column}`"):
+            contract.check(bad)
+
+
+# --- encoding ----------------------------------------------------------------------------
+
+VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.text(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.decimals(allow_nan=False, allow_infinity=False), st.dates(),
+    st.datetimes(timezones=st.sampled_from([UTC, None])),
+    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(), st.text(), max_size=2),
+)
+
+
+def general_encoding(fact: Fact) -> bytes:
+    """What encode_fact wrote before its fast path: the CloudEvent dict, dumped."""
+    return facts_module._dumps(to_cloudevent(fact))
+
+
+@given(data=st.dictionaries(st.text(), VALUES, max_size=5),
+       time=st.datetimes(timezones=st.sampled_from([UTC, None])),
+       subject=st.text(max_size=3), snapshot=st.booleans())
+def test_encoding_a_fact_writes_what_the_general_path_writes(
+    data: dict[str, object], time: datetime, subject: str, snapshot: bool
+) -> None:
+    extensions = {"cdcop": "r", "cdcsnapshot": "true"} if snapshot else {"cdcop": "u"}
+    fact = Fact("f-1", "shop.t", "/cdc-facts/shop/t", subject, time, data, "facts", "r",
+                extensions)
+    assert encode_fact(fact) == general_encoding(fact)
+
+
+@pytest.mark.parametrize("value", [float("nan"), Decimal("Infinity"), envelope.UNKNOWN,
+                                   object(), {1: "a"}])
+def test_encoding_a_fact_refuses_values_without_json_form(value: object) -> None:
+    fact = Fact("f-1", "shop.t", "/s", "7", datetime(2024, 5, 1, tzinfo=UTC), {"v": value},
+                "facts", "r", {"cdcop": "c"})
+    with pytest.raises(RecordError) as fast:
+        encode_fact(fact)
+    with pytest.raises(RecordError) as general:
+        general_encoding(fact)
+    assert type(fast.value) is type(general.value) and fast.value.message == general.value.message
+
+
+def test_encoding_a_fact_with_a_dataschema_or_an_odd_extension_takes_the_general_path() -> None:
+    fact = Fact("f-1", "shop.t", "/s", "7", datetime(2024, 5, 1, tzinfo=UTC), {"n": 2**70},
+                "facts", "r", {"cdcop": "c", "tenant": "a"}, dataschema="urn:x")
+    assert encode_fact(fact) == general_encoding(fact)
+    assert json.loads(encode_fact(fact))["dataschema"] == "urn:x"
+    with pytest.raises(RecordError, match="cannot name a CloudEvents extension"):
+        encode_fact(dataclasses.replace(fact, extensions={"Bad_Name": "x"}))
