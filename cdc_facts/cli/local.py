@@ -56,6 +56,8 @@ def local() -> None:
 @click.option("--postgres-port", type=int, default=0, help="PostgreSQL (default 15432).")
 @click.option("--mariadb-port", type=int, default=0, help="MariaDB (default 13306).")
 @click.option("--registry-port", type=int, default=0, help="Apicurio Registry (default 18080).")
+@click.option("--registry-management-port", type=int, default=0,
+              help="Apicurio's management interface (default 18081).")
 def up(extras: tuple[str, ...], home: Path | None, **ports: int) -> None:
     """Provision and start the stack; wait until every service is ready."""
     stack = _stack(home, **{k.removesuffix("_port"): v for k, v in ports.items()})

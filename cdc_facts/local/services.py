@@ -576,6 +576,9 @@ class RegistryService(_JavaService):
         self.dir.mkdir(parents=True, exist_ok=True)
         spawn([registry_java(), f"-Xmx{self.settings.heap}", f"-Dquarkus.http.port={self.port}",
                f"-Dquarkus.http.host={self.settings.host}", "-Dquarkus.log.level=WARN",
+               # its management interface defaults to 0.0.0.0:9000: keep it on loopback
+               f"-Dquarkus.management.host={self.settings.host}",
+               f"-Dquarkus.management.port={self.settings.ports.registry_management}",
                "-Dapicurio.rest.deletion.artifact.enabled=true",
                "-jar", str(self.jars / "quarkus-run.jar")],
               log=self.log, pid_file=self.pid_file, cwd=self.dir)

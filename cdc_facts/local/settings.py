@@ -23,6 +23,7 @@ class LocalPorts:
     postgres: int = 15432
     mariadb: int = 13306
     registry: int = 18080
+    registry_management: int = 18081
 
 
 def fields_of(cls: type) -> list[str]:

@@ -107,6 +107,9 @@ class LocalStack:
             check_port_free(svc.name, self.settings.host, svc.port)
             if svc.name == "kafka":
                 check_port_free("controller", self.settings.host, self.settings.ports.controller)
+            if svc.name == "registry":
+                check_port_free("registry-management", self.settings.host,
+                                self.settings.ports.registry_management)
             svc.provision()
             progress(f"{svc.name}: starting on {self.settings.host}:{svc.port}")
             svc.start()

@@ -34,6 +34,8 @@ def test_home_defaults_to_dot_dir_in_cwd(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
 
 def test_home_and_cache_come_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("KAFKA", "CONNECT"):
+        monkeypatch.delenv(f"CDC_FACTS_LOCAL__{name}_PORT", raising=False)
     monkeypatch.setenv("CDC_FACTS_HOME", str(tmp_path / "h"))
     monkeypatch.setenv("CDC_FACTS_CACHE", str(tmp_path / "c"))
     settings = LocalStackSettings.from_env(kafka=29092)
