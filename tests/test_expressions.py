@@ -478,6 +478,8 @@ def test_like_pattern_ending_in_escape_is_refused() -> None:
         ("after.a::money > 1", "cannot cast to MONEY", 1, 10, None),
         ("after.a::char(3) = 'x'", "use text or varchar", 1, 10, None),
         ("after.* IS NULL", "name the column", 1, 1, None),
+        ("after.t AT TIME ZONE 'Mars/Olympus'", "not recognized", 1, 1, None),
+        ("after.t AT TIME ZONE '+02'", "POSIX", 1, 1, None),
         ("extract(fortnight FROM after.t) = 1", 'unit "fortnight" not recognized', 1, 1, None),
         ("date_part('eon', after.t) = 1", 'unit "eon" not recognized', 1, 1, None),
         ("date_trunc('fortnight', after.t)", 'unit "fortnight" not recognized', 1, 1, None),

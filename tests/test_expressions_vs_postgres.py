@@ -178,6 +178,8 @@ stamptz_literals = st.tuples(
 ).map(lambda p: f"TIMESTAMPTZ '{p[0]}{p[1]}'")
 intervals = st.sampled_from(["INTERVAL '3 hours'", "INTERVAL '1 day 2 hours'", "INTERVAL '-2 days'",
                              "INTERVAL '90 minutes'", "INTERVAL '1.5 seconds'"])  # fmt: skip
+ZONES = st.sampled_from(["'UTC'", "'Europe/Paris'", "'America/New_York'", "'Asia/Kolkata'",
+                         "'Australia/Lord_Howe'"])  # fmt: skip
 TRUNC_FIELDS = ["microseconds", "milliseconds", "second", "minute", "hour", "day", "week",
                 "month", "quarter", "year", "decade", "century", "millennium"]  # fmt: skip
 DATE_FIELDS = ["year", "month", "day", "dow", "isodow", "doy", "week", "isoyear", "quarter",
@@ -213,6 +215,7 @@ def stamps(depth: int) -> st.SearchStrategy[str]:
         st.tuples(st.sampled_from(TRUNC_FIELDS), sub)
         .map(lambda p: f"date_trunc('{p[0]}', {p[1]})"),
         (dates(depth - 1) | stamptzs(depth - 1)).map(lambda e: f"({e})::timestamp"),
+        st.tuples(stamptzs(depth - 1), ZONES).map(_parens("{} AT TIME ZONE {}")),
         st.tuples(sub, sub).map(lambda p: f"least({p[0]}, {p[1]})"),
     )  # fmt: skip
 
@@ -229,6 +232,7 @@ def stamptzs(depth: int) -> st.SearchStrategy[str]:
         st.tuples(st.sampled_from(TRUNC_FIELDS), sub | dates(depth - 1))
         .map(lambda p: f"date_trunc('{p[0]}', {p[1]})"),
         (dates(depth - 1) | stamps(depth - 1)).map(lambda e: f"({e})::timestamptz"),
+        st.tuples(stamps(depth - 1), ZONES).map(_parens("{} AT TIME ZONE {}")),
         ints(depth - 1).map(lambda e: f"to_timestamp({e})"),
         st.tuples(sub, sub).map(lambda p: f"COALESCE({p[0]}, {p[1]})"),
     )  # fmt: skip

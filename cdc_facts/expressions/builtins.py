@@ -268,3 +268,4 @@ date_trunc = temporal.date_trunc
 date_part = temporal.date_part
 extract = temporal.extract
 to_timestamp = temporal.to_timestamp
+timezone = temporal.at_time_zone

@@ -234,6 +234,11 @@ def _power(node: exp.Pow, cc: Compiling) -> Node:
     return compile_call(node, "power", [node.this, node.expression], cc)
 
 
+@handles(exp.AtTimeZone)
+def _at_time_zone(node: exp.AtTimeZone, cc: Compiling) -> Node:
+    return compile_call(node, "timezone", [node.args["zone"], node.this], cc)
+
+
 _TRIMS = {"LEADING": "ltrim", "TRAILING": "rtrim"}
 
 

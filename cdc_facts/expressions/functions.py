@@ -178,6 +178,12 @@ def _rounded_type(types: Sequence[str | None]) -> str | None:
     return "double precision" if types[0] in ("integer", "double precision") else None
 
 
+def _zone_type(types: Sequence[str | None]) -> str | None:
+    """``AT TIME ZONE`` turns a timestamptz into a timestamp and the other way round."""
+    flipped = {"timestamp": "timestamptz", "timestamptz": "timestamp", "date": "timestamp"}
+    return flipped.get(types[1] or "")
+
+
 def _power_type(types: Sequence[str | None]) -> str | None:
     if "numeric" in types:
         return "numeric"
@@ -262,6 +268,7 @@ _FIELD_CHECKS = {
     "date_trunc": _field_check(temporal.trunc_field_problem),
     "date_part": _field_check(temporal.extract_field_problem),
     "extract": _field_check(temporal.extract_field_problem),
+    "timezone": _field_check(temporal.time_zone_problem),
 }
 
 
@@ -302,6 +309,7 @@ def _register_builtins() -> None:
         ("date_part", builtins.date_part, 2, 2, "double precision", "date_part('year', ts)"),
         ("extract", builtins.extract, 2, 2, "numeric", "EXTRACT(field FROM ts)"),
         ("to_timestamp", builtins.to_timestamp, 1, 1, "timestamptz", "from epoch seconds"),
+        ("timezone", builtins.timezone, 2, 2, _zone_type, "ts AT TIME ZONE zone"),
     ):  # fmt: skip
         register_function(name, impl, low, high, result_type=rtype, description=doc,
                           check=_FIELD_CHECKS.get(name))

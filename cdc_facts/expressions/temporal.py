@@ -11,9 +11,12 @@ import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_OFFSET_RE = re.compile(r"[+-]?\d{1,2}(:?\d{2})?")
 _PG_EPOCH = datetime(2000, 1, 1)
 _MICROS_PER_DAY = 86_400_000_000
 
@@ -339,3 +342,50 @@ def _interval_part(name: str, value: timedelta) -> object:
 def date_part(field: object, value: object) -> float:
     """``date_part(field, value)``: like :func:`extract`, as double precision."""
     return float(extract(field, value))
+
+
+# --- time zones ------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=64)
+def time_zone(name: str) -> ZoneInfo:
+    """The IANA time zone called ``name`` (``'Europe/Paris'``, ``'UTC'``)."""
+    if _OFFSET_RE.fullmatch(name.strip()):
+        raise ValueError(
+            f'time zone "{name}" is an offset, which PostgreSQL reads the POSIX way (\'+02\' '
+            "is two hours west of UTC); use a zone name such as 'Europe/Paris'"
+        )
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f'time zone "{name}" not recognized') from None
+
+
+def time_zone_problem(name: str) -> str | None:
+    """Why ``name`` is not a usable time zone, or None."""
+    try:
+        time_zone(name)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def at_time_zone(zone: object, value: object) -> datetime:
+    """``value AT TIME ZONE zone``: a timestamptz (or a date, taken as midnight UTC) becomes
+    the local wall-clock time there; a timestamp is read as local time there and becomes a
+    timestamptz. Local times skipped or repeated by a clock change are read as PostgreSQL
+    reads them: with the offset in force before a jump forward, after a jump back."""
+    if not isinstance(zone, str):
+        raise TypeError("AT TIME ZONE needs a time zone name")
+    where = time_zone(zone)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return _local_to_utc(value, where)
+    return _as_datetime(value, "timezone").astimezone(where).replace(tzinfo=None)
+
+
+def _local_to_utc(wall: datetime, where: ZoneInfo) -> datetime:
+    first, second = wall.replace(tzinfo=where, fold=0), wall.replace(tzinfo=where, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first.astimezone(UTC)
+    exists = first.astimezone(UTC).astimezone(where).replace(tzinfo=None) == wall
+    return (second if exists else first).astimezone(UTC)
