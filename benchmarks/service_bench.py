@@ -9,7 +9,9 @@ them, in one process, with each of:
 * ``translator at-least-once``: ``cdc-facts run --guarantee at-least-once``, 1 s commits;
 * ``exactly-once 100ms / 1s / 5s``: the service with Kafka transactions, committing at
   that interval (the batch size is set high enough that the interval decides);
-* ``exactly-once defaults``: 1000 records or 1 s, whichever comes first.
+* ``exactly-once defaults``: 1000 records or 1 s, whichever comes first;
+* ``engine alone``: decode, translate and encode the same records in a loop, without
+  Kafka: the ceiling of any translator run on this machine.
 
 Each run starts a fresh consumer group at the start of the topic and is timed from the
 moment its partitions are assigned until every record is committed. Figures: records per
@@ -40,8 +42,11 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
+from cdc_facts.envelope import decode_change
+from cdc_facts.facts import encode_fact, fact_headers
 from cdc_facts.kafka import AtLeastOnceProducer, ChangeConsumer, Partition
 from cdc_facts.rules import load_mappings
 from cdc_facts.service import (
@@ -57,6 +62,7 @@ from cdc_facts.translator import Translator
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "service.json"
 GOALS = {"translator_vs_passthrough": 0.6, "exactly_once_vs_at_least_once": 0.9}
+ENGINE = "engine alone, no Kafka (decode, translate, encode)"
 PARTITIONS = 3
 
 MAPPING = """\
@@ -260,6 +266,22 @@ def _poll(consumer: ChangeConsumer, asked: int, wait_s: float) -> list[Any]:
     return messages
 
 
+def run_engine(connector: str, mappings: Path, records: int) -> Run:
+    """The ceiling: decode, translate and encode the same records, without Kafka."""
+    translator = Translator(load_mappings([mappings]))
+    inputs = [change_record(connector, index) for index in range(records)]
+    settings, topic = translator.envelope_settings, f"{connector}.public.orders"
+    wall, cpu = time.perf_counter(), time.process_time()
+    for offset, (key, value) in enumerate(inputs):
+        change = decode_change(value, key, topic=topic, partition=0, offset=offset,
+                               settings=settings)
+        for fact in translator.translate(change):  # type: ignore[arg-type]
+            encode_fact(fact)
+            fact_headers(fact)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return Run(ENGINE, records, wall, cpu)
+
+
 # --- the report ----------------------------------------------------------------------------
 
 
@@ -283,8 +305,10 @@ def benchmark(bootstrap: str, records: int, repeat: int) -> dict[str, Any]:
         size = preload(bootstrap, topic, connector, records)
         runs: dict[str, list[Run]] = {"B1 passthrough (at-least-once)": []}
         runs.update({name: [] for name in VARIANTS})
+        runs[ENGINE] = []
         for round_ in range(repeat):
             print(f"round {round_ + 1}/{repeat}", file=sys.stderr)
+            runs[ENGINE].append(run_engine(connector, mappings, min(records, 50_000)))
             runs["B1 passthrough (at-least-once)"].append(
                 run_passthrough(topic, mappings, bootstrap, records))
             for name, options in VARIANTS.items():
@@ -293,11 +317,12 @@ def benchmark(bootstrap: str, records: int, repeat: int) -> dict[str, Any]:
 
 
 def _summary(runs: dict[str, list[Run]], records: int, size: int) -> dict[str, Any]:
-    rows = {name: {"records_per_s": statistics.median(r.per_s for r in done),
-                   "records_per_cpu_s": statistics.median(r.per_cpu_s for r in done),
-                   "wall_s": [round(r.wall_s, 2) for r in done],
-                   "cpu_s": [round(r.cpu_s, 2) for r in done]}
-            for name, done in runs.items()}
+    rows: dict[str, dict[str, Any]] = {
+        name: {"records_per_s": statistics.median(r.per_s for r in done),
+               "records_per_cpu_s": statistics.median(r.per_cpu_s for r in done),
+               "wall_s": [round(r.wall_s, 2) for r in done],
+               "cpu_s": [round(r.cpu_s, 2) for r in done]}
+        for name, done in runs.items()}
     b1 = rows["B1 passthrough (at-least-once)"]
     alo, eos = rows["translator at-least-once (1s)"], rows["exactly-once 1s"]
     return {
@@ -310,6 +335,8 @@ def _summary(runs: dict[str, list[Run]], records: int, size: int) -> dict[str, A
             "exactly_once_vs_at_least_once": eos["records_per_s"] / alo["records_per_s"],
             "exactly_once_vs_at_least_once_cpu":
                 eos["records_per_cpu_s"] / alo["records_per_cpu_s"],
+            "translator_vs_engine_alone_cpu":
+                alo["records_per_cpu_s"] / rows[ENGINE]["records_per_cpu_s"],
         },
         "goals": GOALS,
     }
@@ -319,12 +346,12 @@ def print_table(result: dict[str, Any]) -> None:
     print(f"{result['records']:,} records of {result['record_bytes']} bytes, "
           f"{result['partitions']} partitions, median of {result['repeat']}; "
           f"python {result['python']}, {result['cpus']} cpus, load {result['load_average']:.1f}")
-    print(f"{'run':44} {'records/s':>11} {'records/cpu-s':>14}")
+    print(f"{'run':52} {'records/s':>11} {'records/cpu-s':>14}")
     for name, row in result["runs"].items():
-        print(f"{name:44} {row['records_per_s']:>11,.0f} {row['records_per_cpu_s']:>14,.0f}")
+        print(f"{name:52} {row['records_per_s']:>11,.0f} {row['records_per_cpu_s']:>14,.0f}")
     for name, ratio in result["ratios"].items():
         goal = GOALS.get(name)
-        print(f"{name:44} {ratio:>11.2f}" + (f"   goal >= {goal}" if goal else ""))
+        print(f"{name:52} {ratio:>11.2f}" + (f"   goal >= {goal}" if goal else ""))
 
 
 def main() -> None:
