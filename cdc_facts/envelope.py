@@ -156,8 +156,9 @@ class _EnvelopeDecoder:
         if schema is not None:
             before, after, source = schema.decode_rows(before, after, source)
         # positional: a third faster than keywords on this hot path (tests pin the order)
-        return Change(op, before, after, source, payload.get("ts_ms"), _key(key) if key else None,
-                      payload.get("transaction"), topic, partition, offset)
+        return Change(op, before, after, source, payload.get("ts_ms"),
+                      _key(key, topic) if key else None, payload.get("transaction"), topic,
+                      partition, offset)
 
 
 def _decoder(settings: EnvelopeSettings) -> _EnvelopeDecoder:
@@ -181,7 +182,7 @@ def _row(row: object, name: str) -> Row | None:
     raise ChangeDecodeError(f"`{name}` is a JSON {_json_type(row)}, not an object", hint=_HINT)
 
 
-def _key(key: bytes | str | dict[str, Any]) -> Row | None:
+def _key(key: bytes | str | dict[str, Any], topic: str | None = None) -> Row | None:
     if isinstance(key, bytes) and not key.startswith(b'{"schema":'):
         try:
             payload = _loads(key)  # a key without a schema: the common case, kept short
@@ -189,7 +190,7 @@ def _key(key: bytes | str | dict[str, Any]) -> Row | None:
             payload = None  # the full path below names the problem
         if payload.__class__ is dict and "payload" not in payload:
             return payload
-    payload, schema, _start = _parse(key, "key")
+    payload, schema, _start = _parse(key, "key", None if topic is None else ("key", topic))
     if payload is None:
         return None
     if payload.__class__ is not dict:
@@ -246,18 +247,19 @@ _loads: Final = _fast_json_loads()
 
 
 def _parse(
-    raw: RawRecord, what: str, topic: str | None = None
+    raw: RawRecord, what: str, stream: _Stream | None = None
 ) -> tuple[Any, _Schema | None, int]:
     """Split a JsonConverter document into its payload and compiled schema (or None).
 
-    The third item is where the payload's text starts in ``raw``. ``topic`` names the
-    record's topic: the schema last seen on it is tried first.
+    The third item is where the payload's text starts in ``raw``. ``stream`` names where
+    the record comes from (its topic, for keys ``("key", topic)``): the schema last seen
+    there is tried first.
     """
     cls = raw.__class__
     if (cls is bytes or cls is str) and raw:
         assert isinstance(raw, bytes | str)
         if raw.startswith(_SCHEMA_OPEN[cls]) and raw.endswith(_CLOSE[cls]):  # type: ignore[arg-type]
-            found = _split_text(raw, topic)
+            found = _split_text(raw, stream)
             if found is not None:
                 return found
         try:
@@ -272,12 +274,16 @@ def _parse(
     return None, None, 0  # None or empty: a tombstone
 
 
-def _split_text(raw: bytes | str, topic: str | None) -> tuple[Any, _Schema, int] | None:
+#: Where records come from, for the schema cache: a topic, or ``("key", topic)``.
+_Stream: TypeAlias = str | tuple[str, str]
+
+
+def _split_text(raw: bytes | str, stream: _Stream | None) -> tuple[Any, _Schema, int] | None:
     """Parse only the payload of ``{"schema":S,"payload":P}``, with S compiled once.
 
     Returns None when the text is not laid out that way: the caller then parses it whole.
     """
-    known = _SCHEMAS.get(topic) if topic is not None else None
+    known = _SCHEMAS.get(stream) if stream is not None else None
     if known is not None and known[0].__class__ is raw.__class__:
         text = known[0]
         start = len(text) + 21  # len('{"schema":') + len(',"payload":')
@@ -296,8 +302,8 @@ def _split_text(raw: bytes | str, topic: str | None) -> tuple[Any, _Schema, int]
         schema = _schema_at(raw, cut)
     except ValueError:
         return None  # not what it looked like: parse it whole for a precise error
-    if topic is not None and start == cut + 12 and len(_SCHEMAS) < _SCHEMA_CACHE_LIMIT:
-        _SCHEMAS[topic] = (raw[10 : cut + 1], schema)  # the topic's schema, tried first
+    if stream is not None and start == cut + 12 and len(_SCHEMAS) < _SCHEMA_CACHE_LIMIT:
+        _SCHEMAS[stream] = (raw[10 : cut + 1], schema)  # the stream's schema, tried first
     return payload, schema, start
 
 
@@ -456,9 +462,10 @@ def _decode_field(decoder: Decoder, value: object, name: str) -> None:
         ) from exc
 
 
-#: Compiled schemas with their text, by ``(length, tail)`` of the text; and by topic name,
-#: the schema last seen on that topic (tried first: no need to look for where it ends).
-_SCHEMAS: dict[tuple[int, bytes | str] | str, tuple[bytes | str, _Schema]] = {}
+#: Compiled schemas with their text, by ``(length, tail)`` of the text; and by stream
+#: (a topic's values or keys), the schema last seen there, tried first: with it, there is no
+#: need to look for where the schema ends.
+_SCHEMAS: dict[tuple[int, bytes | str] | _Stream, tuple[bytes | str, _Schema]] = {}
 _SCHEMA_CACHE_LIMIT: Final = 4096
 
 
@@ -561,6 +568,7 @@ def _base64(text: str) -> bytes:
 
 #: Scaling by a power of ten in this context never rounds.
 _EXACT: Final = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+_a2b_base64: Final = binascii.a2b_base64
 
 
 def _decimal_decoder(schema: dict[str, Any]) -> Decoder:
@@ -568,8 +576,11 @@ def _decimal_decoder(schema: dict[str, Any]) -> Decoder:
 
     def decode_decimal(value: str | float) -> Decimal:
         if value.__class__ is str:
-            unscaled = int.from_bytes(_base64(value), "big", signed=True)
-            return Decimal(unscaled).scaleb(exponent, _EXACT)
+            try:
+                raw = _a2b_base64(value, strict_mode=True)
+            except binascii.Error:
+                raw = _base64(value)  # raises, naming the problem
+            return Decimal(int.from_bytes(raw, "big", signed=True)).scaleb(exponent, _EXACT)
         return _decimal(value, -exponent)
 
     return decode_decimal

@@ -301,7 +301,8 @@ _EXTENSION_NAME: Final = re.compile(r"[a-z0-9]+")
 _RESERVED: Final = frozenset(
     "specversion id source type subject time datacontenttype dataschema data data_base64".split()
 )
-_VALID_EXTENSIONS: set[str] = set()
+#: Extension names already found valid (the translator's own are known to be).
+_VALID_EXTENSIONS: set[str] = {"cdcop", "cdcsnapshot"}
 
 
 def _check_extension(name: str, fact: Fact) -> None:

@@ -126,6 +126,24 @@ def test_keys_decode_as_their_parsed_form_does(key: bytes) -> None:
     assert from_bytes == from_parsed
 
 
+def test_a_topics_key_schema_is_reused_and_a_new_one_is_compiled() -> None:
+    value = compact({"before": None, "after": {"id": 7}, "source": SOURCE, "op": "c"})
+
+    def key(logical: str | None, id_: int) -> bytes:
+        column: dict[str, Any] = {"type": "int32", "optional": False, "field": "id"}
+        if logical:
+            column["name"] = logical
+        return compact({"schema": {"type": "struct", "fields": [column]}, "payload": {"id": id_}})
+
+    topic = "shop.public.keys"
+    first = decode_change(value, key("io.debezium.time.Date", 1), topic=topic)
+    again = decode_change(value, key("io.debezium.time.Date", 2), topic=topic)
+    changed = decode_change(value, key(None, 3), topic=topic)
+    assert first is not None and first.key == {"id": date(1970, 1, 2)}
+    assert again is not None and again.key == {"id": date(1970, 1, 3)}
+    assert changed is not None and changed.key == {"id": 3}
+
+
 @pytest.mark.parametrize("key", [b"[1]", b"not json", b'"text"', b'{"payload":1,"schema":null}'])
 def test_keys_that_are_no_objects_are_errors(key: bytes) -> None:
     value = compact({"before": None, "after": {"id": 7}, "source": SOURCE, "op": "c"})
