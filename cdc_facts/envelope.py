@@ -256,6 +256,11 @@ def _parse(
     there is tried first.
     """
     cls = raw.__class__
+    if cls is bytes and stream is not None:  # the hot path: bytes from a known stream
+        assert isinstance(raw, bytes)
+        found = _known_payload(raw, stream)
+        if found is not None:
+            return found
     if (cls is bytes or cls is str) and raw:
         assert isinstance(raw, bytes | str)
         if raw.startswith(_SCHEMA_OPEN[cls]) and raw.endswith(_CLOSE[cls]):  # type: ignore[arg-type]
@@ -272,6 +277,23 @@ def _parse(
     if isinstance(raw, dict):
         return (*_split_document(copy.deepcopy(raw)), 0)  # decoding works in place
     return None, None, 0  # None or empty: a tombstone
+
+
+def _known_payload(raw: bytes, stream: _Stream) -> tuple[Any, _Schema, int] | None:
+    """The payload of ``raw`` when it carries the schema last seen on ``stream``."""
+    known = _SCHEMAS.get(stream)
+    if known is None or not raw.startswith(b'{"schema":'):
+        return None
+    text, schema = known
+    start = len(text) + 21  # len('{"schema":') + len(',"payload":')
+    if text.__class__ is bytes and raw.startswith(text, 10) and raw.startswith(
+        b',"payload":', start - 11
+    ) and raw.endswith(b"}"):
+        try:
+            return _loads(raw[start:-1]), schema, start
+        except ValueError:
+            return None  # parsed whole, for a precise error
+    return None
 
 
 #: Where records come from, for the schema cache: a topic, or ``("key", topic)``.
