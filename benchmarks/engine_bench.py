@@ -313,16 +313,27 @@ def contract_costs(translator: Translator, records: list[Any]) -> dict[str, Any]
     contracts = {t: FactContract(r) for t, r in rules.items()}
     validators = {t: schema_validator(r) for t, r in rules.items()}
     events = [to_cloudevent(f) for f in facts]
-    start = time.perf_counter()
-    for fact in facts:
-        contracts[fact.type].check(fact)
-    compiled = time.perf_counter() - start
-    start = time.perf_counter()
-    for fact, event in zip(facts, events, strict=True):
-        validators[fact.type].validate(event)
-    schema = time.perf_counter() - start
-    return {"facts": len(facts), "compiled_check_us": round(compiled / len(facts) * 1e6, 2),
-            "jsonschema_us": round(schema / len(facts) * 1e6, 2)}
+
+    def compiled() -> None:
+        for fact in facts:
+            contracts[fact.type].check(fact)
+
+    def schema() -> None:
+        for fact, event in zip(facts, events, strict=True):
+            validators[fact.type].validate(event)
+
+    return {"facts": len(facts), "compiled_check_us": _per_call_us(compiled, len(facts)),
+            "jsonschema_us": _per_call_us(schema, len(facts))}
+
+
+def _per_call_us(run: Callable[[], None], calls: int, repeat: int = 5) -> float:
+    """Microseconds per call, the median of ``repeat`` runs."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return round(statistics.median(times) / calls * 1e6, 2)
 
 
 def _ruleset_dir() -> Path:
@@ -338,6 +349,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="profile the schemas-off run")
+    parser.add_argument("--before", type=Path, help="an earlier results file to compare with")
     args = parser.parse_args()
     translator = Translator(load_mappings([_ruleset_dir()]))
     rules = translator.ruleset.rules
@@ -364,9 +376,23 @@ def main() -> None:
                 eng["changes_per_s"] / fast["changes_per_s"], 3)
         if not with_schema:
             results["contract_check"] = contract_costs(translator, records)
+    if args.before:
+        results["before"] = _before(json.loads(args.before.read_text()), results)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     _print(results)
+
+
+def _before(earlier: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    """The engine figures of an earlier run, and how many times faster this run is."""
+    found: dict[str, Any] = {"note": earlier.get("note", "an earlier run")}
+    for name in ("schemas_off", "schemas_on"):
+        old, new = earlier[name]["engine"], now[name]["engine"]
+        found[name] = {
+            "changes_per_s": old["changes_per_s"], "changes_per_cpu_s": old["changes_per_cpu_s"],
+            "speedup_cpu": round(new["changes_per_cpu_s"] / old["changes_per_cpu_s"], 2),
+        }
+    return found
 
 
 def _profile(run: Callable[[list[Any]], int], records: list[Any]) -> None:
@@ -392,6 +418,9 @@ def _print(results: dict[str, Any]) -> None:
         if "baseline_orjson" in row:
             print(f"{name}: orjson loads+dumps {row['baseline_orjson']['changes_per_s']:,}/s, "
                   f"engine at {row['ratio_to_orjson_baseline']}x of it")
+    for name, row in results.get("before", {}).items():
+        if name != "note":
+            print(f"{name}: before {row['changes_per_cpu_s']:,}/cpu-s, now {row['speedup_cpu']}x")
     check = results["contract_check"]
     print(f"contract check per fact: compiled {check['compiled_check_us']} µs, "
           f"jsonschema {check['jsonschema_us']} µs ({check['facts']} facts)")

@@ -256,11 +256,12 @@ def _parse(
     there is tried first.
     """
     cls = raw.__class__
-    if cls is bytes and stream is not None:  # the hot path: bytes from a known stream
+    if cls is bytes and stream is not None:
         assert isinstance(raw, bytes)
-        found = _known_payload(raw, stream)
-        if found is not None:
-            return found
+        if raw.startswith(b'{"schema":'):  # the hot path with schemas: a stream's known one
+            found = _known_payload(raw, stream)
+            if found is not None:
+                return found
     if (cls is bytes or cls is str) and raw:
         assert isinstance(raw, bytes | str)
         if raw.startswith(_SCHEMA_OPEN[cls]) and raw.endswith(_CLOSE[cls]):  # type: ignore[arg-type]
@@ -282,7 +283,7 @@ def _parse(
 def _known_payload(raw: bytes, stream: _Stream) -> tuple[Any, _Schema, int] | None:
     """The payload of ``raw`` when it carries the schema last seen on ``stream``."""
     known = _SCHEMAS.get(stream)
-    if known is None or not raw.startswith(b'{"schema":'):
+    if known is None:
         return None
     text, schema = known
     start = len(text) + 21  # len('{"schema":') + len(',"payload":')
