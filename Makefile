@@ -5,14 +5,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv mariadb demo test test-unit lint bench bench-engine soak stack-up stack-down clean
+.PHONY: help venv mariadb demo test test-unit lint bench bench-engine bench-pipeline soak stack-up \
+	stack-down clean
 
 help:
 	@echo "make demo        start the local stack and run the legacy-shop demo"
 	@echo "make test        run the whole suite (unit + integration against the real stack)"
 	@echo "make test-unit   run only the tests that need no stack"
 	@echo "make lint        ruff + mypy strict"
-	@echo "make bench       engine benchmark (not part of make test)"
+	@echo "make bench       both benchmarks below (not part of make test)"
+	@echo "make bench-engine    the pure engine: decode -> evaluate -> encode"
+	@echo "make bench-pipeline  pgbench -> PostgreSQL -> Debezium -> Kafka -> translator"
+	@echo "make soak        pipeline load with the translator killed every minute (SOAK_MINUTES=10)"
 	@echo "make stack-up / stack-down   start / stop the local stack"
 
 $(STAMP): pyproject.toml
@@ -53,10 +57,12 @@ bench-engine: venv
 # pgbench -> PostgreSQL -> Debezium -> Kafka -> cdc-facts run, on the running local stack.
 # Knobs: BENCH_SCALE, BENCH_CLIENTS, BENCH_RATES, BENCH_SECONDS, BENCH_CEILING_SECONDS.
 bench-pipeline: venv
+	$(BIN)/cdc-facts local up
 	eval "$$($(BIN)/cdc-facts local env)" && $(BIN)/python -m benchmarks.pipeline.run
 
 # Load for SOAK_MINUTES (default 10), SIGKILL the translator every minute, verify exactly.
 soak: venv
+	$(BIN)/cdc-facts local up
 	eval "$$($(BIN)/cdc-facts local env)" && $(BIN)/python -m benchmarks.pipeline.soak
 
 stack-up: venv mariadb
