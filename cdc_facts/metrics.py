@@ -115,7 +115,8 @@ class ServiceMetrics:
         self.batch = Histogram("cdc_facts_batch_records", "Records read per transaction",
                                buckets=_BATCH_BUCKETS, registry=r)
         self.latency = Histogram("cdc_facts_end_to_end_latency_seconds", "From the source "
-                                 "commit (source.ts_ms) to the commit of the facts, per change",
+                                 "commit (source.ts_ms) to the commit of the facts, per "
+                                 "source commit time in a batch",
                                  buckets=_LATENCY_BUCKETS, registry=r)
         self.lag = Gauge("cdc_facts_consumer_lag", "Records in a change-topic partition past "
                          "the committed position", ["topic", "partition"], registry=r)

@@ -30,7 +30,7 @@ from confluent_kafka import Message
 
 from cdc_facts.changes import Change
 from cdc_facts.envelope import decode_change
-from cdc_facts.errors import CdcFactsError, KafkaFatalError, RecordError, TransientError
+from cdc_facts.errors import CdcFactsError, RecordError, TransientError
 from cdc_facts.facts import encode_fact, fact_headers
 from cdc_facts.kafka import (
     AtLeastOnceProducer,
@@ -105,7 +105,7 @@ class _Batch:
         self.facts: Counter[str] = Counter()
         self.dead_letters: Counter[str] = Counter()
         self.duplicates: Counter[str] = Counter()
-        self.source_times_ms: list[int] = []
+        self.source_times_ms: set[int] = set()
 
     def read(self, partition: Partition, offset: int) -> None:
         if partition not in self.first:
@@ -171,13 +171,17 @@ class Service:
         Raises:
             KafkaFatalError: a client cannot go on (fenced by a newer instance…).
             KafkaUnavailableError: the broker stayed unreachable past the retry timeout.
+
+        Only a stop through ``stop`` commits the open transaction; when anything else
+        ends the loop (an error, a bug), the transaction is aborted, so that a record
+        whose handling failed half-way is never committed.
         """
         try:
             self.start()
             while not stop.is_set():
                 self.step()
-        except KafkaFatalError:
-            self._failed = True
+        except BaseException:
+            self._failed = True  # whatever stopped the loop, the open batch is aborted
             raise
         finally:
             self.close()
@@ -301,10 +305,10 @@ class Service:
             return
         produce = self._producer.produce
         for fact, value in facts:
-            produce(fact.topic, fact.subject.encode(), value, list(fact_headers(fact)))
+            produce(fact.topic, fact.subject.encode(), value, fact_headers(fact))
             batch.facts[fact.type] += 1
         if facts:
-            batch.source_times_ms.append(_source_ms(change))
+            batch.source_times_ms.add(_source_ms(change))
 
     def _dead_letter(self, message: Message, partition: Partition, offset: int,
                      error: RecordError, batch: _Batch) -> None:

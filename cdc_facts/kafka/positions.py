@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
@@ -54,8 +54,7 @@ class MarkKey(NamedTuple):
     connector: str
 
 
-@dataclass(frozen=True, slots=True)
-class SourcePosition:
+class SourcePosition(NamedTuple):
     """A change's place in its connector's stream.
 
     ``scope`` names the stream the ``order`` is valid in (``pg``, ``binlog:<server id>``);
@@ -65,6 +64,15 @@ class SourcePosition:
     scope: str
     order: tuple[int, ...]
     key: str | None = None
+
+
+def _covers(scope: str, order: tuple[int, ...], keys: Set[str],
+            position: SourcePosition) -> bool:
+    if position.scope != scope:
+        return False
+    if position.order != order:
+        return position.order < order
+    return position.key is not None and position.key in keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,27 +89,48 @@ class HighWaterMark:
         A change at the mark's exact position counts as handled only if its key was seen
         there; a change without a key is then let through (a repeat beats a loss).
         """
-        if position.scope != self.scope:
-            return False
-        if position.order != self.order:
-            return position.order < self.order
-        return position.key is not None and position.key in self.keys
+        return _covers(self.scope, self.order, self.keys, position)
 
     def advanced(self, position: SourcePosition) -> HighWaterMark:
         """This mark moved up to ``position`` (or widened by its key at the same place)."""
-        if position.scope == self.scope and position.order == self.order:
-            if position.key is None or position.key in self.keys:
-                return self
-            return HighWaterMark(self.scope, self.order, self.keys | {position.key})
-        if position.scope == self.scope and position.order < self.order:
-            return self
-        return HighWaterMark.at(position)
+        moving = _Moving(self.scope, self.order, set(self.keys))
+        moving.move(position)
+        return moving.frozen()
 
     @staticmethod
     def at(position: SourcePosition) -> HighWaterMark:
         """A mark exactly at ``position``."""
         keys = frozenset() if position.key is None else frozenset({position.key})
         return HighWaterMark(position.scope, position.order, keys)
+
+
+class _Moving:
+    """A mark the open transaction moves, changed in place (one per partition and batch,
+    not one per change)."""
+
+    __slots__ = ("scope", "order", "keys")
+
+    def __init__(self, scope: str, order: tuple[int, ...], keys: set[str]) -> None:
+        self.scope = scope
+        self.order = order
+        self.keys = keys
+
+    def covers(self, position: SourcePosition) -> bool:
+        return _covers(self.scope, self.order, self.keys, position)
+
+    def move(self, position: SourcePosition) -> None:
+        if position.scope == self.scope:
+            if position.order == self.order:
+                if position.key is not None:
+                    self.keys.add(position.key)
+                return
+            if position.order < self.order:
+                return
+        self.scope, self.order = position.scope, position.order
+        self.keys = set() if position.key is None else {position.key}
+
+    def frozen(self) -> HighWaterMark:
+        return HighWaterMark(self.scope, self.order, frozenset(self.keys))
 
 
 def source_position(change: Change, record_key: bytes | str | None = None) -> SourcePosition | None:
@@ -170,7 +199,7 @@ class HighWaterMarks:
 
     def __init__(self) -> None:
         self._committed: dict[MarkKey, HighWaterMark] = {}
-        self._pending: dict[MarkKey, HighWaterMark] = {}
+        self._pending: dict[MarkKey, _Moving] = {}
 
     def is_duplicate(self, key: MarkKey, position: SourcePosition) -> bool:
         """Whether a change at ``position`` was already turned into facts."""
@@ -179,17 +208,23 @@ class HighWaterMarks:
 
     def advance(self, key: MarkKey, position: SourcePosition) -> None:
         """Record that the change at ``position`` is handled, in the open transaction."""
-        mark = self._pending.get(key) or self._committed.get(key)
-        self._pending[key] = HighWaterMark.at(position) if mark is None else mark.advanced(
-            position)
+        moving = self._pending.get(key)
+        if moving is None:
+            mark = self._committed.get(key)
+            if mark is None:
+                self._pending[key] = _Moving(position.scope, position.order,
+                                             set() if position.key is None else {position.key})
+                return
+            moving = self._pending[key] = _Moving(mark.scope, mark.order, set(mark.keys))
+        moving.move(position)
 
     def pending(self) -> dict[MarkKey, HighWaterMark]:
         """The marks the open transaction moved: to be written with it."""
-        return dict(self._pending)
+        return {key: moving.frozen() for key, moving in self._pending.items()}
 
     def commit(self) -> None:
         """The open transaction committed: its marks hold."""
-        self._committed.update(self._pending)
+        self._committed.update(self.pending())
         self._pending.clear()
 
     def rollback(self) -> None:
@@ -209,7 +244,8 @@ class HighWaterMarks:
 
     def get(self, key: MarkKey) -> HighWaterMark | None:
         """The current mark of ``key`` (the open transaction's, if it moved it)."""
-        return self._pending.get(key) or self._committed.get(key)
+        moving = self._pending.get(key)
+        return moving.frozen() if moving is not None else self._committed.get(key)
 
 
 # --- the positions topic -----------------------------------------------------------------

@@ -14,8 +14,8 @@ the records since the last commit are produced again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any, Final
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final, cast
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer, TopicPartition
 
@@ -25,7 +25,7 @@ from cdc_facts.kafka.errors import Action, ErrorPolicy
 
 log = logging.getLogger(__name__)
 
-Headers = list[tuple[str, str | bytes | None]]
+Headers = Sequence[tuple[str, str | bytes | None]]
 
 #: Produce errors retrying cannot help: the record is larger than the broker accepts.
 _NEVER_FITS: Final = frozenset({"MSG_SIZE_TOO_LARGE", "_MSG_SIZE_TOO_LARGE"})
@@ -74,7 +74,7 @@ class BaseFactProducer:
         client = self.client
         while True:
             try:
-                client.produce(topic, value, key, headers=headers)
+                client.produce(topic, value, key, headers=cast(list[Any], headers))
                 return
             except BufferError:
                 client.poll(0.05)
