@@ -468,10 +468,12 @@ class _Schema:
         self, before: Row | None, after: Row | None, source: dict[str, Any]
     ) -> tuple[Row | None, Row | None, dict[str, Any]]:
         fields = self.fields
-        for name, row in (("before", before), ("after", after), ("source", source)):
-            decoder = fields.get(name)
-            if decoder is not None and row:
-                _decode_field(decoder, row, name)
+        if before and (decoder := fields.get("before")) is not None:
+            _decode_field(decoder, before, "before")
+        if after and (decoder := fields.get("after")) is not None:
+            _decode_field(decoder, after, "after")
+        if source and (decoder := fields.get("source")) is not None:
+            _decode_field(decoder, source, "source")
         return before, after, source
 
 
@@ -658,9 +660,17 @@ def _timestamp(unit_us: int, divisor: int = 1) -> Decoder:
 
 
 def _zoned_timestamp(text: str) -> datetime:
-    if text in _INFINITE_TIMESTAMPS:
+    if text.__class__ is str:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            if text in _INFINITE_TIMESTAMPS:  # PostgreSQL's infinity and -infinity
+                return _INFINITE_TIMESTAMPS[text]
+            raise
+    elif text in _INFINITE_TIMESTAMPS:
         return _INFINITE_TIMESTAMPS[text]
-    moment = datetime.fromisoformat(text)
+    else:
+        moment = datetime.fromisoformat(text)
     if moment.tzinfo is UTC:
         return moment
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

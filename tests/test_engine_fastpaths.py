@@ -144,6 +144,21 @@ def test_a_topics_key_schema_is_reused_and_a_new_one_is_compiled() -> None:
     assert changed is not None and changed.key == {"id": 3}
 
 
+@pytest.mark.parametrize(("value", "reason"), [
+    ("yesterday", "Invalid isoformat string: 'yesterday'"),
+    (5, "argument must be str"),
+    ([1], "unhashable type"),
+])
+def test_a_zoned_timestamp_that_is_no_time_names_the_column(value: object, reason: str) -> None:
+    record = with_schema({"id": 1, "v": value}, "io.debezium.time.ZonedTimestamp", "string")
+    with pytest.raises(ChangeDecodeError, match=f"`after.v`: .*{reason}"):
+        decode_change(record, topic="shop.public.zoned")
+    for text, moment in [("infinity", datetime.max), ("-infinity", datetime.min)]:
+        record = with_schema({"id": 1, "v": text}, "io.debezium.time.ZonedTimestamp", "string")
+        change = decode_change(record, topic="shop.public.zoned")
+        assert change is not None and change.after == {"id": 1, "v": moment.replace(tzinfo=UTC)}
+
+
 @pytest.mark.parametrize("key", [b"[1]", b"not json", b'"text"', b'{"payload":1,"schema":null}'])
 def test_keys_that_are_no_objects_are_errors(key: bytes) -> None:
     value = compact({"before": None, "after": {"id": 7}, "source": SOURCE, "op": "c"})
