@@ -12,7 +12,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._listoffsets import OffsetSpec
 from confluent_kafka.cimpl import NewTopic
 
-from cdc_facts.kafka.errors import ErrorPolicy, kafka_error
+from cdc_facts.kafka.errors import CLIENT_LOG, ErrorPolicy, kafka_error
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class TopicAdmin:
     def client(self) -> AdminClient:
         """The confluent-kafka admin client, created on first use."""
         if self._client is None:
-            self._client = self._factory(self._config)
+            self._client = self._factory({**self._config, "logger": CLIENT_LOG})
         return self._client
 
     def existing(self) -> dict[str, int]:

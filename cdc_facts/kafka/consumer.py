@@ -13,7 +13,7 @@ from typing import Any, Final, Protocol
 
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaException, Message, TopicPartition
 
-from cdc_facts.kafka.errors import ErrorPolicy, kafka_error
+from cdc_facts.kafka.errors import CLIENT_LOG, ErrorPolicy, kafka_error
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class ChangeConsumer:
     def client(self) -> Consumer:
         """The confluent-kafka consumer, created on first use."""
         if self._client is None:
-            self._client = self._factory(self._config)
+            self._client = self._factory({**self._config, "logger": CLIENT_LOG})
         return self._client
 
     def subscribe(self, topics: Iterable[str], listener: RebalanceListener) -> None:

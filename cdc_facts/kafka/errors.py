@@ -28,6 +28,26 @@ from cdc_facts.errors import (
 
 log = logging.getLogger(__name__)
 
+#: Where the clients' own (librdkafka) log lines go, instead of straight to stderr.
+CLIENT_LOG: Final = logging.getLogger("cdc_facts.kafka.client")
+
+
+class _SharedSettingsFilter(logging.Filter):
+    """The ``kafka`` settings go to every client, so a consumer setting reaches the
+    producer too: its "is a consumer property and will be ignored" warning is expected,
+    and only shown at debug level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "CONFWARN" in message and ("is a consumer property" in message
+                                      or "is a producer property" in message):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return CLIENT_LOG.isEnabledFor(logging.DEBUG)
+        return True
+
+
+CLIENT_LOG.addFilter(_SharedSettingsFilter())
+
 T = TypeVar("T")
 
 #: What to do about one client error.

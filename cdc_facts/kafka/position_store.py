@@ -18,7 +18,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message,
 
 from cdc_facts.errors import KafkaUnavailableError
 from cdc_facts.kafka.admin import TopicAdmin
-from cdc_facts.kafka.errors import ErrorPolicy
+from cdc_facts.kafka.errors import CLIENT_LOG, ErrorPolicy
 from cdc_facts.kafka.positions import HighWaterMark, MarkKey, decode_mark
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class PositionStore:
                 raise KafkaUnavailableError(f"the positions topic {self.topic} does not exist",
                                             hint="the service creates it at start")
             self._partitions = [(self.topic, p) for p in range(count)]
-            self._client = self._factory(self._config)
+            self._client = self._factory({**self._config, "logger": CLIENT_LOG})
             self._client.assign([TopicPartition(t, p, OFFSET_BEGINNING)
                                  for t, p in self._partitions])
         return self._client

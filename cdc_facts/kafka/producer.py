@@ -21,7 +21,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer, Topic
 
 from cdc_facts.errors import KafkaUnavailableError
 from cdc_facts.kafka.consumer import ChangeConsumer, Partition
-from cdc_facts.kafka.errors import Action, ErrorPolicy
+from cdc_facts.kafka.errors import CLIENT_LOG, Action, ErrorPolicy
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class BaseFactProducer:
     def client(self) -> Producer:
         """The confluent-kafka producer, created on first use."""
         if self._client is None:
-            self._client = self._factory(self._config)
+            self._client = self._factory({**self._config, "logger": CLIENT_LOG})
         return self._client
 
     def start(self) -> None:
