@@ -125,11 +125,14 @@ class Service:
         translator: the rules, compiled.
         metrics: where to count (a fresh registry by default).
         policy: how Kafka client errors are retried or raised.
+        producer: the fact producer (by default the one ``settings.guarantee`` asks for,
+            made from :func:`producer_config`); a subclass can inject faults in tests.
     """
 
     def __init__(self, settings: ServiceSettings, translator: Translator, *,
                  metrics: ServiceMetrics | None = None,
-                 policy: ErrorPolicy | None = None) -> None:
+                 policy: ErrorPolicy | None = None,
+                 producer: BaseFactProducer | None = None) -> None:
         self.settings = settings
         self.translator = translator
         stall_s = max(30.0, 3 * settings.commit_interval_ms / 1000)
@@ -139,7 +142,7 @@ class Service:
         timeout_s = settings.transaction_timeout_ms / 1000 + 30
         self._admin = TopicAdmin(settings.kafka.config(), policy)
         self._consumer = ChangeConsumer(consumer_config(settings), policy)
-        self._producer = _producer(settings, policy)
+        self._producer = producer or _producer(settings, policy)
         self._store = PositionStore(settings.kafka.config(), settings.positions_topic,
                                     self._admin, policy, timeout_s=timeout_s)
         self._committed_timeout_s = timeout_s

@@ -26,9 +26,10 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from cdc_facts.connect.client import ConnectClient
+from cdc_facts.kafka import BaseFactProducer
 from cdc_facts.rules.loader import load_mappings
 from cdc_facts.service import Service
-from cdc_facts.settings import load_settings
+from cdc_facts.settings import ServiceSettings, load_settings
 from cdc_facts.translator import Translator
 
 ORDERS_COLUMNS = ("id int PRIMARY KEY, status text NOT NULL, total_cents int NOT NULL, "
@@ -309,10 +310,13 @@ def wait_for_facts(bootstrap: str, topic: str, expected: Counter[tuple[str, str]
 class ServiceThread:
     """The service in a thread of the test process (for tests not about processes)."""
 
-    def __init__(self, mappings: Path, group: str, bootstrap: str, **settings: object) -> None:
+    def __init__(self, mappings: Path, group: str, bootstrap: str,
+                 producer: Callable[[ServiceSettings], BaseFactProducer] | None = None,
+                 **settings: object) -> None:
         self.settings = load_settings({"mappings": (str(mappings),), "group_id": group,
                                        "bootstrap_servers": bootstrap, **settings}, environ={})
-        self.service = Service(self.settings, Translator(load_mappings([mappings])))
+        self.service = Service(self.settings, Translator(load_mappings([mappings])),
+                               producer=producer(self.settings) if producer else None)
         self.stop = threading.Event()
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
