@@ -302,21 +302,11 @@ _Stream: TypeAlias = str | tuple[str, str]
 
 
 def _split_text(raw: bytes | str, stream: _Stream | None) -> tuple[Any, _Schema, int] | None:
-    """Parse only the payload of ``{"schema":S,"payload":P}``, with S compiled once.
+    """Parse only the payload of ``{"schema":S,"payload":P}``, with S compiled once, and
+    remember S as the schema of ``stream``.
 
     Returns None when the text is not laid out that way: the caller then parses it whole.
     """
-    known = _SCHEMAS.get(stream) if stream is not None else None
-    if known is not None and known[0].__class__ is raw.__class__:
-        text = known[0]
-        start = len(text) + 21  # len('{"schema":') + len(',"payload":')
-        if raw.startswith(text, 10) and raw.startswith(  # type: ignore[arg-type]
-            _PAYLOAD_KEY[raw.__class__], start - 11
-        ):
-            try:
-                return _loads(raw[start:-1]), known[1], start
-            except ValueError:
-                return None
     cut, start = _payload_cut(raw)
     if cut < 0:
         return None
@@ -349,7 +339,6 @@ _PAYLOAD_AFTER: Final = {
     str: ('},"payload":', '}, "payload": '),
 }
 _CLOSE: Final = {bytes: b"}", str: "}"}
-_PAYLOAD_KEY: Final[dict[type, Any]] = {bytes: b',"payload":', str: ',"payload":'}
 
 
 def _schema_at(raw: bytes | str, cut: int) -> _Schema:
