@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cdc_facts import envelope
@@ -206,6 +206,7 @@ def test_fact_is_frozen_and_defaults_like_a_dataclass() -> None:
         result.facts = []  # type: ignore[misc]
 
 
+@settings(deadline=None)  # a busy machine must not fail it: speed is the benchmarks' job
 @given(connector=st.text(), table=st.text(), position=st.text(), rule=st.text(),
        version=st.integers(min_value=0))
 def test_fact_ids_are_uuid5_of_the_length_prefixed_parts(
@@ -383,6 +384,7 @@ def general_encoding(fact: Fact) -> bytes:
     return facts_module._dumps(to_cloudevent(fact))
 
 
+@settings(deadline=None)  # a busy machine must not fail it: speed is the benchmarks' job
 @given(data=st.dictionaries(st.text(), VALUES, max_size=5),
        time=st.datetimes(timezones=st.sampled_from([UTC, None])),
        subject=st.text(max_size=3), snapshot=st.booleans())
