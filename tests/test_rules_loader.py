@@ -181,15 +181,13 @@ def test_keys_only_before_image_forbids_non_key_before_columns(tmp_path: Path) -
     assert "OrderShipped" in problem.message and "before_image: keys" in problem.message
 
 
-def test_keys_only_without_declared_key_rejects_before_columns(tmp_path: Path) -> None:
+def test_keys_only_without_declared_key_is_a_warning(tmp_path: Path) -> None:
     text = VALID.replace("  table: public.orders", "  table: public.orders\n"
                          "  before_image: keys")
     text = text.replace("AND after.status", "AND before.status <> 'x' AND after.status")
-    problem = only(problems_of(tmp_path, text))
-    assert problem.severity == "error" and "declares no key" in problem.message
-    assert problem.fragment == "before.status"
-    with pytest.raises(MappingError):
-        load_mappings([tmp_path / "m.yaml"])
+    problems = problems_of(tmp_path, text)
+    assert [p.severity for p in problems] == ["warning"]
+    assert load_mappings([tmp_path / "m.yaml"]).rules  # warnings do not stop loading
 
 
 def test_reading_key_columns_of_a_keys_only_before_image_is_fine(tmp_path: Path) -> None:

@@ -233,10 +233,10 @@ def _keys_only_problem(ctx: _Context, item: Compiled, column: str, line: int, co
         severity = "error"
     else:
         message = (
-            f"{ctx.where} reads `before.{column}` under `before_image: keys`, but the source "
-            "declares no key: declare the key columns with `source.key` (only they arrive in "
-            "`before`), or use `before_image: full`"
+            f"{ctx.where} reads `before.{column}` under `before_image: keys`: unless "
+            f"`{column}` is a key column it is always unknown; declare the key with "
+            "`source.key` to have this checked"
         )
-        severity = "error"
+        severity = "warning"
     ctx.problems.append(Problem(
         ctx.doc.file, at_line, at_col, message, fragment=f"before.{column}", severity=severity))
