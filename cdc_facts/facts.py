@@ -302,7 +302,7 @@ _RESERVED: Final = frozenset(
     "specversion id source type subject time datacontenttype dataschema data data_base64".split()
 )
 #: Extension names already found valid (the translator's own are known to be).
-_VALID_EXTENSIONS: set[str] = {"cdcop", "cdcsnapshot"}
+_VALID_EXTENSIONS: set[str] = {"cdcop", "cdcposition", "cdcrule", "cdcsnapshot", "cdctxid"}
 
 
 def _check_extension(name: str, fact: Fact) -> None:

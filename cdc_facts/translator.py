@@ -277,15 +277,26 @@ class _RulePlan:
                 raise _Unknown(name)
             else:
                 data[name] = value if convert is None else self._convert(name, convert, value)
-        op = change.op
+        position = change.position
         fact = Fact(
-            self.fact_id(change.position), self.fact_type, self.source,
+            self.fact_id(position), self.fact_type, self.source,
             subject if subject.__class__ is str else _subject(subject), self._time(change),
-            data, self.topic, self.fact_type,
-            {"cdcop": op} if op != "r" else {"cdcop": "r", "cdcsnapshot": "true"},
+            data, self.topic, self.fact_type, self._provenance(change, position),
         )
         self.check(fact)
         return fact
+
+    def _provenance(self, change: Change, position: str) -> dict[str, str]:
+        """CloudEvents extensions naming where the fact comes from: the operation, the
+        source position and transaction, the rule, and whether it is a snapshot read."""
+        source = change.source
+        txid = source.get("txId") or (change.transaction or {}).get("id") or source.get("gtid")
+        extensions = {"cdcop": change.op, "cdcposition": position, "cdcrule": self.fact_type}
+        if txid is not None:
+            extensions["cdctxid"] = str(txid)
+        if change.op == "r":
+            extensions["cdcsnapshot"] = "true"
+        return extensions
 
     def _value(self, where: str, value: object) -> object:
         """``value``, read for ``where``: unknown raises; a NULL key or time is an error."""

@@ -281,7 +281,8 @@ def test_values_are_converted_to_their_declared_type(
     assert fact.data[column] == expected
     assert type(fact.data[column]) is type(expected)
     assert fact.data == {**DATA, column: expected}
-    assert fact.extensions == {"cdcop": "c"} and fact.subject == "7"
+    assert fact.extensions == {"cdcop": "c", "cdcposition": change.position,
+                               "cdcrule": "sales.Typed.v1"} and fact.subject == "7"
 
 
 @pytest.mark.parametrize(("column", "value"), [
@@ -316,7 +317,8 @@ def test_snapshot_and_commit_time_extensions(tmp_path: Path) -> None:
                                                    "    when: op = 'r'", 1))
     change = Change("r", None, ROW, SOURCE, key={"id": 7})
     [fact] = Translator(load_mappings([tmp_path])).translate(change)
-    assert fact.extensions == {"cdcop": "r", "cdcsnapshot": "true"}
+    assert fact.extensions == {"cdcop": "r", "cdcsnapshot": "true", "cdcrule": "sales.Typed.v1",
+                               "cdcposition": change.position}
     assert fact.time == datetime(1970, 1, 1, 0, 0, 0, 7000, tzinfo=UTC)
     assert fact.id == fact_id("shop", "public.orders", change.position, "sales.Typed", 1)
 

@@ -64,20 +64,23 @@ def change(op: str, before: dict[str, object] | None, after: dict[str, object] |
     return Change(op=op, before=before, after=after, source=src, key={"id": 7})
 
 
+TXID_NUMBER = 743
+TXID = "743"
 PAID = {"id": 7, "status": "paid", "total": "12.50"}
 SHIPPED_ROW = {"id": 7, "status": "shipped", "total": "12.50"}
 
 
 def test_a_transition_makes_one_fact(tmp_path: Path) -> None:
     t = translator(tmp_path, SHIPPED.format(on_unknown="error"))
-    (fact,) = t.translate(change("u", PAID, SHIPPED_ROW))
+    (fact,) = t.translate(change("u", PAID, SHIPPED_ROW, txId=TXID_NUMBER))
     assert fact.type == "sales.OrderShipped.v1" and fact.rule == "sales.OrderShipped.v1"
     assert fact.subject == "7" and fact.topic == "facts.sales.OrderShipped.v1"
     assert fact.source == "/cdc-facts/legacy-shop/public.orders"
     assert fact.time == datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
     assert fact.data == {"order_id": 7, "old_status": "paid", "total": Decimal("12.50")}
     assert fact.id == fact_id("legacy-shop", "public.orders", "lsn:42", "sales.OrderShipped", 1)
-    assert fact.extensions == {"cdcop": "u"}
+    assert fact.extensions == {"cdcop": "u", "cdcposition": "lsn:42",
+                               "cdcrule": "sales.OrderShipped.v1", "cdctxid": TXID}
 
 
 def test_no_transition_no_fact(tmp_path: Path) -> None:
@@ -197,7 +200,8 @@ def test_snapshot_reads_reach_only_emit_rules_and_are_marked(tmp_path: Path) -> 
                    SNAPSHOT.format(snapshot="skip").replace("OrderKnown", "OrderSeen"))
     (fact,) = t.translate(change("r", None, SHIPPED_ROW, snapshot="true"))
     assert fact.type == "sales.OrderKnown.v1"
-    assert fact.extensions == {"cdcop": "r", "cdcsnapshot": "true"}
+    assert fact.extensions["cdcop"] == "r" and fact.extensions["cdcsnapshot"] == "true"
+    assert fact.extensions["cdcposition"].startswith("lsn:42:")  # snapshot rows add their key
     assert [f.type for f in t.translate(change("c", None, SHIPPED_ROW))] == [
         "sales.OrderKnown.v1", "sales.OrderSeen.v1"]
 
