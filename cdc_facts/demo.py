@@ -7,6 +7,10 @@ spec, the Connect client, Kafka and the translator together.
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,13 +22,10 @@ import requests
 from confluent_kafka import Consumer, KafkaError
 from confluent_kafka.admin import AdminClient
 
-from cdc_facts.changes import Change
 from cdc_facts.connect.client import ConnectClient
 from cdc_facts.connectors.render import render
 from cdc_facts.connectors.spec import ConnectorSpec, load_spec
-from cdc_facts.envelope import decode_change
-from cdc_facts.errors import DatabaseUnavailableError, KafkaUnavailableError
-from cdc_facts.facts import Fact
+from cdc_facts.errors import DatabaseUnavailableError, KafkaUnavailableError, TerminalError
 
 CONNECTOR = "legacy-shop"
 TABLES = ("customers", "orders", "order_lines", "payments")
@@ -102,23 +103,17 @@ OPERATIONS: tuple[Operation, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class DemoRecord:
-    """A change record read back from Kafka, with the facts the rules make of it."""
-
-    topic: str
-    change: Change
-    facts: list[Fact]
-
-
 class ShopDemo:
     """Runs the legacy-shop story against a running local stack."""
 
-    def __init__(self, env: dict[str, str], project: Path,
-                 progress: Callable[[str], None]) -> None:
+    def __init__(self, env: dict[str, str], project: Path, progress: Callable[[str], None],
+                 fact_topics: tuple[str, ...] = ()) -> None:
         self.env = env
         self.project = project
         self.progress = progress
+        self.fact_topics = fact_topics
+        self.group = f"{DEMO_GROUP_PREFIX}{int(time.time())}"
+        self.translator: subprocess.Popen[bytes] | None = None
         self.bootstrap = env["CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS"]
         self.connect = ConnectClient(env["CDC_FACTS_CONNECT_URL"])
 
@@ -163,9 +158,10 @@ class ShopDemo:
             conn.execute(f'DROP PUBLICATION IF EXISTS "{publication}"')
 
     def _delete_topics(self) -> None:
+        """The change topics, the fact topics and the earlier demo translators' topics."""
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
-        topics = [t for t in admin.list_topics(timeout=10).topics
-                  if t.startswith(f"{CONNECTOR}.")]
+        prefixes = (f"{CONNECTOR}.", f"{DEMO_GROUP_PREFIX}", *self.fact_topics)
+        topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefixes)]
         if topics:
             for future in admin.delete_topics(topics).values():
                 future.result()
@@ -188,6 +184,56 @@ class ShopDemo:
                 (slot,)).fetchone()), timeout=120)
         self.progress("the connector runs: snapshot taken, streaming from the WAL")
 
+    # --- the translator ---------------------------------------------------------------
+
+    def start_translator(self, log: Path) -> None:
+        """`cdc-facts run` as its own process, the way operators run it."""
+        self.progress(f"starting the translator: cdc-facts run (group {self.group})")
+        argv = [sys.executable, "-m", "cdc_facts", "run", "--mappings",
+                str(self.project / "mappings" / "shop"), "--group", self.group,
+                "--instance-id", "demo", "--bootstrap-servers", self.bootstrap,
+                "--metrics-port", "0"]
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as out:
+            self.translator = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+
+    def stop_translator(self) -> None:
+        """SIGTERM: the translator finishes its open transaction and exits."""
+        if self.translator is None or self.translator.poll() is not None:
+            return
+        self.translator.send_signal(signal.SIGTERM)
+        try:
+            self.translator.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.translator.kill()
+            self.translator.wait()
+
+    def read_facts(self, expected: int, timeout: float = 120.0) -> Iterator[dict[str, Any]]:
+        """CloudEvents from the fact topics, as they are committed (read_committed)."""
+        consumer = Consumer({"bootstrap.servers": self.bootstrap,
+                             "group.id": f"{self.group}-reader",
+                             "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                             "isolation.level": "read_committed",
+                             "topic.metadata.refresh.interval.ms": 1000})
+        consumer.subscribe(list(self.fact_topics))
+        seen, deadline = 0, time.monotonic() + timeout
+        try:
+            while seen < expected and time.monotonic() < deadline:
+                self._check_translator()
+                msg = consumer.poll(0.5)
+                if msg is None or _skippable(msg.error()):
+                    continue
+                seen += 1
+                yield dict(json.loads(msg.value() or b"{}"))
+        finally:
+            consumer.close()
+
+    def _check_translator(self) -> None:
+        if self.translator is not None and self.translator.poll() is not None:
+            raise TerminalError(
+                f"the translator stopped with exit code {self.translator.returncode}",
+                hint="see its log under the stack's state dir (logs/demo-translator.log)")
+
     # --- the story --------------------------------------------------------------------
 
     def run_operations(self, pause: float = 0.3) -> Iterator[Operation]:
@@ -199,34 +245,17 @@ class ShopDemo:
                 yield operation
                 time.sleep(pause)
 
-    def read_changes(self, expected: int, translate: Callable[[Change], list[Fact]],
-                     timeout: float = 90.0) -> Iterator[DemoRecord]:
-        """Read the change topics from the start until ``expected`` changes arrived."""
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "cdc-facts-demo",
-                             "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                             "isolation.level": "read_committed"})
-        consumer.subscribe([f"{CONNECTOR}.public.{table}" for table in TABLES])
-        seen, deadline = 0, time.monotonic() + timeout
-        try:
-            while seen < expected and time.monotonic() < deadline:
-                msg = consumer.poll(0.5)
-                if msg is None:
-                    continue
-                error = msg.error()
-                if error is not None:
-                    if error.code() in _RETRIABLE:
-                        continue
-                    raise KafkaUnavailableError(f"reading the demo's change topics: {error}")
-                change = decode_change(msg.value(), msg.key(), topic=msg.topic(),
-                                       partition=msg.partition(), offset=msg.offset())
-                if change is not None:
-                    seen += 1
-                    yield DemoRecord(str(msg.topic()), change, translate(change))
-        finally:
-            consumer.close()
-
 
 _RETRIABLE = (KafkaError.UNKNOWN_TOPIC_OR_PART,)
+
+
+def _skippable(error: KafkaError | None) -> bool:
+    """No error, or one that only says a topic does not exist yet."""
+    if error is None:
+        return False
+    if error.code() in _RETRIABLE:
+        return True
+    raise KafkaUnavailableError(f"reading the demo's topics: {error}")
 
 
 def _wait(condition: Callable[[], bool], timeout: float = 60.0) -> None:
@@ -239,3 +268,7 @@ def _wait(condition: Callable[[], bool], timeout: float = 60.0) -> None:
 
 #: Changes the story makes: the 2 snapshot rows plus one per row each operation writes.
 EXPECTED_CHANGES = 2 + 1 + 3 + 1 + 2 + 1 + 1 + 1 + 1 + 1
+#: Facts the shop's rules make of them: one per change (the snapshot's customers included).
+EXPECTED_FACTS = 14
+#: Consumer groups (and their positions and dead-letter topics) of the demo's translators.
+DEMO_GROUP_PREFIX = "cdc-facts-demo-"

@@ -6,18 +6,16 @@ import json
 import os
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.panel import Panel
 from rich.table import Table
 
-from cdc_facts.changes import Change
 from cdc_facts.cli.output import stderr, stdout
-from cdc_facts.facts import Fact, to_cloudevent
 from cdc_facts.local.settings import LocalStackSettings
 from cdc_facts.local.stack import LocalStack
 from cdc_facts.rules.loader import load_mappings
-from cdc_facts.translator import Translator
 
 _OPS = {"c": "insert", "u": "update", "d": "delete", "r": "snapshot", "t": "truncate"}
 
@@ -26,25 +24,13 @@ def _progress(message: str) -> None:
     stderr.print(f"[cyan]•[/] {message}", highlight=False)
 
 
-def _row_text(change: Change) -> str:
-    row = change.after if change.after is not None else change.before
-    if change.op == "u" and change.before and change.after:
-        diff = {k: f"{change.before.get(k)!s} → {v!s}" for k, v in change.after.items()
-                if change.before.get(k) != v}
-        return f"id={change.after.get('id')} " + ", ".join(f"{k}: {v}" for k, v in diff.items())
-    return ", ".join(f"{k}={v}" for k, v in (row or {}).items() if v is not None)
-
-
-def _print_change(change: Change, facts: list[Fact]) -> None:
-    op = _OPS.get(change.op, change.op)
-    stdout.print(f"[dim]change[/] [bold]{change.table}[/] [yellow]{op}[/] "
-                 f"[dim]lsn={change.source.get('lsn')}[/]  {_row_text(change)}", highlight=False)
-    for fact in facts:
-        event = to_cloudevent(fact)
-        stdout.print(f"   [green]fact[/] [bold green]{fact.type}[/] subject={fact.subject} "
-                     f"time={event['time']}", highlight=False)
-        stdout.print(f"        {json.dumps(event['data'], ensure_ascii=False)}", highlight=False,
-                     markup=False)
+def _print_fact(event: dict[str, Any]) -> None:
+    op = _OPS.get(str(event.get("cdcop")), str(event.get("cdcop")))
+    stdout.print(f"[green]fact[/] [bold green]{event['type']}[/] subject={event['subject']} "
+                 f"time={event['time']} [dim]from {op} at {event.get('cdcposition', '')}[/]",
+                 highlight=False)
+    stdout.print(f"     {json.dumps(event['data'], ensure_ascii=False)}", highlight=False,
+                 markup=False)
 
 
 @click.command("demo")
@@ -54,25 +40,27 @@ def _print_change(change: Change, facts: list[Fact]) -> None:
               help="State dir of the local stack (default: $CDC_FACTS_HOME or ./.cdc-facts).")
 def demo(project: Path, home: Path | None) -> None:
     """Start the local stack, capture a legacy shop database and show its facts."""
-    from cdc_facts.demo import EXPECTED_CHANGES, ShopDemo
+    from cdc_facts.demo import EXPECTED_CHANGES, EXPECTED_FACTS, ShopDemo
 
     stdout.print(Panel.fit("cdc-facts demo: a legacy shop's state changes become business facts"))
-    translator = Translator(load_mappings([project / "mappings" / "shop"]))
-    shop = ShopDemo(_stack_env(home), project, _progress)
+    ruleset = load_mappings([project / "mappings" / "shop"])
+    fact_topics = tuple(sorted({rule.topic for rule in ruleset.rules}))
+    env = _stack_env(home)
+    shop = ShopDemo(env, project, _progress, fact_topics)
     shop.reset()
     shop.register()
-    for operation in shop.run_operations():
-        _progress(f"business: {operation.story}")
-    counts: Counter[str] = Counter()
-    changes = 0
-    records = list(shop.read_changes(EXPECTED_CHANGES, translator.translate))
-    # topics interleave on the way back: tell the story in commit order (WAL position)
-    records.sort(key=lambda r: (not r.change.is_snapshot, int(str(r.change.source["lsn"]))))
-    for record in records:
-        _print_change(record.change, record.facts)
-        changes += 1
-        counts.update(f.type for f in record.facts)
-    _summary(changes, counts)
+    shop.start_translator(Path(env.get("CDC_FACTS_HOME", ".cdc-facts")) / "logs"
+                          / "demo-translator.log")
+    try:
+        for operation in shop.run_operations():
+            _progress(f"business: {operation.story}")
+        counts: Counter[str] = Counter()
+        for event in shop.read_facts(EXPECTED_FACTS):
+            _print_fact(event)
+            counts[str(event["type"])] += 1
+    finally:
+        shop.stop_translator()
+    _summary(EXPECTED_CHANGES, counts)
 
 
 _STACK_VARIABLES = ("CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS", "CDC_FACTS_CONNECT_URL",
