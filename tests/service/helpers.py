@@ -31,6 +31,7 @@ from cdc_facts.rules.loader import load_mappings
 from cdc_facts.service import Service
 from cdc_facts.settings import ServiceSettings, load_settings
 from cdc_facts.translator import Translator
+from tests.stack.helpers import dsn_parts, wait_slot_active
 
 ORDERS_COLUMNS = ("id int PRIMARY KEY, status text NOT NULL, total_cents int NOT NULL, "
                   "qty int NOT NULL")
@@ -106,13 +107,8 @@ class Capture:
                 conn.execute(statement)
 
 
-def _dsn_parts(dsn: str) -> dict[str, Any]:
-    info = psycopg.conninfo.conninfo_to_dict(dsn)
-    return {k: info[k] for k in ("host", "port", "user", "password", "dbname")}
-
-
 def connector_config(prefix: str, tables: list[str], cdc_dsn: str) -> dict[str, str]:
-    db = _dsn_parts(cdc_dsn)
+    db = dsn_parts(cdc_dsn)
     return {
         "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
         "database.hostname": db["host"], "database.port": str(db["port"]),
@@ -126,18 +122,6 @@ def connector_config(prefix: str, tables: list[str], cdc_dsn: str) -> dict[str, 
         "value.converter": "org.apache.kafka.connect.json.JsonConverter",
         "key.converter.schemas.enable": "false", "value.converter.schemas.enable": "false",
     }
-
-
-def _wait_slot_active(admin_dsn: str, slot: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        while time.monotonic() < deadline:
-            row = conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s",
-                               (slot,)).fetchone()
-            if row and row[0]:
-                return
-            time.sleep(0.5)
-    raise AssertionError(f"replication slot {slot} never became active")
 
 
 @contextmanager
@@ -157,7 +141,7 @@ def pg_capture(pg_dsn: str, pg_cdc_dsn: str, connect_url: str, bootstrap: str,
     try:
         client.put_config(prefix, connector_config(prefix, tables, pg_cdc_dsn))
         client.wait_running(prefix, timeout=120)
-        _wait_slot_active(pg_dsn, f"{prefix}_slot")
+        wait_slot_active(pg_dsn, f"{prefix}_slot")
         yield capture
     finally:
         _drop_capture(client, pg_dsn, prefix, tables)

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 from confluent_kafka import Consumer, KafkaError
 
 from cdc_facts.connect.client import ConnectClient
@@ -51,6 +52,26 @@ def consume(bootstrap: str, topics: list[str], *, until: Callable[[list[dict[str
     finally:
         consumer.close()
     return records
+
+
+def dsn_parts(dsn: str) -> dict[str, Any]:
+    """Host, port, user, password and database of a PostgreSQL DSN."""
+    info = psycopg.conninfo.conninfo_to_dict(dsn)
+    return {"host": info["host"], "port": info["port"], "user": info["user"],
+            "password": info["password"], "dbname": info["dbname"]}
+
+
+def wait_slot_active(admin_dsn: str, slot: str, timeout: float = 60) -> None:
+    """Wait until a connector streams from its replication slot."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s",
+                               (slot,)).fetchone()
+            if row and row[0]:
+                return
+            time.sleep(0.5)
+    raise AssertionError(f"replication slot {slot} never became active")
 
 
 def remove_connector(client: ConnectClient, name: str) -> None:

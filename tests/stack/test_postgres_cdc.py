@@ -10,25 +10,13 @@ import psycopg
 import pytest
 
 from cdc_facts.connect.client import ConnectClient
-from tests.stack.helpers import consume, remove_connector, unique
-
-
-def _dsn_parts(dsn: str) -> dict[str, Any]:
-    info = psycopg.conninfo.conninfo_to_dict(dsn)
-    return {"host": info["host"], "port": info["port"], "user": info["user"],
-            "password": info["password"], "dbname": info["dbname"]}
-
-
-def _wait_slot_active(admin_dsn: str, slot: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        while time.monotonic() < deadline:
-            row = conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s",
-                               (slot,)).fetchone()
-            if row and row[0]:
-                return
-            time.sleep(0.5)
-    raise AssertionError(f"replication slot {slot} never became active")
+from tests.stack.helpers import (
+    consume,
+    dsn_parts,
+    remove_connector,
+    unique,
+    wait_slot_active,
+)
 
 
 @pytest.fixture
@@ -40,7 +28,7 @@ def pg_connector(pg_dsn: str, pg_cdc_dsn: str, connect_url: str) -> Iterator[dic
         conn.execute(f"CREATE TABLE public.{table} (id int PRIMARY KEY, status text NOT NULL, "
                      "total numeric(10,2))")
         conn.execute(f"ALTER TABLE public.{table} REPLICA IDENTITY FULL")
-    db = _dsn_parts(pg_cdc_dsn)
+    db = dsn_parts(pg_cdc_dsn)
     config = {
         "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
         "database.hostname": db["host"], "database.port": str(db["port"]),
@@ -57,7 +45,7 @@ def pg_connector(pg_dsn: str, pg_cdc_dsn: str, connect_url: str) -> Iterator[dic
     client = ConnectClient(connect_url)
     client.put_config(name, config)
     client.wait_running(name, timeout=120)
-    _wait_slot_active(pg_dsn, f"{name}_slot")
+    wait_slot_active(pg_dsn, f"{name}_slot")
     yield {"name": name, "table": table}
     remove_connector(client, name)
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
