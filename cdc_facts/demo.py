@@ -26,6 +26,7 @@ from cdc_facts.connect.client import ConnectClient
 from cdc_facts.connectors.render import render
 from cdc_facts.connectors.spec import ConnectorSpec, load_spec
 from cdc_facts.errors import DatabaseUnavailableError, KafkaUnavailableError, TerminalError
+from cdc_facts.preflight.slots import drop_slot_and_publication
 
 CONNECTOR = "legacy-shop"
 TABLES = ("customers", "orders", "order_lines", "payments")
@@ -131,7 +132,8 @@ class ShopDemo:
             self._reset_offsets()
             self.connect.delete(CONNECTOR)
         config = render(self.spec())
-        self._drop_slot(config["slot.name"], config["publication.name"])
+        drop_slot_and_publication({"conninfo": self.env["CDC_FACTS_POSTGRES_DSN"]},
+                                  config["slot.name"], config["publication.name"], timeout=60)
         self._delete_topics()
         self.progress("creating the legacy-shop tables (REPLICA IDENTITY FULL) with 2 customers")
         with self._db() as conn:
@@ -147,15 +149,6 @@ class ShopDemo:
                 return
             time.sleep(1)
         response.raise_for_status()
-
-    def _drop_slot(self, slot: str, publication: str) -> None:
-        with psycopg.connect(self.env["CDC_FACTS_POSTGRES_DSN"], autocommit=True) as conn:
-            _wait(lambda: not conn.execute(
-                "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s AND active",
-                (slot,)).fetchone())
-            conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM "
-                         "pg_replication_slots WHERE slot_name = %s", (slot,))
-            conn.execute(f'DROP PUBLICATION IF EXISTS "{publication}"')
 
     def _delete_topics(self) -> None:
         """The change topics, the fact topics and the earlier demo translators' topics."""
