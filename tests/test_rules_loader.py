@@ -181,13 +181,16 @@ def test_keys_only_before_image_forbids_non_key_before_columns(tmp_path: Path) -
     assert "OrderShipped" in problem.message and "before_image: keys" in problem.message
 
 
-def test_keys_only_without_declared_key_is_a_warning(tmp_path: Path) -> None:
+def test_keys_only_without_declared_key_rejects_before_columns(tmp_path: Path) -> None:
     text = VALID.replace("  table: public.orders", "  table: public.orders\n"
                          "  before_image: keys")
     text = text.replace("AND after.status", "AND before.status <> 'x' AND after.status")
-    problems = problems_of(tmp_path, text)
-    assert [p.severity for p in problems] == ["warning"]
-    assert load_mappings([tmp_path / "m.yaml"]).rules  # warnings do not stop loading
+    problem = only(problems_of(tmp_path, text))
+    assert problem.severity == "error" and problem.fragment == "before.status"
+    assert "declares no key" in problem.message and "`key: [status]`" in problem.message
+    assert problem.suggestion == "after.status"
+    with pytest.raises(MappingError, match="before.status"):
+        load_mappings([tmp_path / "m.yaml"])
 
 
 def test_reading_key_columns_of_a_keys_only_before_image_is_fine(tmp_path: Path) -> None:

@@ -230,13 +230,13 @@ def _keys_only_problem(ctx: _Context, item: Compiled, column: str, line: int, co
             f"key columns ({', '.join(source.key_columns)}) in `before`; compare with `after` "
             "instead, or make the table deliver full before images (`before_image: full`)"
         )
-        severity = "error"
     else:
         message = (
-            f"{ctx.where} reads `before.{column}` under `before_image: keys`: unless "
-            f"`{column}` is a key column it is always unknown; declare the key with "
-            "`source.key` to have this checked"
+            f"{ctx.where} reads `before.{column}` under `before_image: keys`, which delivers "
+            "only the key columns in `before`, and the source declares no key: if "
+            f"`{column}` is a key column, declare it with `key: [{column}]` under `source:`; "
+            "otherwise compare with `after`, or make the table deliver full before images "
+            "(`before_image: full`)"
         )
-        severity = "warning"
-    ctx.problems.append(Problem(
-        ctx.doc.file, at_line, at_col, message, fragment=f"before.{column}", severity=severity))
+    ctx.problems.append(Problem(ctx.doc.file, at_line, at_col, message,
+                                fragment=f"before.{column}", suggestion=f"after.{column}"))
