@@ -2,87 +2,27 @@
 
 from __future__ import annotations
 
-import time
-import zlib
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
-import pymysql
 import pytest
 
-from cdc_facts.connect.client import ConnectClient
-from tests.stack.helpers import consume, remove_connector, unique
-
-
-def _connect(dsn: str) -> pymysql.connections.Connection:  # type: ignore[type-arg]
-    url = urlsplit(dsn)
-    return pymysql.connect(host=url.hostname, port=url.port or 3306, user=url.username,
-                           password=url.password or "", database=url.path.lstrip("/"),
-                           autocommit=True)
-
-
-def _wait_binlog_reader(root_dsn: str, timeout: float = 60) -> None:
-    """The connector streams once the cdc user holds a binlog dump connection."""
-    deadline = time.monotonic() + timeout
-    conn = _connect(root_dsn)
-    try:
-        while time.monotonic() < deadline:
-            with conn.cursor() as cur:
-                cur.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
-                            "WHERE USER = 'cdc' AND COMMAND LIKE 'Binlog Dump%'")
-                row = cur.fetchone()
-            if row and row[0]:
-                return
-            time.sleep(0.5)
-    finally:
-        conn.close()
-    raise AssertionError("the MariaDB connector never started reading the binlog")
+from tests.stack.helpers import consume
+from tests.stack.mariadb import connect, mariadb_capture
 
 
 @pytest.fixture
 def mariadb_connector(mariadb_dsn: str, mariadb_cdc_dsn: str, connect_url: str,
                       kafka_bootstrap: str) -> Iterator[dict[str, str]]:
-    name = unique("it_maria")
-    table = f"orders_{name}"
-    conn = _connect(mariadb_dsn)
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE TABLE shop.{table} (id INT PRIMARY KEY, status VARCHAR(20) "
-                    "NOT NULL, total DECIMAL(10,2))")
-    conn.close()
-    cdc = urlsplit(mariadb_cdc_dsn)
-    config = {
-        "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
-        "database.hostname": str(cdc.hostname), "database.port": str(cdc.port),
-        "database.user": str(cdc.username), "database.password": str(cdc.password),
-        "database.server.id": str(10_000 + zlib.crc32(name.encode()) % 100_000),
-        "topic.prefix": name, "database.include.list": "shop",
-        "table.include.list": f"shop.{table}", "snapshot.mode": "no_data",
-        "provide.transaction.metadata": "true", "decimal.handling.mode": "string",
-        "schema.history.internal.kafka.bootstrap.servers": kafka_bootstrap,
-        "schema.history.internal.kafka.topic": f"schema-history.{name}",
-        "include.schema.changes": "false",
-        "key.converter": "org.apache.kafka.connect.json.JsonConverter",
-        "value.converter": "org.apache.kafka.connect.json.JsonConverter",
-        "key.converter.schemas.enable": "false", "value.converter.schemas.enable": "false",
-    }
-    client = ConnectClient(connect_url)
-    client.put_config(name, config)
-    client.wait_running(name, timeout=120)
-    _wait_binlog_reader(mariadb_dsn)
-    yield {"name": name, "table": table}
-    remove_connector(client, name)
-    conn = _connect(mariadb_dsn)
-    with conn.cursor() as cur:
-        cur.execute(f"DROP TABLE IF EXISTS shop.{table}")
-    conn.close()
+    with mariadb_capture(mariadb_dsn, mariadb_cdc_dsn, connect_url, kafka_bootstrap) as capture:
+        yield {"name": capture.name, "table": capture.table}
 
 
 def test_binlog_changes_and_transaction_metadata_arrive(
     mariadb_connector: dict[str, str], mariadb_cdc_dsn: str, kafka_bootstrap: str
 ) -> None:
     name, table = mariadb_connector["name"], mariadb_connector["table"]
-    conn = _connect(mariadb_cdc_dsn)
+    conn = connect(mariadb_cdc_dsn)
     conn.autocommit(False)
     with conn.cursor() as cur:
         cur.execute(f"INSERT INTO {table} VALUES (1, 'placed', 10.50), (2, 'placed', 3.00)")
