@@ -25,7 +25,7 @@ _COMMANDS = {
     "demo": "cdc_facts.cli.demo",
     "explain": "cdc_facts.cli.rules",
     "local": "cdc_facts.cli.local",
-    "preflight": "cdc_facts.cli.connector",
+    "preflight": "cdc_facts.cli.preflight",
     "run": "cdc_facts.cli.run",
     "test": "cdc_facts.cli.rules",
     "translate": "cdc_facts.cli.rules",

@@ -1,125 +1,48 @@
-"""``cdc-facts connector ...`` and ``cdc-facts preflight``: register a database with Connect.
+"""``cdc-facts connector ...``: register a database with Kafka Connect and manage its
+connector.
 
-Tables for people, ``--json`` for machines. Every secret of the spec (and of the Connect
-and admin credentials) is masked in all output, errors and logs; only
-``connector render --show-secrets`` reveals them.
+Tables for people, ``--json`` for machines. Every secret is masked in all output, errors
+and logs (see :mod:`cdc_facts.cli.options`); only ``connector render --show-secrets``
+reveals them.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import ParamSpec, TypeVar
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
+from cdc_facts.cli.options import (
+    SECRETS,
+    admin_option,
+    bootstrap_option,
+    connect_client,
+    connect_options,
+    json_flag,
+    load_masked_spec,
+    mappings_option,
+    masked,
+    say,
+    say_json,
+    spec_arg,
+)
 from cdc_facts.cli.output import print_json, stderr, stdout
+from cdc_facts.cli.preflight import preflight_report
 from cdc_facts.connect import ConnectClient, Status, failure
-from cdc_facts.connectors import ConnectorSpec, load_spec, render
+from cdc_facts.connectors import ConnectorSpec, render
 from cdc_facts.errors import (
-    CdcFactsError,
     ConnectorFailedError,
     ConnectorSpecError,
     ConnectRequestError,
     PreflightError,
 )
-from cdc_facts.preflight import Report, admin_params, connection_params, run_preflight
-from cdc_facts.rules.loader import load_mappings
-from cdc_facts.rules.model import RuleSet
-from cdc_facts.secrets import Secrets, install_log_masking
+from cdc_facts.preflight import admin_params, connection_params
 
-DEFAULT_CONNECT_URL = "http://127.0.0.1:8083"
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-#: Every secret the process has seen; masked in all output and log records.
-_SECRETS = Secrets()
-_ICONS = {"pass": "[green]✓ pass[/]", "warn": "[yellow]! warn[/]", "fail": "[red]✗ fail[/]"}
 _STATE_COLORS = {"RUNNING": "green", "PAUSED": "yellow", "STOPPED": "yellow", "FAILED": "red"}
-
-
-# --- shared plumbing ---------------------------------------------------------------------
-
-
-def _masked(func: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Run a command with secret masking in logs; mask any error it raises."""
-
-    @functools.wraps(func)
-    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        install_log_masking(_SECRETS)
-        try:
-            return func(*args, **kwargs)
-        except CdcFactsError as exc:
-            _SECRETS.mask_error(exc)
-            raise
-
-    return wrapper
-
-
-def _say(text: str, *, err: bool = False) -> None:
-    """Print masked text (rich markup allowed in ``text``, values escaped by callers)."""
-    (stderr if err else stdout).print(_SECRETS.mask(text), highlight=False, soft_wrap=True)
-
-
-def _json(document: object) -> None:
-    print_json(_SECRETS.mask_json(document))
-
-
-def _spec(path: Path) -> ConnectorSpec:
-    spec = load_spec(path)
-    _SECRETS.update(spec.secrets)
-    return spec
-
-
-def _client(ctx: click.Context) -> ConnectClient:
-    params = ctx.params
-    url = params.get("connect_url") or DEFAULT_CONNECT_URL
-    user, password = params.get("connect_user"), params.get("connect_password")
-    if password:
-        _SECRETS.add(password)
-    verify: bool | str = params.get("connect_ca") or not params.get("connect_insecure", False)
-    auth = (user, password or "") if user else None
-    return ConnectClient(url, auth=auth, verify=verify)
-
-
-def _connect_options(func: Callable[_P, _R]) -> Callable[_P, _R]:
-    options = [
-        click.option("--connect-url", envvar="CDC_FACTS_CONNECT_URL", default=DEFAULT_CONNECT_URL,
-                     show_default=True, help="Kafka Connect REST URL."),
-        click.option("--connect-user", envvar="CDC_FACTS_CONNECT_USER", help="Basic auth user."),
-        click.option("--connect-password", envvar="CDC_FACTS_CONNECT_PASSWORD",
-                     help="Basic auth password (prefer the environment variable)."),
-        click.option("--connect-ca", envvar="CDC_FACTS_CONNECT_CA",
-                     help="CA bundle to verify Connect's TLS certificate."),
-        click.option("--connect-insecure", is_flag=True, help="Do not verify TLS certificates."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-_spec_arg = click.argument("spec_path", metavar="SPEC", type=click.Path(path_type=Path))
-_json_flag = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-_bootstrap = click.option(
-    "--kafka-bootstrap", envvar="CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS",
-    help="Kafka bootstrap servers, for the schema history of MySQL/MariaDB connectors.",
-)
-_mappings = click.option(
-    "--mappings", "-m", multiple=True, type=click.Path(path_type=Path),
-    help="Mapping file or directory whose rules preflight checks against (repeatable).",
-)
-_admin = click.option(
-    "--admin-dsn", envvar="CDC_FACTS_PREFLIGHT_ADMIN_DSN",
-    help="Connect as this user to apply fixes (e.g. the tables' owner).",
-)
-
-
-def _load_rules(paths: tuple[Path, ...]) -> RuleSet | None:
-    """The rule set of the mapping files, or ``None`` when none were given."""
-    return load_mappings(list(paths)) if paths else None
 
 
 # --- render, validate --------------------------------------------------------------------
@@ -131,39 +54,39 @@ def connector() -> None:
 
 
 @connector.command("render")
-@_spec_arg
-@_bootstrap
+@spec_arg
+@bootstrap_option
 @click.option("--show-secrets", is_flag=True, help="Print secrets instead of ****.")
-@_masked
+@masked
 def render_command(spec_path: Path, kafka_bootstrap: str | None, show_secrets: bool) -> None:
     """Print the Debezium config a spec renders to, as JSON."""
-    spec = _spec(spec_path)
+    spec = load_masked_spec(spec_path)
     config = render(spec, kafka_bootstrap=kafka_bootstrap)
     if show_secrets:
         print_json(config)
     else:
-        _json(_SECRETS.mask_config(config))
+        say_json(SECRETS.mask_config(config))
 
 
 @connector.command("validate")
-@_spec_arg
-@_bootstrap
-@_connect_options
-@_json_flag
+@spec_arg
+@bootstrap_option
+@connect_options
+@json_flag
 @click.pass_context
-@_masked
+@masked
 def validate_command(ctx: click.Context, /, spec_path: Path, kafka_bootstrap: str | None,
                      as_json: bool, **_: object) -> None:
     """Ask the connector plugin to validate the rendered config, error by key."""
-    spec = _spec(spec_path)
+    spec = load_masked_spec(spec_path)
     config = render(spec, kafka_bootstrap=kafka_bootstrap)
-    answer = _client(ctx).validate(config["connector.class"], config)
+    answer = connect_client(ctx).validate(config["connector.class"], config)
     errors = {
         item["value"]["name"]: item["value"]["errors"]
         for item in answer.get("configs", []) if item.get("value", {}).get("errors")
     }
     if as_json:
-        _json({"connector": spec.name, "error_count": len(errors), "errors": errors})
+        say_json({"connector": spec.name, "error_count": len(errors), "errors": errors})
     else:
         _render_validation(spec, errors)
     if errors:
@@ -173,101 +96,44 @@ def validate_command(ctx: click.Context, /, spec_path: Path, kafka_bootstrap: st
 
 def _render_validation(spec: ConnectorSpec, errors: dict[str, list[str]]) -> None:
     if not errors:
-        _say(f"[green]✓[/] Connect accepts the config of {escape(spec.name)}")
+        say(f"[green]✓[/] Connect accepts the config of {escape(spec.name)}")
         return
     table = Table("setting", "error", title=f"{spec.name}: invalid settings")
     for key, messages in sorted(errors.items()):
-        table.add_row(escape(key), escape(_SECRETS.mask("\n".join(messages))))
+        table.add_row(escape(key), escape(SECRETS.mask("\n".join(messages))))
     stdout.print(table)
 
 
 # --- preflight ---------------------------------------------------------------------------
 
 
-@click.command("preflight")
-@_spec_arg
-@_mappings
-@click.option("--fix", is_flag=True, help="Apply the safe fixes of failed checks.")
-@_admin
-@_json_flag
-@_masked
-def preflight_command(spec_path: Path, mappings: tuple[Path, ...], fix: bool,
-                      admin_dsn: str | None, as_json: bool) -> None:
-    """Check the database can deliver what the connector and the rules need."""
-    spec = _spec(spec_path)
-    report = _preflight(spec, mappings, fix=fix, admin_dsn=admin_dsn, quiet=as_json)
-    if as_json:
-        _json(report.to_json(_SECRETS))
-    if not report.ok:
-        raise PreflightError(
-            f"{len(report.failures)} preflight check(s) failed for connector `{spec.name}`",
-            hint="apply the remedies above; `cdc-facts preflight SPEC --fix` applies the safe "
-            "ones",
-        )
-
-
-def _preflight(spec: ConnectorSpec, mappings: tuple[Path, ...], *, fix: bool,
-               admin_dsn: str | None, quiet: bool) -> Report:
-    if admin_dsn:
-        _SECRETS.add(str(admin_params(spec.kind, admin_dsn).get("password", "")))
-        _SECRETS.add(admin_dsn)
-    # Preflight never reads the schema history settings, so any bootstrap value renders.
-    config = render(spec, kafka_bootstrap="unused:9092")
-    rules = _load_rules(mappings)
-    shown = (lambda fixes: None) if quiet else _show_fixes
-    report = run_preflight(spec, config, rules, fix=fix, admin_dsn=admin_dsn, on_fixes=shown)
-    if not quiet:
-        _render_report(report)
-    return report
-
-
-def _show_fixes(fixes: list[str]) -> None:
-    _say("[bold]Applying safe fixes:[/]", err=True)
-    for statement in fixes:
-        _say(f"  {escape(statement)};", err=True)
-
-
-def _render_report(report: Report) -> None:
-    table = Table("status", "check", "observed", "remedy",
-                  title=f"preflight {report.connector} ({report.kind})", show_lines=False)
-    for check in report.checks:
-        observed, remedy = _SECRETS.mask(check.observed), _SECRETS.mask(check.remedy)
-        table.add_row(_ICONS[check.status], escape(check.label), escape(observed), escape(remedy))
-    stdout.print(table)
-    summary = (f"{len(report.checks) - len(report.failures) - len(report.warnings)} passed, "
-               f"{len(report.warnings)} warning(s), {len(report.failures)} failed")
-    if report.applied:
-        summary += f"; applied {len(report.applied)} fix(es)"
-    _say(summary)
-
-
 # --- register ----------------------------------------------------------------------------
 
 
 @connector.command("register")
-@_spec_arg
-@_mappings
-@_bootstrap
+@spec_arg
+@mappings_option
+@bootstrap_option
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for RUNNING.")
 @click.option("--skip-preflight", is_flag=True, help="Register without checking the database.")
-@_connect_options
-@_json_flag
+@connect_options
+@json_flag
 @click.pass_context
-@_masked
+@masked
 def register_command(ctx: click.Context, /, spec_path: Path, mappings: tuple[Path, ...],
                      kafka_bootstrap: str | None, timeout: float, skip_preflight: bool,
                      as_json: bool, **_: object) -> None:
     """Preflight, create or update the connector, and wait until it runs."""
-    spec = _spec(spec_path)
+    spec = load_masked_spec(spec_path)
     config = render(spec, kafka_bootstrap=kafka_bootstrap)
     if not skip_preflight:
-        report = _preflight(spec, mappings, fix=False, admin_dsn=None, quiet=as_json)
+        report = preflight_report(spec, mappings, fix=False, admin_dsn=None, quiet=as_json)
         if not report.ok:
             raise PreflightError(f"not registering `{spec.name}`: {len(report.failures)} "
                                  "preflight check(s) failed",
                                  hint="fix them (`cdc-facts preflight SPEC --fix`) or pass "
                                  "--skip-preflight")
-    client = _client(ctx)
+    client = connect_client(ctx)
     existed = client.exists(spec.name)
     try:
         client.put_config(spec.name, config)
@@ -278,10 +144,10 @@ def register_command(ctx: click.Context, /, spec_path: Path, mappings: tuple[Pat
     with _failure_trace():
         status = _wait(client, spec.name, timeout, quiet=as_json)
     if as_json:
-        _json({"connector": spec.name, "action": "updated" if existed else "created",
+        say_json({"connector": spec.name, "action": "updated" if existed else "created",
                "status": status})
         return
-    _say(f"[green]✓[/] {'updated' if existed else 'created'} connector {escape(spec.name)}")
+    say(f"[green]✓[/] {'updated' if existed else 'created'} connector {escape(spec.name)}")
     _render_status(status)
 
 
@@ -302,8 +168,8 @@ def _failure_trace() -> Iterator[None]:
         yield
     except ConnectorFailedError as exc:
         if exc.trace:
-            _say("[bold]task trace:[/]", err=True)
-            stderr.print(_SECRETS.mask(exc.trace), markup=False, highlight=False)
+            say("[bold]task trace:[/]", err=True)
+            stderr.print(SECRETS.mask(exc.trace), markup=False, highlight=False)
         raise
 
 
@@ -317,16 +183,16 @@ def _summary(status: Status) -> str:
 
 @connector.command("status")
 @click.argument("name", required=False)
-@_connect_options
-@_json_flag
+@connect_options
+@json_flag
 @click.pass_context
-@_masked
+@masked
 def status_command(ctx: click.Context, /, name: str | None, as_json: bool, **_: object) -> None:
     """Show one connector's status and tasks, or every connector's state."""
-    client = _client(ctx)
+    client = connect_client(ctx)
     statuses = {name: client.status(name)} if name else client.statuses()
     if as_json:
-        _json(statuses[name] if name else statuses)
+        say_json(statuses[name] if name else statuses)
     elif name:
         _render_status(statuses[name])
     else:
@@ -361,19 +227,19 @@ def _render_statuses(statuses: dict[str, Status]) -> None:
 
 
 def _first(trace: object) -> str:
-    text = _SECRETS.mask(str(trace or "")).strip()
+    text = SECRETS.mask(str(trace or "")).strip()
     return text.splitlines()[0] if text else ""
 
 
 def _lifecycle(verb: str, action: Callable[[ConnectClient, str], object]) -> click.Command:
     @click.command(verb)
     @click.argument("name")
-    @_connect_options
+    @connect_options
     @click.pass_context
-    @_masked
+    @masked
     def command(ctx: click.Context, /, name: str, **_: object) -> None:
-        action(_client(ctx), name)
-        _say(f"[green]✓[/] {verb} requested for connector {escape(name)}")
+        action(connect_client(ctx), name)
+        say(f"[green]✓[/] {verb} requested for connector {escape(name)}")
 
     command.help = f"{verb.capitalize()} a connector (its tasks too)."
     return command
@@ -388,14 +254,14 @@ for _verb, _action in (("pause", ConnectClient.pause), ("resume", ConnectClient.
 @click.argument("name")
 @click.option("--include-tasks/--connector-only", default=True, show_default=True)
 @click.option("--only-failed/--all", default=True, show_default=True)
-@_connect_options
+@connect_options
 @click.pass_context
-@_masked
+@masked
 def restart_command(ctx: click.Context, /, name: str, include_tasks: bool, only_failed: bool,
                     **_: object) -> None:
     """Restart a connector and (by default) its failed tasks."""
-    status = _client(ctx).restart(name, include_tasks=include_tasks, only_failed=only_failed)
-    _say(f"[green]✓[/] restart requested for connector {escape(name)}")
+    status = connect_client(ctx).restart(name, include_tasks=include_tasks, only_failed=only_failed)
+    say(f"[green]✓[/] restart requested for connector {escape(name)}")
     if status:
         _render_status(status)
 
@@ -405,22 +271,22 @@ def restart_command(ctx: click.Context, /, name: str, include_tasks: bool, only_
 @click.option("--drop-slot", is_flag=True, help="Also drop its replication slot and publication.")
 @click.option("--spec", "spec_path", type=click.Path(path_type=Path),
               help="The connector's spec (needed with --drop-slot).")
-@_admin
-@_connect_options
+@admin_option
+@connect_options
 @click.pass_context
-@_masked
+@masked
 def remove_command(ctx: click.Context, /, name: str, drop_slot: bool, spec_path: Path | None,
                    admin_dsn: str | None, **_: object) -> None:
     """Delete a connector; with --drop-slot, also what it created in PostgreSQL."""
     if drop_slot and spec_path is None:
         raise click.UsageError("--drop-slot needs --spec SPEC to know the database")
-    spec = _spec(spec_path) if spec_path else None
-    client = _client(ctx)
+    spec = load_masked_spec(spec_path) if spec_path else None
+    client = connect_client(ctx)
     if client.exists(name):
         client.delete(name)
-        _say(f"[green]✓[/] removed connector {escape(name)}")
+        say(f"[green]✓[/] removed connector {escape(name)}")
     else:
-        _say(f"connector {escape(name)} is not registered")
+        say(f"connector {escape(name)} is not registered")
     if drop_slot and spec is not None:
         _drop_slot(spec, admin_dsn)
 
@@ -432,26 +298,26 @@ def _drop_slot(spec: ConnectorSpec, admin_dsn: str | None) -> None:
         raise PreflightError(f"--drop-slot applies to PostgreSQL connectors, not {spec.kind}")
     config = render(spec, kafka_bootstrap=None)
     if admin_dsn:
-        _SECRETS.add(admin_dsn)
+        SECRETS.add(admin_dsn)
     params = admin_params("postgres", admin_dsn) if admin_dsn else connection_params(spec, config)
     dropped = drop_slot_and_publication(params, config["slot.name"], config["publication.name"])
     for what in dropped:
-        _say(f"[green]✓[/] dropped {escape(what)}")
+        say(f"[green]✓[/] dropped {escape(what)}")
     if not dropped:
-        _say("no replication slot or publication to drop")
+        say("no replication slot or publication to drop")
 
 
 @connector.command("offsets")
 @click.argument("name")
-@_connect_options
-@_json_flag
+@connect_options
+@json_flag
 @click.pass_context
-@_masked
+@masked
 def offsets_command(ctx: click.Context, /, name: str, as_json: bool, **_: object) -> None:
     """Show where a connector is in its source (its committed offsets)."""
-    offsets = _client(ctx).offsets(name)
+    offsets = connect_client(ctx).offsets(name)
     if as_json:
-        _json(offsets)
+        say_json(offsets)
         return
     table = Table("partition", "offset", title=f"offsets of {name}")
     for entry in offsets:
@@ -474,16 +340,16 @@ def _pairs(document: object) -> str:
 @click.option("--filter", "filter_sql", help="SQL condition selecting the rows to re-read.")
 @click.option("--spec", "spec_path", required=True, type=click.Path(path_type=Path),
               help="The connector's spec.")
-@_connect_options
-@_json_flag
+@connect_options
+@json_flag
 @click.pass_context
-@_masked
+@masked
 def snapshot_command(ctx: click.Context, /, name: str, table: str, filter_sql: str | None,
                      spec_path: Path, as_json: bool, **_: object) -> None:
     """Re-read a table (or its rows matching --filter) as op=r records, while streaming."""
     from cdc_facts.preflight.signals import check_filter, send_snapshot_signal, snapshot_signal
 
-    spec = _spec(spec_path)
+    spec = load_masked_spec(spec_path)
     if name != spec.name:
         raise click.BadParameter(f"the spec is for connector `{spec.name}`", param_hint="NAME")
     if table not in spec.tables:
@@ -494,16 +360,16 @@ def snapshot_command(ctx: click.Context, /, name: str, table: str, filter_sql: s
             check_filter(filter_sql, spec.kind)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--filter") from exc
-    _require_connector(_client(ctx), name)
+    _require_connector(connect_client(ctx), name)
     config = render(spec, kafka_bootstrap="unused:9092")
     data = snapshot_signal(table, filter_sql)
     signal_id = send_snapshot_signal(spec.kind, connection_params(spec, config),
                                      config["signal.data.collection"], data)
     if as_json:
-        _json({"connector": name, "signal_id": signal_id, "data": data})
+        say_json({"connector": name, "signal_id": signal_id, "data": data})
         return
     where = f" where {filter_sql}" if filter_sql else ""
-    _say(f"[green]✓[/] incremental snapshot of {escape(table + where)} requested "
+    say(f"[green]✓[/] incremental snapshot of {escape(table + where)} requested "
          f"(signal {signal_id})")
 
 
@@ -517,8 +383,8 @@ def _require_connector(client: ConnectClient, name: str) -> None:
         raise
     failed = failure(status)
     if failed is not None:
-        _say(f"[yellow]![/] connector {escape(name)} has a FAILED part; the snapshot runs once "
+        say(f"[yellow]![/] connector {escape(name)} has a FAILED part; the snapshot runs once "
              "it is restarted", err=True)
 
 
-COMMANDS: list[click.Command] = [connector, preflight_command]
+COMMANDS: list[click.Command] = [connector]
