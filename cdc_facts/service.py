@@ -98,20 +98,13 @@ class _Batch:
 
     def __init__(self, opened_at: float) -> None:
         self.opened_at = opened_at
-        self.first: dict[Partition, int] = {}
-        self.next: dict[Partition, int] = {}
+        self.first: dict[Partition, int] = {}  # the next offsets are the service's own
         self.records = 0
         self.changes: Counter[tuple[str, str]] = Counter()
         self.facts: Counter[str] = Counter()
         self.dead_letters: Counter[str] = Counter()
         self.duplicates: Counter[str] = Counter()
         self.source_times_ms: set[int] = set()
-
-    def read(self, partition: Partition, offset: int) -> None:
-        if partition not in self.first:
-            self.first[partition] = offset
-        self.next[partition] = offset + 1
-        self.records += 1
 
 
 class Service:
@@ -147,6 +140,7 @@ class Service:
                                     self._admin, policy, timeout_s=timeout_s)
         self._committed_timeout_s = timeout_s
         self._marks = HighWaterMarks()
+        self._mark_keys: dict[Partition, MarkKey] = {}  # the last one of each partition
         self._next: dict[Partition, int] = {}  # owned partitions -> next offset (-1: unknown)
         self._batch: _Batch | None = None
         self._failed = False
@@ -260,17 +254,20 @@ class Service:
     # --- records ---------------------------------------------------------------------------
 
     def _handle(self, messages: list[Message]) -> None:
-        owned = self._next
+        owned, batch, process = self._next, self._batch, self._process
         for message in messages:
             partition = (message.topic() or "", message.partition() or 0)
             offset = message.offset() or 0
             expected = owned.get(partition)
             if expected is None or offset < expected:
                 continue  # not ours (any more), or read before a rewind
-            batch = self._batch or self._open()
-            batch.read(partition, offset)
+            if batch is None:
+                batch = self._open()
+            if partition not in batch.first:
+                batch.first[partition] = offset
+            batch.records += 1
             owned[partition] = offset + 1
-            self._process(message, partition, offset, batch)
+            process(message, partition, offset, batch)
 
     def _open(self) -> _Batch:
         self._producer.begin()
@@ -280,8 +277,9 @@ class Service:
 
     def _process(self, message: Message, partition: Partition, offset: int,
                  batch: _Batch) -> None:
+        record_key = message.key()
         try:
-            change = decode_change(message.value(), message.key(), topic=partition[0],
+            change = decode_change(message.value(), record_key, topic=partition[0],
                                    partition=partition[1], offset=offset,
                                    settings=self.translator.envelope_settings)
         except RecordError as exc:
@@ -289,27 +287,37 @@ class Service:
             return
         if change is None:
             return
-        key = MarkKey(partition[0], partition[1], change.connector)
-        position = source_position(change, message.key())
-        if position is not None and self._marks.is_duplicate(key, position):
+        # A new change moves its mark before it is translated: when that fails, the change
+        # becomes a dead letter (the mark still moves) or the transaction aborts (it rolls
+        # back with it).
+        position = source_position(change, record_key)
+        if position is not None and not self._marks.admit(self._mark_key(partition, change),
+                                                          position):
             batch.duplicates[change.table] += 1
             return
         self._translate(message, partition, offset, change, batch)
-        if position is not None:
-            self._marks.advance(key, position)
         batch.changes[(change.table, change.op)] += 1
+
+    def _mark_key(self, partition: Partition, change: Change) -> MarkKey:
+        """The mark key of ``change`` (one object per partition while its connector stays)."""
+        key = self._mark_keys.get(partition)
+        connector = change.connector
+        if key is None or key.connector != connector:
+            key = self._mark_keys[partition] = MarkKey(partition[0], partition[1], connector)
+        return key
 
     def _translate(self, message: Message, partition: Partition, offset: int, change: Change,
                    batch: _Batch) -> None:
         try:
-            facts = [(fact, encode_fact(fact)) for fact in self.translator.translate(change)]
+            facts = self.translator.translate(change)
+            values = [encode_fact(fact) for fact in facts]
         except RecordError as exc:
             self._dead_letter(message, partition, offset, exc, batch)
             return
-        produce = self._producer.produce
-        for fact, value in facts:
+        produce, counts = self._producer.produce, batch.facts
+        for fact, value in zip(facts, values, strict=True):
             produce(fact.topic, fact.subject.encode(), value, fact_headers(fact))
-            batch.facts[fact.type] += 1
+            counts[fact.type] += 1
         if facts:
             batch.source_times_ms.add(_source_ms(change))
 
@@ -332,7 +340,8 @@ class Service:
         for key, mark in self._marks.pending().items():
             mark_key, value = encode_mark(key, mark)
             self._producer.produce(self.settings.positions_topic, mark_key, value)
-        offsets = {p: n for p, n in batch.next.items() if p in self._next}
+        owned = self._next
+        offsets = {p: owned[p] for p in batch.first if p in owned}
         self._producer.commit(offsets, self._consumer)
         self._batch = None
         self._marks.commit()
@@ -420,6 +429,7 @@ class Service:
     def _forget(self, partitions: list[Partition]) -> None:
         for partition in partitions:
             self._next.pop(partition, None)
+            self._mark_keys.pop(partition, None)
         self._marks.forget(partitions)
         self.metrics.forget(partitions)
         self.metrics.partitions(len(self._next), {})

@@ -206,6 +206,21 @@ class HighWaterMarks:
         mark = self._pending.get(key) or self._committed.get(key)
         return mark is not None and mark.covers(position)
 
+    def admit(self, key: MarkKey, position: SourcePosition) -> bool:
+        """Whether a change at ``position`` is new; if it is, the open transaction's mark
+        moves up to it: :meth:`is_duplicate`, then :meth:`advance`, in one look-up."""
+        moving = self._pending.get(key)
+        if moving is None:
+            mark = self._committed.get(key)
+            if mark is not None and mark.covers(position):
+                return False
+            self.advance(key, position)
+            return True
+        if moving.covers(position):
+            return False
+        moving.move(position)
+        return True
+
     def advance(self, key: MarkKey, position: SourcePosition) -> None:
         """Record that the change at ``position`` is handled, in the open transaction."""
         moving = self._pending.get(key)

@@ -162,3 +162,21 @@ def test_the_record_key_as_delivered_names_the_row() -> None:
     assert source_position(change, b'{"id":7}') == SourcePosition("pg", (5, 10), '{"id":7}')
     assert source_position(change) == SourcePosition("pg", (5, 10), '{"id":7}')
     assert source_position(change, b"").key is None  # type: ignore[union-attr]
+
+
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5), st.sampled_from("ab")),
+                max_size=30), st.integers(0, 30))
+def test_admit_is_is_duplicate_then_advance(steps: list[tuple[int, int, str]],
+                                             commit_at: int) -> None:
+    """Admitting a position answers and moves the marks as the two calls it stands for."""
+    admitting, checking = HighWaterMarks(), HighWaterMarks()
+    for index, (last_commit, lsn, key) in enumerate(steps):
+        position = SourcePosition("pg", (last_commit, lsn), key)
+        new = not checking.is_duplicate(KEY, position)
+        if new:
+            checking.advance(KEY, position)
+        assert admitting.admit(KEY, position) is new
+        assert admitting.get(KEY) == checking.get(KEY)
+        if index == commit_at:
+            admitting.commit()
+            checking.commit()
