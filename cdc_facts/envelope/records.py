@@ -1,0 +1,205 @@
+"""Kafka records into changes: the Debezium envelope, the record key, and records that are
+not row changes (tombstones, heartbeats, schema changes, transaction metadata)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final, Literal, TypeAlias
+
+from cdc_facts.changes import OPS, Change
+from cdc_facts.envelope.documents import RawRecord, _parse
+from cdc_facts.envelope.parsing import _HINT, _json_type, _loads
+from cdc_facts.envelope.placeholders import _Placeholders
+from cdc_facts.envelope.schemas import _decode_field
+from cdc_facts.errors import ChangeDecodeError
+from cdc_facts.types import Row
+
+DEFAULT_UNAVAILABLE_VALUE: Final = "__debezium_unavailable_value"
+
+#: Debezium's default ``heartbeat.topics.prefix``.
+HEARTBEAT_TOPIC_PREFIX: Final = "__debezium-heartbeat"
+
+#: What a Kafka record holds, as :func:`classify` names it.
+RecordKind: TypeAlias = Literal["change", "tombstone", "heartbeat", "schema-change", "transaction"]
+
+
+@dataclass(frozen=True)
+class EnvelopeSettings:
+    """How the connector that wrote the records is configured.
+
+    Attributes:
+        unavailable_value: the connector's ``unavailable.value.placeholder`` (plain text).
+    """
+
+    unavailable_value: str = DEFAULT_UNAVAILABLE_VALUE
+
+
+DEFAULT_SETTINGS: Final = EnvelopeSettings()
+
+
+def decode_change(
+    value: RawRecord,
+    key: RawRecord = None,
+    *,
+    topic: str | None = None,
+    partition: int | None = None,
+    offset: int | None = None,
+    settings: EnvelopeSettings = DEFAULT_SETTINGS,
+) -> Change | None:
+    """Decode one Kafka record written by JsonConverter into a :class:`Change`.
+
+    Args:
+        value: the record value: bytes or text as delivered, or an already parsed object
+            (which is left unchanged).
+        key: the record key, in the same forms; ``None`` when the table has no key.
+        topic: the record's topic, kept on the change and used to spot heartbeats.
+        partition: the record's partition, kept on the change.
+        offset: the record's offset, kept on the change.
+        settings: how the connector is configured.
+
+    Returns:
+        The change, or ``None`` when the record is a tombstone, a heartbeat, a schema change
+        or transaction metadata: records that are not fed to rules.
+
+    Raises:
+        ChangeDecodeError: the record is not a Debezium change event (not JSON, not an
+            object, missing or unknown ``op``, a value that does not match its schema).
+    """
+    if topic is not None and topic.startswith(HEARTBEAT_TOPIC_PREFIX):
+        return None
+    last = _LAST_DECODER
+    decoder = last[1] if last[0] is settings else _decoder(settings)
+    try:
+        return decoder.decode(value, key, topic, partition, offset)
+    except ChangeDecodeError as exc:
+        if topic is None:
+            raise
+        where = f"{topic}[{partition}]@{offset}"
+        raise ChangeDecodeError(f"{where}: {exc.message}", hint=exc.hint) from exc
+
+
+def classify(value: RawRecord, topic: str | None = None) -> RecordKind:
+    """Tell what a Kafka record value holds, without decoding its rows.
+
+    >>> classify(b'{"ts_ms":1714557600000}')
+    'heartbeat'
+    >>> classify(b'{"status":"BEGIN","id":"571:53195832","ts_ms":1}', "shop.transaction")
+    'transaction'
+
+    Raises:
+        ChangeDecodeError: the value is not JSON, not an object, or none of the known kinds.
+    """
+    if topic is not None and topic.startswith(HEARTBEAT_TOPIC_PREFIX):
+        return "heartbeat"
+    return _kind(_parse(value, "value")[0])
+
+
+# --- the envelope ------------------------------------------------------------------------
+
+
+class _EnvelopeDecoder:
+    """Decodes values and keys for one :class:`EnvelopeSettings`."""
+
+    def __init__(self, settings: EnvelopeSettings) -> None:
+        self.placeholders = _Placeholders(settings.unavailable_value)
+
+    def decode(self, value: RawRecord, key: RawRecord, topic: str | None, partition: int | None,
+               offset: int | None) -> Change | None:
+        payload, schema, start = _parse(value, "value", topic)
+        if payload.__class__ is not dict or "op" not in payload:
+            _kind(payload)  # raises unless it is a record to skip
+            return None
+        op = payload["op"]
+        if op not in OPS:
+            raise ChangeDecodeError(
+                f"unknown op {op!r}: Debezium writes one of {', '.join(sorted(OPS))}", hint=_HINT
+            )
+        before = payload.get("before")
+        if before is not None and before.__class__ is not dict:
+            _row(before, "before")
+        after = payload.get("after")
+        if after is not None and after.__class__ is not dict:
+            _row(after, "after")
+        if op in _MAY_BE_UNAVAILABLE and self.placeholders.present(value, start):
+            self.placeholders.replace(before)
+            self.placeholders.replace(after)
+        source = payload.get("source") or {}
+        if schema is not None:
+            before, after, source = schema.decode_rows(before, after, source)
+        # positional: a third faster than keywords on this hot path (tests pin the order)
+        return Change(op, before, after, source, payload.get("ts_ms"),
+                      _key(key, topic) if key else None, payload.get("transaction"), topic,
+                      partition, offset)
+
+
+def _decoder(settings: EnvelopeSettings) -> _EnvelopeDecoder:
+    """The decoder for ``settings``, made once; the last one used is found without hashing."""
+    global _LAST_DECODER
+    decoder = _DECODERS.get(settings)
+    if decoder is None:
+        decoder = _DECODERS[settings] = _EnvelopeDecoder(settings)
+    _LAST_DECODER = (settings, decoder)
+    return decoder
+
+
+#: Only updates leave values out (PostgreSQL's unchanged TOASTed columns); deletes are
+#: checked too, in case a database sends an old row that way.
+_MAY_BE_UNAVAILABLE: Final = frozenset({"u", "d"})
+
+
+def _row(row: object, name: str) -> Row | None:
+    if row is None or row.__class__ is dict:
+        return row
+    raise ChangeDecodeError(f"`{name}` is a JSON {_json_type(row)}, not an object", hint=_HINT)
+
+
+def _key(key: bytes | str | dict[str, Any], topic: str | None = None) -> Row | None:
+    if isinstance(key, bytes) and not key.startswith(b'{"schema":'):
+        try:
+            payload = _loads(key)  # a key without a schema: the common case, kept short
+        except ValueError:
+            payload = None  # the full path below names the problem
+        if payload.__class__ is dict and "payload" not in payload:
+            return payload
+    payload, schema, _start = _parse(key, "key", None if topic is None else ("key", topic))
+    if payload is None:
+        return None
+    if payload.__class__ is not dict:
+        raise ChangeDecodeError(
+            f"record key is a JSON {_json_type(payload)}, not an object", hint=_HINT
+        )
+    if schema is not None and schema.decode is not None:
+        _decode_field(schema.decode, payload, "key")
+    return payload
+
+
+def _kind(payload: object) -> RecordKind:
+    if payload is None:
+        return "tombstone"
+    if payload.__class__ is not dict:
+        raise ChangeDecodeError(
+            f"record value is a JSON {_json_type(payload)}, not an object", hint=_HINT
+        )
+    assert isinstance(payload, dict)
+    if "op" in payload:
+        return "change"
+    if payload.get("status") in ("BEGIN", "END"):
+        return "transaction"
+    if "ddl" in payload or "tableChanges" in payload or "databaseName" in payload:
+        return "schema-change"
+    if payload.keys() <= {"ts_ms"}:
+        return "heartbeat"
+    keys = ", ".join(sorted(payload)[:8])
+    raise ChangeDecodeError(
+        f"record value has no `op` and is no heartbeat, schema change or transaction record "
+        f"(keys: {keys})",
+        hint=_HINT,
+    )
+
+
+
+
+_DECODERS: dict[EnvelopeSettings, _EnvelopeDecoder] = {}
+_LAST_DECODER: tuple[EnvelopeSettings, _EnvelopeDecoder] = (
+    DEFAULT_SETTINGS, _DECODERS.setdefault(DEFAULT_SETTINGS, _EnvelopeDecoder(DEFAULT_SETTINGS))
+)
