@@ -201,15 +201,17 @@ def encode_fact(fact: Fact) -> bytes:
         event = _plain_event(fact)
         if event is not None:
             try:
-                return _fast_dumps_utc(event)  # writes the UTC time as rfc3339() does
-            except _FAST_ERRORS:  # an integer beyond 64 bits: the general path below
+                return _fast_dumps_utc(event)  # writes UTC times and decimals as encode_data
+            except _FAST_ERRORS:  # an integer beyond 64 bits, a decimal with no JSON form
                 pass
     return _dumps(to_cloudevent(fact))
 
 
 def _plain_event(fact: Fact) -> dict[str, object] | None:
     """The event of a fact with a subject, valid extensions and no dataschema, with its time
-    left as a datetime; None for any other fact (:func:`to_cloudevent` handles it)."""
+    and its data values left as they are when orjson writes them as :func:`encode_data`
+    would (a ``Decimal`` through :func:`_fast_default`); None for any other fact
+    (:func:`to_cloudevent` handles it)."""
     if not (fact.subject and fact.id and fact.source and fact.type) or fact.dataschema:
         return None
     extensions = fact.extensions
@@ -218,9 +220,12 @@ def _plain_event(fact: Fact) -> dict[str, object] | None:
     data: Mapping[str, object] = fact.data
     for value in data.values():
         cls = value.__class__
-        if cls is not str and cls is not int and cls is not bool and value is not None:
-            data = encode_data(fact)
-            break
+        if cls is str or cls is int or cls is bool or value is None or cls is Decimal or (
+            cls is datetime and value.tzinfo is UTC  # type: ignore[attr-defined]
+        ) or cls is date:
+            continue
+        data = encode_data(fact)
+        break
     return {"specversion": "1.0", "id": fact.id, "source": fact.source, "type": fact.type,
             "subject": fact.subject, "time": fact.time, "datacontenttype": DATA_CONTENT_TYPE,
             **extensions, "data": data}
@@ -491,10 +496,19 @@ def _std_dumps(document: JSON) -> bytes:
 
 
 def _utc_dumps(orjson: Any) -> Callable[[dict[str, object]], bytes] | None:
-    """orjson's ``dumps`` writing UTC datetimes with ``Z``; None without orjson."""
+    """orjson's ``dumps`` writing UTC datetimes with ``Z`` and decimals as
+    :func:`encode_data` does; None without orjson."""
     if orjson is None:
         return None
-    return partial(orjson.dumps, option=orjson.OPT_UTC_Z)
+    return partial(orjson.dumps, default=_fast_default, option=orjson.OPT_UTC_Z)
+
+
+def _fast_default(value: object) -> str:
+    """A ``Decimal`` as :func:`encode_data` writes it, for orjson; anything else fails (the
+    caller then takes the general path, which names the problem)."""
+    if value.__class__ is Decimal:
+        return _decimal(value)
+    raise TypeError(f"a {type(value).__name__} is written by the general path")
 
 
 _ORJSON: Final = _orjson()

@@ -27,9 +27,11 @@ from cdc_facts.envelope import DEFAULT_UNAVAILABLE_VALUE, EnvelopeSettings, deco
 from cdc_facts.errors import (
     ContractViolationError,
     EvaluationError,
+    ExpressionError,
     UnknownTableError,
     UnknownValueError,
 )
+from cdc_facts.expressions import compile_expression
 from cdc_facts.facts import Fact, fact_ids
 from cdc_facts.rules.model import FieldType, Mapping, Rule, RuleSet
 from cdc_facts.types import UNKNOWN, Row
@@ -174,11 +176,12 @@ class _TablePlan:
             if ref.scope in ("before", "row") and ref.column is not None
         )
 
-    def _rules_for(self, op: str) -> tuple[_RulePlan, ...]:
-        """The rules that can match ``op``: snapshot reads reach only ``snapshot: emit``
-        rules, and a rule whose ``when`` requires other ops is left out."""
+    def _rules_for(self, op: str) -> tuple[tuple[_RulePlan, Callable[[Change], object]], ...]:
+        """The rules that can match ``op``, each with its ``when`` compiled for ``op``:
+        snapshot reads reach only ``snapshot: emit`` rules, and a rule whose ``when``
+        requires other ops is left out."""
         return tuple(
-            plan for plan in self.rules
+            (plan, plan.when_for(op)) for plan in self.rules
             if (op != "r" or plan.rule.snapshot == "emit")
             and (plan.ops is None or op in plan.ops)
         )
@@ -193,9 +196,9 @@ class _TablePlan:
         ):
             change = self.read_before(change)
         facts = []
-        for plan in rules:
+        for plan, when in rules:
             try:
-                matched = plan.when(change)
+                matched = when(change)
             except EvaluationError as exc:
                 raise plan.evaluation_error(exc) from None
             if matched is True or matched is UNKNOWN:  # most rules stop here
@@ -243,6 +246,16 @@ class _RulePlan:
         self.check = self.contract.check
         self.references = tuple(ref for _, expr in rule.expressions() for ref in expr.references)
         self.ops = required_ops(rule.when.sql)
+
+    def when_for(self, op: str) -> Callable[[Change], object]:
+        """``when``, compiled for changes whose operation is ``op``: what ``op`` decides is
+        folded away (``op = 'u' AND x`` is ``x`` for updates)."""
+        if not any(ref.scope == "op" for ref in self.rule.when.references):
+            return self.when
+        try:
+            return compile_expression(self.rule.when.sql, op=op).evaluate
+        except ExpressionError:  # compiled once already: kept general if it ever differs
+            return self.when
 
     def apply(self, change: Change, matched: object) -> Fact | None:
         """The fact of this rule, given what ``when`` evaluated to (true or unknown)."""

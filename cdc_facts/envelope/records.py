@@ -10,7 +10,7 @@ from cdc_facts.changes import OPS, Change
 from cdc_facts.envelope.documents import RawRecord, _parse
 from cdc_facts.envelope.parsing import _HINT, _json_type, _loads
 from cdc_facts.envelope.placeholders import _Placeholders
-from cdc_facts.envelope.schemas import _decode_field
+from cdc_facts.envelope.schemas import _decode_field, _Schema
 from cdc_facts.errors import ChangeDecodeError
 from cdc_facts.types import Row
 
@@ -105,7 +105,10 @@ class _EnvelopeDecoder:
 
     def decode(self, value: RawRecord, key: RawRecord, topic: str | None, partition: int | None,
                offset: int | None) -> Change | None:
-        payload, schema, start = _parse(value, "value", topic)
+        if value.__class__ is bytes and not value.startswith(b'{"schema":'):
+            payload, schema = _plain_payload(value)  # schemas off: the common case
+        else:
+            payload, schema, _start = _parse(value, "value", topic)
         if payload.__class__ is not dict or "op" not in payload:
             _kind(payload)  # raises unless it is a record to skip
             return None
@@ -120,9 +123,10 @@ class _EnvelopeDecoder:
         after = payload.get("after")
         if after is not None and after.__class__ is not dict:
             _row(after, "after")
-        if op in _MAY_BE_UNAVAILABLE and self.placeholders.present(value, start):
-            self.placeholders.replace(before)
-            self.placeholders.replace(after)
+        if op in _MAY_BE_UNAVAILABLE:
+            replace = self.placeholders.replace
+            replace(before)
+            replace(after)
         source = payload.get("source") or {}
         if schema is not None:
             before, after, source = schema.decode_rows(before, after, source)
@@ -130,6 +134,18 @@ class _EnvelopeDecoder:
         return Change(op, before, after, source, payload.get("ts_ms"),
                       _key(key, topic) if key else None, payload.get("transaction"), topic,
                       partition, offset)
+
+
+def _plain_payload(value: bytes) -> tuple[Any, _Schema | None]:
+    """The payload of a value that does not start with a schema, and its schema (None
+    unless it is a document laid out otherwise), as :func:`_parse` gives them."""
+    try:
+        document = _loads(value)
+    except ValueError:
+        document = None  # _parse names the problem
+    if document.__class__ is dict and "payload" not in document:
+        return document, None
+    return _parse(value, "value")[:2]
 
 
 def _decoder(settings: EnvelopeSettings) -> _EnvelopeDecoder:

@@ -108,12 +108,16 @@ def _value_or_error(node: Node, change: EvalContext) -> object:
         return exc
 
 
-def compile_expression(sql: str) -> Expression:
+def compile_expression(sql: str, *, op: str | None = None) -> Expression:
     """Compile one SQL expression over ``op``, ``ts_ms``, ``before.*``, ``after.*``,
     ``row.*`` and ``source.*``.
 
     Args:
         sql: The expression, in PostgreSQL syntax.
+        op: When given, the expression is only ever evaluated for changes with this
+            operation: ``op`` is a constant, and what it decides is folded away
+            (``op = 'u' AND x`` is compiled as ``x`` for ``op='u'``). Evaluating it for a
+            change with another operation gives no meaningful result.
 
     Returns:
         The compiled expression.
@@ -123,7 +127,7 @@ def compile_expression(sql: str) -> Expression:
             not supported, with the 1-based line and column inside ``sql``, the offending
             fragment and, when there is one, a suggestion.
     """
-    compiler = _Compiler(sql)
+    compiler = _Compiler(sql, op)
     try:
         root = compiler.compile(parse(sql))
     except RecursionError:
@@ -151,8 +155,9 @@ _NO_CHANGE = _NoChange()
 class _Compiler:
     """One compilation: dispatches nodes to handlers and remembers names and positions."""
 
-    def __init__(self, sql: str) -> None:
+    def __init__(self, sql: str, known_op: str | None = None) -> None:
         self.sql = sql
+        self.known_op = known_op
         self.references: list[Reference] = []
         self._depth = 0
 

@@ -24,6 +24,9 @@ from cdc_facts.expressions.temporal import parse_interval
 class Compiling(Protocol):
     """What a handler may ask of the compiler."""
 
+    #: The operation every evaluated change has, when the expression is compiled for one.
+    known_op: str | None
+
     def compile(self, node: exp.Expr) -> Node:
         """Compile a child node."""
 
@@ -114,6 +117,9 @@ def _column(node: exp.Column, cc: Compiling) -> Node:
 
     scope, column = names.resolve(parts, fail)
     cc.reference(node, scope, column)
+    if scope == "op" and cc.known_op is not None:
+        return Node(constant(cc.known_op), cc.text(node), "text", const=cc.known_op,
+                    column=(scope, column))
     return Node(
         names.evaluator(scope, column), cc.text(node), names.static_type(scope, column),
         column=(scope, column),
@@ -150,7 +156,27 @@ def _connective(node: exp.Connector, cc: Compiling) -> Node:
     ]
     build = logic.conjunction if what == "AND" else logic.disjunction
     sql = cc.text(node)
+    if cc.known_op is not None:
+        folded = _fold_connective(operands, what == "OR", sql)
+        if folded is not None:
+            return folded
+        operands = [o for o in operands if o.const is not (what == "AND")]
     return Node(build([o.fn for o in operands], sql), sql, "boolean", tuple(operands))
+
+
+def _fold_connective(operands: list[Node], stop: bool, sql: str) -> Node | None:
+    """What is left of an AND (``stop=False``) or OR (``stop=True``) once constants are
+    known: the stop value if one operand is it (it wins over anything, errors included);
+    the one operand left, when it is known to be boolean, if every other is the neutral
+    value; None when a connective of what is not neutral remains."""
+    if any(o.const is stop for o in operands):
+        return const_node(stop, sql, "boolean")
+    left = [o for o in operands if o.const is not (not stop)]
+    if not left:
+        return const_node(not stop, sql, "boolean")
+    if len(left) == 1 and left[0].type == "boolean":
+        return left[0]
+    return None  # one operand that may not be boolean keeps the connective's check
 
 
 @handles(exp.Not)
