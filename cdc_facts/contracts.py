@@ -212,7 +212,7 @@ _PREDICATES: Final[dict[FieldType | None, Callable[[object], bool]]] = {
 }
 
 
-class _Never:
+class Never:
     """No value is of this class."""
 
 
@@ -240,9 +240,16 @@ class FactContract:
         )
         #: ``(name, class always accepted, predicate, nullable)`` for :meth:`check`.
         self._checks = tuple(
-            (spec.name, _ALWAYS.get(spec.type, _Never), _PREDICATES[spec.type], spec.nullable)
+            (spec.name, _ALWAYS.get(spec.type, Never), _PREDICATES[spec.type], spec.nullable)
             for spec in rule.fields
         )
+
+    def field_checks(self) -> list[tuple[Callable[[object], bool], bool]]:
+        """``(accepts, nullable)`` of every data field, in declaration order: the
+        predicate a value of the field's declared type satisfies, and whether it may be
+        NULL. A fact with a non-empty subject whose every value passes keeps the contract.
+        """
+        return [(accepts, nullable) for _, _, accepts, nullable in self._checks]
 
     def check(self, fact: Fact) -> None:
         """Raise :class:`ContractViolationError` naming every way ``fact`` breaks the contract."""

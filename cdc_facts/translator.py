@@ -22,7 +22,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from cdc_facts.changes import OPS, Change
-from cdc_facts.contracts import Converter, FactContract, converter
+from cdc_facts.contracts import Converter, FactContract, Never, converter
 from cdc_facts.envelope import DEFAULT_UNAVAILABLE_VALUE, EnvelopeSettings, decode_change
 from cdc_facts.errors import (
     ContractViolationError,
@@ -236,14 +236,17 @@ class _RulePlan:
         self.when = rule.when.evaluate
         self.key = rule.key.evaluate
         self.occurred_at = rule.occurred_at.evaluate if rule.occurred_at is not None else None
-        #: ``(name, evaluate, exact class, conversion)``: a value of the exact class is
-        #: already of the declared type; no conversion means any value is (untyped, json).
-        self.fields = tuple(
-            (spec.name, spec.expr.evaluate, _EXACT.get(spec.type), _conversion(spec.type))
-            for spec in rule.fields
-        )
         self.contract = FactContract(rule)
         self.check = self.contract.check
+        #: ``(name, evaluate, exact class, conversion, accepts, nullable)``: a value of the
+        #: exact class is already of the declared type and keeps the contract; no conversion
+        #: means any value is (untyped, json); ``accepts`` is the contract's predicate.
+        self.fields = tuple(
+            (spec.name, spec.expr.evaluate, _EXACT.get(spec.type, Never),
+             _conversion(spec.type), accepts, nullable)
+            for spec, (accepts, nullable) in zip(
+                rule.fields, self.contract.field_checks(), strict=True)
+        )
         self.references = tuple(ref for _, expr in rule.expressions() for ref in expr.references)
         self.ops = required_ops(rule.when.sql)
 
@@ -281,22 +284,31 @@ class _RulePlan:
         subject = self.key(change)
         if subject is None or subject is UNKNOWN:
             self._value("key", subject)
+        if subject.__class__ is not str:
+            subject = _subject(subject)
         data = {}
-        for name, evaluate, exact, convert in self.fields:
+        kept = bool(subject)  # whether the fact keeps its contract, checked value by value
+        for name, evaluate, exact, convert, accepts, nullable in self.fields:
             value = evaluate(change)
-            if value is None or value.__class__ is exact:
-                data[name] = value
-            elif value is UNKNOWN:
-                raise _Unknown(name)
-            else:
-                data[name] = value if convert is None else self._convert(name, convert, value)
-        position = change.position
+            if value.__class__ is not exact:
+                if value is None:
+                    kept = kept and nullable
+                elif value is UNKNOWN:
+                    raise _Unknown(name)
+                else:
+                    if convert is not None:
+                        value = self._convert(name, convert, value)
+                    kept = kept and (value.__class__ is exact or accepts(value))
+            data[name] = value
+        source = change.source
+        lsn = source.get("lsn")
+        position = f"lsn:{lsn}" if lsn is not None and change.op != "r" else change.position
         fact = Fact(
-            self.fact_id(position), self.fact_type, self.source,
-            subject if subject.__class__ is str else _subject(subject), self._time(change),
+            self.fact_id(position), self.fact_type, self.source, subject, self._time(change),
             data, self.topic, self.fact_type, self._provenance(change, position),
         )
-        self.check(fact)
+        if not kept:
+            self.check(fact)  # raises, naming every way the fact breaks the contract
         return fact
 
     def _provenance(self, change: Change, position: str) -> dict[str, str]:
@@ -341,6 +353,9 @@ class _RulePlan:
 
     def _time(self, change: Change) -> datetime:
         if self.occurred_at is None:
+            millis = change.source.get("ts_ms")
+            if millis.__class__ is int:
+                return _EPOCH + timedelta(0, 0, 0, millis)
             return _commit_time(change)
         value = self.occurred_at(change)
         if value is None or value is UNKNOWN:
