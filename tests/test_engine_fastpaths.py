@@ -467,3 +467,40 @@ def test_a_condition_compiled_for_an_op_drops_what_the_op_decides() -> None:
     assert update._root.sql == "after.n > 1"
     assert compile_expression("op = 'c' AND after.n > 1", op="u")._root.const is False
     assert compile_expression("op = 'u' AND after.n > 1")._root.sql.startswith("op = 'u'")
+
+
+PAIRS = st.one_of(st.none(), st.just(envelope.UNKNOWN), st.integers(-2, 2), st.booleans(),
+                  st.sampled_from(["a", "b", "2", "true"]), st.decimals(-2, 2, places=1),
+                  st.floats(-2, 2))
+
+
+@settings(deadline=None)
+@given(before=st.fixed_dictionaries({}, optional={"n": PAIRS}),
+       after=st.fixed_dictionaries({}, optional={"n": PAIRS}),
+       symbol=st.sampled_from(["=", "<>", "<", "<=", ">", ">="]))
+def test_two_image_columns_compare_as_the_general_comparison_does(
+    before: dict[str, object], after: dict[str, object], symbol: str
+) -> None:
+    from cdc_facts.expressions import compile_expression
+    from cdc_facts.expressions.compare import compare, is_distinct
+
+    change = Change("u", before, after, SOURCE)
+    a, b = before.get("n", envelope.UNKNOWN), after.get("n", envelope.UNKNOWN)
+    for sql, reference in [
+        (f"before.n {symbol} after.n", lambda: compare(symbol, a, b)),
+        ("before.n IS DISTINCT FROM after.n", lambda: is_distinct(a, b)),
+        ("after.n IS NOT DISTINCT FROM before.n", lambda: _negated(is_distinct(b, a))),
+    ]:
+        try:
+            expected: object = reference()
+        except (ValueError, TypeError, ArithmeticError):
+            expected = RecordError
+        got = outcome(compile_expression(sql).evaluate, change)
+        if expected is RecordError:
+            assert isinstance(got, tuple) and issubclass(got[0], RecordError), sql
+        else:
+            assert got == expected and type(got) is type(expected), sql
+
+
+def _negated(value: object) -> object:
+    return value if value is envelope.UNKNOWN else not value

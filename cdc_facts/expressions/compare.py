@@ -106,7 +106,35 @@ def comparison(symbol: str, left: Node, right: Node, sql: str) -> Evaluator:
             return op(a, b)
         return slow(a, b)
 
+    return images_first(left, right, op, fn)
+
+
+def images_first(left: Node, right: Node, plain: Compare, general: Evaluator) -> Evaluator:
+    """``general`` for ``left`` and ``right``, with a shortcut when both are columns of the
+    ``before`` or ``after`` image (``before.total <> after.total``): with both images
+    present and two values of the same plain class, ``plain(a, b)`` is the answer, read in
+    one closure; anything else is left to ``general``."""
+    if left.column is None or right.column is None:
+        return general
+    (left_scope, left_column), (right_scope, right_column) = left.column, right.column
+    if left_scope not in _IMAGES or right_scope not in _IMAGES:
+        return general
+    left_before, right_before = left_scope == "before", right_scope == "before"
+
+    def fn(change: EvalContext) -> object:
+        before = change.before
+        after = change.after
+        if before is not None and after is not None:
+            a = (before if left_before else after).get(left_column, UNKNOWN)  # type: ignore[arg-type]
+            b = (before if right_before else after).get(right_column, UNKNOWN)  # type: ignore[arg-type]
+            if a.__class__ is b.__class__ and a.__class__ in _PLAIN:
+                return plain(a, b)
+        return general(change)
+
     return fn
+
+
+_IMAGES = frozenset({"before", "after"})
 
 
 def _against_constant(symbol: str, name: Node, const: object, sql: str) -> Evaluator:
@@ -193,8 +221,9 @@ def is_distinct(a: object, b: object) -> object:
     return compare("<>", a, b)
 
 
-def distinct_from(left: Evaluator, right: Evaluator, negate: bool, sql: str) -> Evaluator:
+def distinct_from(left_node: Node, right_node: Node, negate: bool, sql: str) -> Evaluator:
     """Compile ``IS [NOT] DISTINCT FROM``."""
+    left, right = left_node.fn, right_node.fn
 
     def fn(change: EvalContext) -> object:
         a, b = left(change), right(change)
@@ -208,7 +237,7 @@ def distinct_from(left: Evaluator, right: Evaluator, negate: bool, sql: str) -> 
             return not result
         return result
 
-    return fn
+    return images_first(left_node, right_node, operator.eq if negate else operator.ne, fn)
 
 
 def in_list(subject: Evaluator, items: list[Node], sql: str) -> Evaluator:

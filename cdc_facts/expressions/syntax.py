@@ -269,7 +269,7 @@ def _comparison(node: exp.Binary, cc: Compiling) -> Node:
 def _distinct(node: exp.Binary, cc: Compiling) -> Node:
     left, right = cc.compile(node.this), cc.compile(node.expression)
     negate, sql = isinstance(node, exp.NullSafeEQ), cc.text(node)
-    fn = compare.distinct_from(left.fn, right.fn, negate, sql)
+    fn = compare.distinct_from(left, right, negate, sql)
     return Node(fn, sql, "boolean", (left, right))
 
 
