@@ -134,6 +134,11 @@ class TransactionalProducer(BaseFactProducer):
             KafkaUnavailableError: the broker did not answer within the retry timeout.
             KafkaFatalError: the producer was fenced or cannot go on.
         """
+        # Deliver the records first: their partitions are then part of the transaction.
+        # Adding the offsets while the client still adds a partition makes the coordinator
+        # answer CONCURRENT_TRANSACTIONS, and the client retries after retry.backoff.ms.
+        self._policy.call("deliver the transaction's records",
+                          lambda: self.client.flush(self._timeout_s))
         chosen = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
         if chosen:
             metadata = consumer.group_metadata()

@@ -156,3 +156,14 @@ def test_kafka_settings_repr_shows_no_secret() -> None:
     kafka = KafkaSettings("k:9092", (("sasl.password", "pw"), ("acks", "all")))
     assert repr(kafka) == ("KafkaSettings(bootstrap_servers='k:9092', "
                            "client={'sasl.password': '****', 'acks': 'all'})")
+
+
+def test_the_producers_defaults_yield_to_the_users_kafka_settings() -> None:
+    from cdc_facts.service import producer_config
+
+    settings = load_settings({}, BASE)
+    assert producer_config(settings)["retry.backoff.ms"] == "10"
+    assert producer_config(settings)["linger.ms"] == "5"
+    tuned = load_settings({}, {**BASE, "CDC_FACTS__KAFKA__RETRY_BACKOFF_MS": "100"})
+    assert producer_config(tuned)["retry.backoff.ms"] == "100"
+    assert producer_config(tuned)["transactional.id"] == tuned.transactional_id
