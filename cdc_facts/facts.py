@@ -19,22 +19,26 @@ their digits, times in UTC RFC 3339, bytes in base64.
 
 from __future__ import annotations
 
-import binascii
 import hashlib
-import importlib
-import json
-import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from functools import partial
 from typing import Any, Final
 from uuid import UUID
 
 from cdc_facts.errors import EvaluationError, RecordError, UnknownValueError
-from cdc_facts.types import JSON, UNKNOWN
+from cdc_facts.json_forms import (
+    DUMPS_UTC_ERRORS,
+    EncodeError,
+    dumps,
+    dumps_utc,
+    encode_mapping,
+    std_dumps,
+)
+from cdc_facts.json_forms import rfc3339 as rfc3339
+from cdc_facts.types import JSON
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -197,14 +201,14 @@ def encode_fact(fact: Fact) -> bytes:
     Raises:
         RecordError: as :func:`to_cloudevent`.
     """
-    if _fast_dumps_utc is not None and fact.time.tzinfo is UTC:
+    if dumps_utc is not None and fact.time.tzinfo is UTC:
         event = _plain_event(fact)
         if event is not None:
             try:
-                return _fast_dumps_utc(event)  # writes UTC times and decimals as encode_data
-            except _FAST_ERRORS:  # an integer beyond 64 bits, a decimal with no JSON form
+                return dumps_utc(event)  # writes UTC times and decimals as encode_data
+            except DUMPS_UTC_ERRORS:  # an integer beyond 64 bits, a decimal with no JSON form
                 pass
-    return _dumps(to_cloudevent(fact))
+    return dumps(to_cloudevent(fact))
 
 
 def _plain_event(fact: Fact) -> dict[str, object] | None:
@@ -250,7 +254,7 @@ def encode_fact_binary(fact: Fact) -> tuple[list[tuple[str, bytes]], bytes]:
     event.pop("datacontenttype")
     headers = [(f"ce_{name}", str(value).encode()) for name, value in event.items()]
     headers.append(("content-type", DATA_CONTENT_TYPE.encode()))
-    return headers, _dumps(data)
+    return headers, dumps(data)
 
 
 def encode_data(fact: Fact) -> dict[str, JSON]:
@@ -261,8 +265,8 @@ def encode_data(fact: Fact) -> dict[str, JSON]:
         UnknownValueError: a value is :data:`~cdc_facts.types.UNKNOWN`.
     """
     try:
-        return _encode_mapping(fact.data)
-    except _EncodeError as exc:
+        return encode_mapping(fact.data)
+    except EncodeError as exc:
         where = f"fact `{fact.type}` of rule `{fact.rule}`: data field `{exc.path}`"
         if exc.unknown:
             raise UnknownValueError(
@@ -271,23 +275,6 @@ def encode_data(fact: Fact) -> dict[str, JSON]:
                 hint="make the rule read it only when it is known, or set on_unknown",
             ) from exc
         raise EvaluationError(f"{where}: {exc.reason}", rule=fact.rule) from exc
-
-
-def rfc3339(moment: datetime) -> str:
-    """RFC 3339 in UTC with ``Z``; microseconds only when not zero; naive means UTC.
-
-    >>> from datetime import timezone, timedelta
-    >>> rfc3339(datetime(2024, 5, 1, 12, 0, tzinfo=timezone(timedelta(hours=2))))
-    '2024-05-01T10:00:00Z'
-    >>> rfc3339(datetime(2024, 5, 1, 10, 0, 0, 120000))
-    '2024-05-01T10:00:00.120000Z'
-    """
-    zone = moment.tzinfo
-    if zone is None:
-        return moment.isoformat() + "Z"
-    if zone is not UTC:
-        moment = moment.astimezone(UTC)
-    return moment.isoformat()[:-6] + "Z"
 
 
 def is_valid_extension_name(name: str) -> bool:
@@ -322,196 +309,7 @@ def _check_extension(name: str, fact: Fact) -> None:
     _VALID_EXTENSIONS.add(name)
 
 
-# --- JSON --------------------------------------------------------------------------------
-
-
-class _EncodeError(ValueError):
-    """A data value has no JSON form; ``path`` names it, outermost first."""
-
-    def __init__(self, path: str, reason: str, *, unknown: bool = False) -> None:
-        super().__init__(reason)
-        self.path = path
-        self.reason = reason
-        self.unknown = unknown
-
-
-def _encode(value: object) -> JSON:
-    cls = value.__class__
-    if cls is str or cls is int or cls is bool or value is None:
-        return value  # type: ignore[return-value]
-    encoder = _ENCODERS.get(cls)
-    if encoder is None:
-        encoder = _ENCODERS[cls] = _encoder_for(value)
-    return encoder(value)
-
-
-def _encode_mapping(mapping: Mapping[Any, object]) -> dict[str, JSON]:
-    encoded: dict[str, JSON] = {}
-    for key, value in mapping.items():
-        if key.__class__ is not str:
-            raise _EncodeError(repr(key), f"keys must be strings, not {type(key).__name__}")
-        cls = value.__class__
-        if cls is str or cls is int or cls is bool or value is None:
-            encoded[key] = value  # type: ignore[assignment]
-            continue
-        try:
-            encoded[key] = _encode(value)
-        except _EncodeError as exc:
-            raise _EncodeError(f"{key}.{exc.path}", exc.reason, unknown=exc.unknown) from exc
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise _EncodeError(key, str(exc), unknown=value is UNKNOWN) from exc
-    return encoded
-
-
-def _encode_sequence(values: list[object] | tuple[object, ...]) -> list[JSON]:
-    encoded: list[JSON] = []
-    for index, value in enumerate(values):
-        try:
-            encoded.append(_encode(value))
-        except _EncodeError as exc:
-            raise _EncodeError(f"{index}.{exc.path}", exc.reason, unknown=exc.unknown) from exc
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise _EncodeError(str(index), str(exc), unknown=value is UNKNOWN) from exc
-    return encoded
-
-
-def _float(value: float) -> float:
-    if math.isfinite(value):
-        return value
-    raise ValueError(f"{value} has no JSON form")
-
-
-def _decimal(value: Decimal) -> str:
-    """Exact digits, in fixed notation unless the exponent is extreme (beyond +-100)."""
-    if not value.is_finite():
-        raise ValueError(f"decimal {value} has no JSON form")
-    text = str(value)
-    if "E" in text and -100 <= value.adjusted() <= 100:
-        return format(value, "f")
-    return text
-
-
-def _time(value: time) -> str:
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def _duration(value: timedelta) -> str:
-    """ISO 8601 duration: ``P1DT2H3M4.5S``; negative durations get a leading ``-``."""
-    sign = "-" if value < timedelta(0) else ""
-    value = abs(value)
-    hours, rest = divmod(value.seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    clock = f"{hours}H" if hours else ""
-    clock += f"{minutes}M" if minutes else ""
-    if value.microseconds:
-        clock += f"{seconds}.{value.microseconds:06d}".rstrip("0") + "S"
-    elif seconds:
-        clock += f"{seconds}S"
-    days = f"{value.days}D" if value.days else ""
-    if not clock and not days:
-        clock = "0S"
-    return f"{sign}P{days}" + (f"T{clock}" if clock else "")
-
-
-def _bytes(value: bytes | bytearray | memoryview) -> str:
-    return binascii.b2a_base64(value, newline=False).decode()
-
-
-def _unknown(_value: object) -> JSON:
-    raise ValueError("unknown")  # the container names it and marks it unknown
-
-
-_ENCODERS: dict[type, Callable[[Any], JSON]] = {
-    float: _float,
-    Decimal: _decimal,
-    datetime: rfc3339,
-    date: date.isoformat,
-    time: _time,
-    timedelta: _duration,
-    UUID: str,
-    bytes: _bytes,
-    bytearray: _bytes,
-    memoryview: _bytes,
-    dict: _encode_mapping,
-    list: _encode_sequence,
-    tuple: _encode_sequence,
-    type(UNKNOWN): _unknown,
-}
-
-#: Subclasses (a StrEnum, a zoneinfo-aware datetime subclass...) take the first match.
-_BASES: Final[tuple[tuple[type, Callable[[Any], JSON]], ...]] = (
-    (bool, bool),
-    (str, str),
-    (int, int),
-    (float, lambda v: _float(float(v))),
-    (datetime, rfc3339),
-    (date, date.isoformat),
-    (time, _time),
-    (timedelta, _duration),
-    (Decimal, _decimal),
-    (UUID, str),
-    (Mapping, _encode_mapping),
-    (list, _encode_sequence),
-    (tuple, _encode_sequence),
-    (bytes, _bytes),
-    (bytearray, _bytes),
-    (memoryview, _bytes),
-)
-
-
-def _encoder_for(value: object) -> Callable[[Any], JSON]:
-    for base, encoder in _BASES:
-        if isinstance(value, base):
-            return encoder
-    raise TypeError(f"a {type(value).__name__} has no JSON form")
-
-
-def _orjson() -> Any:
-    """The orjson module when it is installed (several times faster), else None."""
-    try:
-        return importlib.import_module("orjson")
-    except ModuleNotFoundError:
-        return None
-
-
-def _fast_dumps(orjson: Any) -> Callable[[JSON], bytes]:
-    """orjson's ``dumps`` when it is installed, else the stdlib's."""
-    if orjson is None:
-        return _std_dumps
-    fast = orjson.dumps
-    too_big = orjson.JSONEncodeError
-
-    def dumps(document: JSON) -> bytes:
-        try:
-            return fast(document)  # type: ignore[no-any-return]
-        except too_big:  # an integer beyond 64 bits
-            return _std_dumps(document)
-
-    return dumps
-
-
-def _std_dumps(document: JSON) -> bytes:
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-
-
-def _utc_dumps(orjson: Any) -> Callable[[dict[str, object]], bytes] | None:
-    """orjson's ``dumps`` writing UTC datetimes with ``Z`` and decimals as
-    :func:`encode_data` does; None without orjson."""
-    if orjson is None:
-        return None
-    return partial(orjson.dumps, default=_fast_default, option=orjson.OPT_UTC_Z)
-
-
-def _fast_default(value: object) -> str:
-    """A ``Decimal`` as :func:`encode_data` writes it, for orjson; anything else fails (the
-    caller then takes the general path, which names the problem)."""
-    if value.__class__ is Decimal:
-        return _decimal(value)
-    raise TypeError(f"a {type(value).__name__} is written by the general path")
-
-
-_ORJSON: Final = _orjson()
-_dumps: Final = _fast_dumps(_ORJSON)
-_fast_dumps_utc: Final = _utc_dumps(_ORJSON)
-_FAST_ERRORS: Final[type[Exception]] = TypeError  # orjson's JSONEncodeError is a TypeError
+#: The writers of :func:`to_cloudevent` documents: the fast one and the standard library's
+#: (tests compare them).
+_dumps: Final = dumps
+_std_dumps: Final = std_dumps
