@@ -1,0 +1,311 @@
+"""One rule, ready to run on changes of its table: its compiled expressions, conversions,
+contract and fact id, and how it makes a fact, or the Kafka record of one, from a change.
+
+The translator (:mod:`cdc_facts.translator`) holds one :class:`RulePlan` per rule and
+table. It does no I/O.
+
+>>> sorted(required_ops("op IN ('c', 'r') AND after.total > 0"))
+['c', 'r']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Final
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from cdc_facts.changes import Change
+from cdc_facts.contracts import Converter, FactContract, Never, converter
+from cdc_facts.errors import (
+    ContractViolationError,
+    EvaluationError,
+    ExpressionError,
+    UnknownValueError,
+)
+from cdc_facts.expressions import compile_expression
+from cdc_facts.facts import Fact, fact_ids
+from cdc_facts.rules.model import FieldType, Mapping, Rule
+from cdc_facts.types import UNKNOWN, Row
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+#: The class of the values a declared type takes as they are, without conversion.
+_EXACT: Final[dict[str | None, type]] = {
+    "string": str, "integer": int, "number": int, "boolean": bool, "date": date,
+}
+_TO_TIMESTAMP: Final = converter("timestamp")
+
+
+def _conversion(field_type: FieldType | None) -> Converter | None:
+    """The conversion to ``field_type``; None when every value is kept as it is."""
+    convert = converter(field_type)
+    return None if convert is converter(None) else convert
+
+
+
+
+class _Unknown(Exception):
+    """A value the rule depends on is unknown (internal: handled by ``on_unknown``)."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(where)
+        self.where = where
+
+
+
+class RulePlan:
+    """One rule, ready to run: its expressions, conversions and contract."""
+
+    def __init__(self, mapping: Mapping, rule: Rule) -> None:
+        self.rule = rule
+        self.fact_type = rule.fact_type
+        self.connector = mapping.source.connector
+        self.table = mapping.source.table
+        self.source = f"/cdc-facts/{self.connector}/{self.table}"
+        self.id_rule = f"{rule.domain}.{rule.name}"
+        self.fact_id = fact_ids(self.connector, self.table, self.id_rule, rule.version)
+        self.topic = rule.topic
+        self.on_unknown = rule.on_unknown
+        self.when = rule.when.evaluate
+        self.key = rule.key.evaluate
+        self.occurred_at = rule.occurred_at.evaluate if rule.occurred_at is not None else None
+        self.contract = FactContract(rule)
+        self.check = self.contract.check
+        #: ``(name, evaluate, exact class, conversion, accepts, nullable)``: a value of the
+        #: exact class is already of the declared type and keeps the contract; no conversion
+        #: means any value is (untyped, json); ``accepts`` is the contract's predicate.
+        self.fields = tuple(
+            (spec.name, spec.expr.evaluate, _EXACT.get(spec.type, Never),
+             _conversion(spec.type), accepts, nullable)
+            for spec, (accepts, nullable) in zip(
+                rule.fields, self.contract.field_checks(), strict=True)
+        )
+        self.references = tuple(ref for _, expr in rule.expressions() for ref in expr.references)
+        self.ops = required_ops(rule.when.sql)
+
+    def when_for(self, op: str) -> Callable[[Change], object]:
+        """``when``, compiled for changes whose operation is ``op``: what ``op`` decides is
+        folded away (``op = 'u' AND x`` is ``x`` for updates)."""
+        if not any(ref.scope == "op" for ref in self.rule.when.references):
+            return self.when
+        try:
+            return compile_expression(self.rule.when.sql, op=op).evaluate
+        except ExpressionError:  # compiled once already: kept general if it ever differs
+            return self.when
+
+    def apply(self, change: Change, matched: object) -> Fact | None:
+        """The fact of this rule, given what ``when`` evaluated to (true or unknown)."""
+        try:
+            try:
+                if matched is UNKNOWN:
+                    raise _Unknown("when")
+                return self._build(change)
+            except _Unknown as unknown:
+                return self._on_unknown(change, unknown.where)
+        except EvaluationError as exc:
+            raise self.evaluation_error(exc) from None
+
+    def _on_unknown(self, change: Change, where: str) -> Fact | None:
+        if self.on_unknown == "skip":
+            return None
+        if self.on_unknown != "null":
+            raise self._unknown_error(change, where) from None
+        nulled = _nulled(change)  # on_unknown: null: the rule again, unknown read as NULL
+        return self._build(nulled) if self.when(nulled) is True else None
+
+    def _build(self, change: Change) -> Fact:
+        subject = self.key(change)
+        if subject is None or subject is UNKNOWN:
+            self._value("key", subject)
+        if subject.__class__ is not str:
+            subject = _subject(subject)
+        data = {}
+        kept = bool(subject)  # whether the fact keeps its contract, checked value by value
+        for name, evaluate, exact, convert, accepts, nullable in self.fields:
+            value = evaluate(change)
+            if value.__class__ is not exact:
+                if value is None:
+                    kept = kept and nullable
+                elif value is UNKNOWN:
+                    raise _Unknown(name)
+                else:
+                    if convert is not None:
+                        value = self._convert(name, convert, value)
+                    kept = kept and (value.__class__ is exact or accepts(value))
+            data[name] = value
+        source = change.source
+        lsn = source.get("lsn")
+        position = f"lsn:{lsn}" if lsn is not None and change.op != "r" else change.position
+        fact = Fact(
+            self.fact_id(position), self.fact_type, self.source, subject, self._time(change),
+            data, self.topic, self.fact_type, self._provenance(change, position),
+        )
+        if not kept:
+            self.check(fact)  # raises, naming every way the fact breaks the contract
+        return fact
+
+    def _provenance(self, change: Change, position: str) -> dict[str, str]:
+        """CloudEvents extensions naming where the fact comes from: the operation, the
+        source position and transaction, the rule, and whether it is a snapshot read."""
+        source = change.source
+        txid = source.get("txId") or (change.transaction or {}).get("id") or source.get("gtid")
+        extensions = {"cdcop": change.op, "cdcposition": position, "cdcrule": self.fact_type}
+        if txid is not None:
+            extensions["cdctxid"] = str(txid)
+        if change.op == "r":
+            extensions["cdcsnapshot"] = "true"
+        return extensions
+
+    def _value(self, where: str, value: object) -> object:
+        """``value``, read for ``where``: unknown raises; a NULL key or time is an error."""
+        if value is UNKNOWN:
+            raise _Unknown(where)
+        if value is None and where == "key":
+            raise EvaluationError(
+                f"rule {self.fact_type}: the key is NULL", rule=self.fact_type,
+                hint="a fact needs a key: make `key` read a column that is never NULL",
+            )
+        if value is None and where == "occurred_at":
+            raise EvaluationError(
+                f"rule {self.fact_type}: occurred_at is NULL", rule=self.fact_type,
+                hint="make `occurred_at` read a column that is set when the rule fires, or "
+                "use COALESCE(...) with a fallback",
+            )
+        return value
+
+    def _convert(self, name: str, convert: Any, value: object) -> object:
+        try:
+            return convert(value)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise ContractViolationError(
+                f"rule {self.fact_type}: data field `{name}` = {value!r} does not fit its "
+                f"declared type: {exc}",
+                rule=self.fact_type,
+                hint=_conversion_hint(value),
+            ) from None
+
+    def _time(self, change: Change) -> datetime:
+        if self.occurred_at is None:
+            millis = change.source.get("ts_ms")
+            if millis.__class__ is int:
+                return _EPOCH + timedelta(0, 0, 0, millis)
+            return _commit_time(change)
+        value = self.occurred_at(change)
+        if value is None or value is UNKNOWN:
+            self._value("occurred_at", value)
+        if value.__class__ is datetime and value.tzinfo is UTC:
+            return value
+        return self._convert("occurred_at", _TO_TIMESTAMP, value)  # type: ignore[return-value]
+
+    def _unknown_error(self, change: Change, where: str) -> UnknownValueError:
+        columns = [
+            f"{ref.scope}.{ref.column}" for ref in self.references
+            if ref.column is not None and _read(change, ref.scope, ref.column) is UNKNOWN
+        ]
+        which = ", ".join(dict.fromkeys(columns)) or "a value"
+        return UnknownValueError(
+            f"rule {self.fact_type}: `{where}` depends on {which}, which the database did "
+            "not deliver (unchanged TOAST value, missing or keys-only before image)",
+            rule=self.fact_type,
+            hint="deliver full images (REPLICA IDENTITY FULL), or set `on_unknown: skip` or "
+            "`on_unknown: null` on the rule",
+        )
+
+    def evaluation_error(self, exc: EvaluationError) -> EvaluationError:
+        """``exc`` with this rule named in it."""
+        if exc.rule is None:
+            exc.rule = self.fact_type
+            exc.message = f"rule {self.fact_type}: {exc.message}"
+            exc.args = (exc.message,)
+        return exc
+
+
+
+def required_ops(sql: str) -> frozenset[str] | None:
+    """The ops a condition can hold for, when its top level says (``op = 'c' AND ...``,
+    ``op IN ('c', 'r') OR ...``); ``None`` when any op may match.
+
+    >>> sorted(required_ops("op = 'u' AND after.status = 'paid'"))
+    ['u']
+    >>> required_ops("NOT op = 'u'") is None
+    True
+    """
+    try:
+        return _ops(sqlglot.parse_one(sql, read="postgres"))
+    except SqlglotError:
+        return None
+
+
+def _ops(node: exp.Expr) -> frozenset[str] | None:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.And | exp.Or):
+        left, right = _ops(node.this), _ops(node.expression)
+        if isinstance(node, exp.Or):
+            return None if left is None or right is None else left | right
+        if left is None or right is None:
+            return left if right is None else right
+        return left & right
+    if isinstance(node, exp.EQ):
+        return _op_literals(node.this, [node.expression]) or _op_literals(
+            node.expression, [node.this])
+    if isinstance(node, exp.In) and not node.args.get("query"):
+        return _op_literals(node.this, node.expressions)
+    return None
+
+
+def _op_literals(name: exp.Expr, values: list[exp.Expr]) -> frozenset[str] | None:
+    is_op = isinstance(name, exp.Column) and not name.table and name.name.lower() == "op"
+    if not is_op or not all(isinstance(v, exp.Literal) and v.is_string for v in values):
+        return None
+    return frozenset(str(v.this) for v in values)
+
+
+def _read(change: Change, scope: str, column: str) -> object:
+    row = change.before if scope == "before" else change.after
+    if scope == "row":
+        row = change.after if change.after is not None else change.before
+    return row.get(column) if row is not None and scope in ("before", "after", "row") else None
+
+
+def _nulled(change: Change) -> Change:
+    """The change with every unknown value read as NULL (``on_unknown: null``)."""
+    return dataclasses.replace(change, before=_nulled_row(change.before),
+                               after=_nulled_row(change.after))
+
+
+def _nulled_row(row: Row | None) -> Row | None:
+    if row is None:
+        return None
+    return {c: (None if v is UNKNOWN else v) for c, v in row.items()}
+
+
+def _commit_time(change: Change) -> datetime:
+    millis = change.source.get("ts_ms")
+    if millis.__class__ is not int and not isinstance(millis, int):
+        millis = change.ts_ms if change.ts_ms is not None else 0
+    return _EPOCH + timedelta(0, 0, 0, millis)
+
+
+def _subject(value: object) -> str:
+    """The string form of a key: ``7`` -> ``"7"``, ``True`` -> ``"true"``."""
+    if value.__class__ is str:
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _conversion_hint(value: object) -> str | None:
+    if isinstance(value, str) and value.endswith("=") and len(value) < 32:
+        return ("this looks like a base64 decimal: with schemas off, set the connector's "
+                "decimal.handling.mode to string")
+    return None
+
