@@ -13,6 +13,14 @@ them, in one process, with each of:
 * ``engine alone``: decode, translate and encode the same records in a loop, without
   Kafka: the ceiling of any translator run on this machine.
 
+Then the latency the translator adds, alone on the broker (no database, no Debezium):
+for each of ``--latency-rates``, change records are written one by one at that rate for
+``--latency-seconds`` into a fresh topic, the service runs with its default settings, and
+a ``read_committed`` consumer notes when each fact becomes readable. Both topics stamp
+records with the broker's append time (``LogAppendTime``); the figures are p50, p99 and
+p99.9 of *change appended -> fact appended* and *change appended -> fact readable*,
+leaving out the first second (the clients' first requests: metadata, coordinators).
+
 Each run starts a fresh consumer group at the start of the topic and is timed from the
 moment its partitions are assigned until every record is committed. Figures: records per
 second (wall clock) and records per CPU-second (``time.process_time``, every thread of
@@ -20,6 +28,7 @@ the process, librdkafka's included), each the median of ``--repeat`` runs.
 
     eval "$(cdc-facts local env)"
     .venv/bin/python benchmarks/service_bench.py [--records 200000] [--repeat 3]
+                                                 [--latency-rates 5,200,600]
 
 Writes ``benchmarks/results/service.json``. Not a test: ``make test`` does not run it.
 """
@@ -41,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
@@ -282,6 +291,106 @@ def run_engine(connector: str, mappings: Path, records: int) -> Run:
     return Run(ENGINE, records, wall, cpu)
 
 
+# --- latency ---------------------------------------------------------------------------
+
+
+def _create(bootstrap: str, topics: list[str]) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    config = {"message.timestamp.type": "LogAppendTime"}
+    for future in admin.create_topics([NewTopic(t, 1, 1, config=config)
+                                       for t in topics]).values():
+        future.result()
+
+
+class _Tail:
+    """A read_committed consumer noting, per order id, when its fact became readable and
+    when it was appended."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.seen: dict[int, tuple[float, int]] = {}
+        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
+                                   "enable.auto.commit": False,
+                                   "isolation.level": "read_committed"})
+        self._consumer.assign([TopicPartition(topic, 0, 0)])
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> list[Message]:
+        messages = self._consumer.consume(1, 0.05)  # the first at once, not after 50 ms
+        return messages + self._consumer.consume(999, 0) if messages else messages
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for message in self._poll():
+                if message.error() is None:
+                    fact = json.loads(message.value() or b"{}")
+                    self.seen[fact["data"]["order_id"]] = (time.time() * 1000,
+                                                           message.timestamp()[1])
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self._consumer.close()
+
+
+def _write_at(bootstrap: str, topic: str, connector: str, rate: float,
+              seconds: float) -> dict[int, int]:
+    """Change records placing orders 1, 2... at ``rate`` a second; their append times."""
+    appended: dict[int, int] = {}
+
+    def delivered(error: object, message: Message) -> None:
+        if error is None:
+            appended[json.loads(message.key() or b"{}")["id"]] = message.timestamp()[1]
+
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+    start = time.perf_counter()
+    for index in range(int(rate * seconds)):
+        key, value = change_record(connector, 2 * index)
+        producer.produce(topic, value, key, on_delivery=delivered)
+        while (wait := start + (index + 1) / rate - time.perf_counter()) > 0:
+            producer.poll(min(wait, 0.005))
+    producer.flush(30)
+    return appended
+
+
+def run_latency(bootstrap: str, rate: float, seconds: float) -> dict[str, Any]:
+    """The service with its defaults, fed ``rate`` change records a second."""
+    connector = f"lat_{uuid.uuid4().hex[:8]}"
+    topic, facts = f"{connector}.public.orders", f"{connector}.facts"
+    _create(bootstrap, [topic, facts])
+    with tempfile.TemporaryDirectory() as tmp:
+        mappings = Path(tmp) / "orders.yaml"
+        mappings.write_text(MAPPING.format(connector=connector, topic=facts))
+        service = Service(_settings(mappings, bootstrap), Translator(load_mappings([mappings])))
+        stop = threading.Event()
+        thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
+        thread.start()
+        _wait(lambda: (service.metrics.value("cdc_facts_assigned_partitions") or 0) >= 1,
+              thread)
+        tail = _Tail(bootstrap, facts)
+        appended = _write_at(bootstrap, topic, connector, rate, seconds)
+        _wait(lambda: len(tail.seen) >= len(appended), thread, timeout=60)
+        stop.set()
+        thread.join(60)
+        tail.close()
+    warm_up = max(5, int(rate))  # the first second: the clients' first requests
+    seen = [(tail.seen[order], at) for order, at in appended.items()
+            if order > warm_up and order in tail.seen]
+    return {"rate": rate, "seconds": seconds, "changes": len(appended),
+            "fact_appended_ms": _percentiles([fact_at - at for (_, fact_at), at in seen]),
+            "fact_readable_ms": _percentiles([readable - at for (readable, _), at in seen])}
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+
+    def rank(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, max(0, int(q * len(ordered) + 0.5) - 1))], 1)
+
+    return {"p50": rank(0.5), "p99": rank(0.99), "p99.9": rank(0.999)} if ordered else {}
+
+
 # --- the report ----------------------------------------------------------------------------
 
 
@@ -342,6 +451,16 @@ def _summary(runs: dict[str, list[Run]], records: int, size: int) -> dict[str, A
     }
 
 
+def print_latency(rows: list[dict[str, Any]]) -> None:
+    print(f"{'added latency, translator alone (ms)':52} {'p50':>8} {'p99':>8} {'p99.9':>8}")
+    for row in rows:
+        for stage in ("fact_appended_ms", "fact_readable_ms"):
+            cells = "".join(f"{row[stage].get(q, float('nan')):>9.1f}"
+                            for q in ("p50", "p99", "p99.9"))
+            label = f"{row['rate']:g} changes/s, change appended -> {stage[5:-3]}"
+            print(f"{label:52}{cells}")
+
+
 def print_table(result: dict[str, Any]) -> None:
     print(f"{result['records']:,} records of {result['record_bytes']} bytes, "
           f"{result['partitions']} partitions, median of {result['repeat']}; "
@@ -358,15 +477,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--latency-rates", default="5,200,600",
+                        help="change records/s of the latency runs (empty: none)")
+    parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument("--skip-throughput", action="store_true",
+                        help="only the latency runs (the throughput figures are kept)")
     parser.add_argument("--bootstrap-servers",
                         default=os.environ.get("CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS"))
     args = parser.parse_args()
     if not args.bootstrap_servers:
         raise SystemExit("set --bootstrap-servers, or eval \"$(cdc-facts local env)\"")
-    result = benchmark(args.bootstrap_servers, args.records, args.repeat)
+    if args.skip_throughput:
+        result = json.loads(RESULTS.read_text())
+    else:
+        result = benchmark(args.bootstrap_servers, args.records, args.repeat)
+    rates = [float(r) for r in args.latency_rates.split(",") if r.strip()]
+    if rates:
+        result["latency"] = [run_latency(args.bootstrap_servers, rate, args.latency_seconds)
+                             for rate in rates]
+        result["latency_load_average"] = os.getloadavg()[0]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print_table(result)
+    print_latency(result.get("latency", []))
 
 
 if __name__ == "__main__":
