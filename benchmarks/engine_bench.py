@@ -16,8 +16,10 @@ from __future__ import annotations
 import argparse
 import base64
 import cProfile
+import gc
 import importlib.util
 import json
+import os
 import platform
 import pstats
 import random
@@ -350,6 +352,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="profile the schemas-off run")
     parser.add_argument("--before", type=Path, help="an earlier results file to compare with")
+    parser.add_argument("--gc-freeze", action="store_true",
+                        help="gc.freeze() once the translator and records are made, as a "
+                        "long-running service can after start-up")
     args = parser.parse_args()
     translator = Translator(load_mappings([_ruleset_dir()]))
     rules = translator.ruleset.rules
@@ -357,10 +362,14 @@ def main() -> None:
         "python": platform.python_version(), "machine": platform.machine(),
         "orjson": importlib.util.find_spec("orjson") is not None,
         "rules": len(rules), "tables": len(translator.tables()), "goals": GOALS,
+        "gc_freeze": args.gc_freeze, "load_average_before": os.getloadavg()[0],
     }
     for name, with_schema in (("schemas_off", False), ("schemas_on", True)):
         records = generate(args.records, with_schema)
         sizes = sorted(len(v) for _, v, _ in records)
+        if args.gc_freeze:
+            gc.collect()
+            gc.freeze()
         if args.profile and not with_schema:
             _profile(engine(translator), records)
         eng = measure(engine(translator), records, args.repeat)
@@ -376,6 +385,7 @@ def main() -> None:
                 eng["changes_per_s"] / fast["changes_per_s"], 3)
         if not with_schema:
             results["contract_check"] = contract_costs(translator, records)
+    results["load_average_after"] = os.getloadavg()[0]
     if args.before:
         results["before"] = _before(json.loads(args.before.read_text()), results)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -403,7 +413,9 @@ def _profile(run: Callable[[list[Any]], int], records: list[Any]) -> None:
 
 def _print(results: dict[str, Any]) -> None:
     print(f"{results['rules']} rules over {results['tables']} tables; python "
-          f"{results['python']}; orjson {'on' if results['orjson'] else 'off'}")
+          f"{results['python']}; orjson {'on' if results['orjson'] else 'off'}; gc.freeze "
+          f"{'on' if results['gc_freeze'] else 'off'}; load average "
+          f"{results['load_average_before']:.2f} -> {results['load_average_after']:.2f}")
     header = f"{'records':<12}{'bytes':>7}{'engine/s':>11}{'engine/cpu-s':>14}" \
              f"{'baseline/s':>12}{'ratio':>7}{'goal/s':>9}"
     print(header)
