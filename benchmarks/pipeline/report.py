@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 _STAGES = (("capture", "commit → change appended"),
+           ("translate_appended", "change appended → fact appended"),
            ("translate_committed", "change appended → fact committed"),
            ("end_to_end", "commit → fact committed"))
 
@@ -49,7 +50,7 @@ def markdown(result: dict[str, Any]) -> str:
                      f"| {_ms(p['facts_per_s'])} | {p['drain_s']} |")
     lines += ["", "## Latency (ms): p50 / p99 / p99.9", "",
               "| phase | " + " | ".join(label for _, label in _STAGES) + " |",
-              "| --- | ---: | ---: | ---: |"]
+              "| --- |" + " ---: |" * len(_STAGES)]
     for p in result["phases"]:
         cells = [" / ".join(_ms(p["latency_ms"][stage][q]) for q in ("p50", "p99", "p99.9"))
                  for stage, _ in _STAGES]
@@ -106,7 +107,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
     left.plot(load, [p["facts_per_s"] or 0 for p in phases], "s-", label="facts/s")
     left.set(xlabel="offered load (pgbench tps)", ylabel="per second", title="Throughput")
     left.legend(fontsize=8)
-    for stage, label in _STAGES[:2]:
+    for stage, label in (s for s in _STAGES if s[0] in ("capture", "translate_committed")):
         for q, style in (("p50", "o-"), ("p99", "s--")):
             right.plot(load, [p["latency_ms"][stage][q] or 0 for p in phases], style,
                        label=f"{label} {q} (commit {default} ms)")
