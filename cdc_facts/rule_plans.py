@@ -1,5 +1,5 @@
 """One rule, ready to run on changes of its table: its compiled expressions, conversions,
-contract and fact id, and how it makes a fact, or the Kafka record of one, from a change.
+contract and fact id, and how it makes a fact from a change.
 
 The translator (:mod:`cdc_facts.translator`) holds one :class:`RulePlan` per rule and
 table. It does no I/O.
