@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 _BATCH_BUCKETS: Final = (1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 50_000)
 _LATENCY_BUCKETS: Final = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
+_COMMIT_BUCKETS: Final = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30)
 
 
 class Health:
@@ -114,6 +115,10 @@ class ServiceMetrics:
                               registry=r)
         self.batch = Histogram("cdc_facts_batch_records", "Records read per transaction",
                                buckets=_BATCH_BUCKETS, registry=r)
+        self.commit_time = Histogram("cdc_facts_transaction_commit_seconds", "How long "
+                                     "committing a transaction took: delivering its records, "
+                                     "adding the consumer offsets, ending it",
+                                     buckets=_COMMIT_BUCKETS, registry=r)
         self.latency = Histogram("cdc_facts_end_to_end_latency_seconds", "From the source "
                                  "commit (source.ts_ms) to the commit of the facts, per "
                                  "source commit time in a batch",
@@ -125,9 +130,13 @@ class ServiceMetrics:
 
     def committed(self, *, records: int, changes: Mapping[tuple[str, str], int],
                   facts: Mapping[str, int], dead_letters: Mapping[str, int],
-                  duplicates: Mapping[str, int], latencies_s: Iterable[float]) -> None:
-        """Count what one committed transaction made visible."""
+                  duplicates: Mapping[str, int], latencies_s: Iterable[float],
+                  commit_s: float | None = None) -> None:
+        """Count what one committed transaction made visible (and how long its commit
+        took, ``commit_s``)."""
         self.commits.inc()
+        if commit_s is not None:
+            self.commit_time.observe(commit_s)
         self.batch.observe(records)
         for (table, op), count in changes.items():
             self.changes.labels(table=table, op=op).inc(count)

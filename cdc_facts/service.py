@@ -342,21 +342,24 @@ class Service:
             self._producer.produce(self.settings.positions_topic, mark_key, value)
         owned = self._next
         offsets = {p: owned[p] for p in batch.first if p in owned}
+        started = time.monotonic()
         self._producer.commit(offsets, self._consumer)
+        commit_s = time.monotonic() - started
         self._batch = None
         self._marks.commit()
         self.metrics.health.transaction(None)
-        self._count(batch)
-        log.debug("committed %d records: %d facts, %d dead letters, %d repeats dropped",
-                  batch.records, batch.facts.total(), batch.dead_letters.total(),
-                  batch.duplicates.total())
+        self._count(batch, commit_s)
+        log.debug("committed %d records in %.1f ms: %d facts, %d dead letters, "
+                  "%d repeats dropped", batch.records, commit_s * 1000, batch.facts.total(),
+                  batch.dead_letters.total(), batch.duplicates.total())
 
-    def _count(self, batch: _Batch) -> None:
+    def _count(self, batch: _Batch, commit_s: float) -> None:
         now_ms = time.time() * 1000
         self.metrics.committed(
             records=batch.records, changes=batch.changes, facts=batch.facts,
             dead_letters=batch.dead_letters, duplicates=batch.duplicates,
-            latencies_s=[max(0.0, now_ms - t) / 1000 for t in batch.source_times_ms if t])
+            latencies_s=[max(0.0, now_ms - t) / 1000 for t in batch.source_times_ms if t],
+            commit_s=commit_s)
         known = {p: n for p, n in self._next.items() if n >= 0}
         self.metrics.partitions(len(self._next), self._consumer.lag(known))
 

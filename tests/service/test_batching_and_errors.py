@@ -147,7 +147,7 @@ def test_metrics_count_what_a_commit_made_visible() -> None:
     metrics = ServiceMetrics()
     metrics.committed(records=5, changes={("public.orders", "u"): 4}, facts={"t.v1": 2},
                       dead_letters={"undecodable": 1}, duplicates={"public.orders": 3},
-                      latencies_s=[0.02, 0.3])
+                      latencies_s=[0.02, 0.3], commit_s=0.004)
     metrics.aborted()
     metrics.partitions(2, {("shop.public.orders", 0): 7})
     assert metrics.value("cdc_facts_changes_consumed_total", table="public.orders",
@@ -158,6 +158,8 @@ def test_metrics_count_what_a_commit_made_visible() -> None:
     assert metrics.value("cdc_facts_transaction_aborts_total") == 1
     assert metrics.value("cdc_facts_batch_records_sum") == 5
     assert metrics.value("cdc_facts_end_to_end_latency_seconds_count") == 2
+    assert metrics.value("cdc_facts_transaction_commit_seconds_bucket", le="0.005") == 1
+    assert metrics.value("cdc_facts_transaction_commit_seconds_bucket", le="0.002") == 0
     assert metrics.value("cdc_facts_consumer_lag", topic="shop.public.orders",
                          partition="0") == 7
     assert metrics.value("cdc_facts_assigned_partitions") == 2
