@@ -565,3 +565,41 @@ def test_the_contract_checked_value_by_value_agrees_with_the_whole_check(
     except ContractViolationError as exc:
         got = ContractViolationError if expected is ContractViolationError else exc.message
     assert repr(got) == repr(expected)
+
+
+# --- changes and facts built on their hot paths ------------------------------------------
+
+
+def test_a_change_built_on_the_hot_path_is_a_change_like_any_other() -> None:
+    import pickle
+
+    from cdc_facts.changes import new_change
+
+    values = {"op": "u", "before": {"id": 1}, "after": {"id": 1, "n": 2}, "source": SOURCE,
+              "ts_ms": 7, "key": {"id": 1}, "transaction": {"id": "t"}, "topic": TOPIC,
+              "partition": 3, "offset": 9}
+    assert [f.name for f in dataclasses.fields(Change)] == list(values)
+    fast = new_change(**values)  # type: ignore[arg-type]
+    plain = Change(**values)  # type: ignore[arg-type]
+    assert type(fast) is Change and fast == plain and repr(fast) == repr(plain)
+    assert pickle.loads(pickle.dumps(fast)) == plain
+    assert dataclasses.replace(fast, op="d") == dataclasses.replace(plain, op="d")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.op = "d"  # type: ignore[misc]
+
+
+def test_a_fact_built_on_the_hot_path_is_a_fact_like_any_other() -> None:
+    import pickle
+
+    from cdc_facts.facts import new_fact
+
+    values = {"id": "f-1", "type": "t", "source": "/s", "subject": "7",
+              "time": datetime(2024, 5, 1, tzinfo=UTC), "data": {"n": Decimal("1.5")},
+              "topic": "facts", "rule": "r", "extensions": {"cdcop": "c"}, "dataschema": None}
+    assert [f.name for f in dataclasses.fields(Fact)] == list(values)
+    fast = new_fact(**values)  # type: ignore[arg-type]
+    plain = Fact(**values)  # type: ignore[arg-type]
+    assert type(fast) is Fact and fast == plain and repr(fast) == repr(plain)
+    assert pickle.loads(pickle.dumps(fast)) == plain and encode_fact(fast) == encode_fact(plain)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.id = "f-2"  # type: ignore[misc]
