@@ -180,3 +180,21 @@ def test_admit_is_is_duplicate_then_advance(steps: list[tuple[int, int, str]],
         if index == commit_at:
             admitting.commit()
             checking.commit()
+
+
+@pytest.mark.parametrize(("sequence", "order"), [
+    ('["100","120"]', (100, 120)),
+    ('["100", "120"]', (100, 120)),
+    ('[ "100" , "120" ]', (100, 120)),
+    ('[null,"120"]', (120, 120)),
+    ('["","120"]', (120, 120)),
+    ('["x1","120"]', None),
+    ('[100,"120"]', (100, 120)),
+])
+def test_the_last_commit_is_read_from_every_spelling_of_the_sequence(
+        sequence: str, order: tuple[int, int] | None) -> None:
+    change = Change(op="u", before=None, after={"id": 1}, key={"id": 1},
+                    source={"name": "shop", "lsn": 120, "sequence": sequence})
+    position = source_position(change, b'{"id":1}')
+    assert (position.order if position else None) == order
+    assert position is None or position == SourcePosition("pg", order, '{"id":1}')
