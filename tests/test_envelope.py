@@ -13,7 +13,6 @@ from uuid import UUID
 
 import pytest
 
-from cdc_facts import envelope
 from cdc_facts.changes import Change
 from cdc_facts.envelope import (
     DEFAULT_UNAVAILABLE_VALUE,
@@ -21,6 +20,8 @@ from cdc_facts.envelope import (
     classify,
     compile_schema,
     decode_change,
+    documents,
+    records,
 )
 from cdc_facts.errors import ChangeDecodeError, RecordError
 from cdc_facts.types import UNKNOWN
@@ -236,9 +237,9 @@ def test_a_known_schema_is_compiled_once() -> None:
     first = compact(document({"id": 1, "v": "AQ=="}, columns=[column]))
     second = compact(document({"id": 2, "v": "Ag=="}, columns=[column]))
     decode_change(first)
-    size = len(envelope._SCHEMAS)
+    size = len(documents._SCHEMAS)
     change = decode_change(second)
-    assert len(envelope._SCHEMAS) == size
+    assert len(documents._SCHEMAS) == size
     assert change is not None and change.after == {"id": 2, "v": Decimal("0.002")}
 
 
@@ -246,12 +247,12 @@ def test_python_json_dumps_output_takes_the_schema_cache_too() -> None:
     column = field("v", "int32", "io.debezium.time.Date")
     first = json.dumps(document({"id": 1, "v": 0}, columns=[column])).encode()
     decode_change(first)
-    size = len(envelope._SCHEMAS)
+    size = len(documents._SCHEMAS)
     change = decode_change(json.dumps(document({"id": 2, "v": 1}, columns=[column])).encode())
-    assert len(envelope._SCHEMAS) == size
+    assert len(documents._SCHEMAS) == size
     assert change is not None and change.after == {"id": 2, "v": date(1970, 1, 2)}
     assert any(isinstance(text, bytes) and text.startswith(b' {"type"')
-               for text, _ in envelope._SCHEMAS.values())
+               for text, _ in documents._SCHEMAS.values())
 
 
 def test_a_changed_schema_under_the_same_name_is_compiled_anew() -> None:
@@ -654,8 +655,9 @@ def test_zone_offsets_are_normalised_to_utc() -> None:
 def test_the_standard_json_library_decodes_the_same(name: str,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     fast = decode_all(name)
-    monkeypatch.setattr(envelope, "_loads", json.loads)
-    monkeypatch.setattr(envelope, "_SCHEMAS", {})
+    for part in (documents, records):  # the modules that parse records
+        monkeypatch.setattr(part, "_loads", json.loads)
+    monkeypatch.setattr(documents, "_SCHEMAS", {})
     slow = decode_all(name)
     assert len(fast) == len(slow)
     for (fast_kind, fast_change), (slow_kind, slow_change) in zip(fast, slow, strict=True):

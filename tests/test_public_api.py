@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import cdc_facts
 
 EXPECTED = [
@@ -49,5 +51,5 @@ def test_every_exported_name_exists_and_nothing_public_is_left_out() -> None:
     for name in cdc_facts.__all__:
         assert getattr(cdc_facts, name) is not None
     public = {n for n in vars(cdc_facts) if not n.startswith("_")}
-    modules = {n for n in public if type(getattr(cdc_facts, n)).__name__ == "module"}
+    modules = {n for n in public if isinstance(getattr(cdc_facts, n), ModuleType)}
     assert public - modules == set(cdc_facts.__all__)

@@ -25,14 +25,8 @@ The modules, each named after what it knows:
 
 from __future__ import annotations
 
-import sys
-from types import ModuleType
-
-from cdc_facts.envelope import documents, logical_types, parsing, placeholders, records, schemas
-from cdc_facts.envelope.documents import _SCHEMAS as _SCHEMAS  # replaced by tests
 from cdc_facts.envelope.documents import RawRecord
 from cdc_facts.envelope.logical_types import Decoder
-from cdc_facts.envelope.parsing import _loads as _loads  # replaced by tests
 from cdc_facts.envelope.records import (
     DEFAULT_SETTINGS,
     DEFAULT_UNAVAILABLE_VALUE,
@@ -58,22 +52,3 @@ __all__ = [
     "compile_schema",
     "decode_change",
 ]
-
-_PARTS: tuple[ModuleType, ...] = (parsing, logical_types, schemas, documents, placeholders,
-                                  records)
-
-
-class _Package(ModuleType):
-    """The package module: setting a name on it sets it in every part that has it, so
-    replacing ``_loads`` or ``_SCHEMAS`` (as tests do) reaches the code that uses them."""
-
-    def __setattr__(self, name: str, value: object) -> None:
-        for part in _PARTS:
-            if name in vars(part):
-                setattr(part, name, value)
-        super().__setattr__(name, value)
-
-
-_Package.__name__ = "module"  # what it is, for code that tells modules by their type's name
-sys.modules[__name__].__class__ = _Package
-
