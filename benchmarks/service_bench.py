@@ -354,15 +354,18 @@ def _write_at(bootstrap: str, topic: str, connector: str, rate: float,
     return appended
 
 
-def run_latency(bootstrap: str, rate: float, seconds: float) -> dict[str, Any]:
-    """The service with its defaults, fed ``rate`` change records a second."""
+def run_latency(bootstrap: str, rate: float, seconds: float,
+                linger_ms: int = 0) -> dict[str, Any]:
+    """The service with its defaults (but ``transaction_linger_ms``), fed ``rate`` change
+    records a second."""
     connector = f"lat_{uuid.uuid4().hex[:8]}"
     topic, facts = f"{connector}.public.orders", f"{connector}.facts"
     _create(bootstrap, [topic, facts])
     with tempfile.TemporaryDirectory() as tmp:
         mappings = Path(tmp) / "orders.yaml"
         mappings.write_text(MAPPING.format(connector=connector, topic=facts))
-        service = Service(_settings(mappings, bootstrap), Translator(load_mappings([mappings])))
+        settings = _settings(mappings, bootstrap, transaction_linger_ms=linger_ms)
+        service = Service(settings, Translator(load_mappings([mappings])))
         stop = threading.Event()
         thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
         thread.start()
@@ -377,7 +380,7 @@ def run_latency(bootstrap: str, rate: float, seconds: float) -> dict[str, Any]:
     warm_up = max(5, int(rate))  # the first second: the clients' first requests
     seen = [(tail.seen[order], at) for order, at in appended.items()
             if order > warm_up and order in tail.seen]
-    return {"rate": rate, "seconds": seconds, "changes": len(appended),
+    return {"rate": rate, "linger_ms": linger_ms, "seconds": seconds, "changes": len(appended),
             "fact_appended_ms": _percentiles([fact_at - at for (_, fact_at), at in seen]),
             "fact_readable_ms": _percentiles([readable - at for (readable, _), at in seen])}
 
@@ -457,7 +460,8 @@ def print_latency(rows: list[dict[str, Any]]) -> None:
         for stage in ("fact_appended_ms", "fact_readable_ms"):
             cells = "".join(f"{row[stage].get(q, float('nan')):>9.1f}"
                             for q in ("p50", "p99", "p99.9"))
-            label = f"{row['rate']:g} changes/s, change appended -> {stage[5:-3]}"
+            linger = f", linger {row['linger_ms']} ms" if row.get("linger_ms") else ""
+            label = f"{row['rate']:g} changes/s{linger}, appended -> {stage[5:-3]}"
             print(f"{label:52}{cells}")
 
 
@@ -480,6 +484,8 @@ def main() -> None:
     parser.add_argument("--latency-rates", default="5,200,600",
                         help="change records/s of the latency runs (empty: none)")
     parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument("--latency-linger-ms", default="0,5",
+                        help="transaction_linger_ms values each latency rate runs with")
     parser.add_argument("--skip-throughput", action="store_true",
                         help="only the latency runs (the throughput figures are kept)")
     parser.add_argument("--bootstrap-servers",
@@ -493,8 +499,9 @@ def main() -> None:
         result = benchmark(args.bootstrap_servers, args.records, args.repeat)
     rates = [float(r) for r in args.latency_rates.split(",") if r.strip()]
     if rates:
-        result["latency"] = [run_latency(args.bootstrap_servers, rate, args.latency_seconds)
-                             for rate in rates]
+        lingers = [int(m) for m in args.latency_linger_ms.split(",") if m.strip()] or [0]
+        result["latency"] = [run_latency(args.bootstrap_servers, rate, args.latency_seconds,
+                                         linger) for rate in rates for linger in lingers]
         result["latency_load_average"] = os.getloadavg()[0]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")

@@ -131,6 +131,8 @@ class Service:
         stall_s = max(30.0, 3 * settings.commit_interval_ms / 1000)
         self.metrics = metrics or ServiceMetrics(health=Health(stall_after_s=stall_s))
         self.batching = BatchPolicy(settings.batch_size, settings.commit_interval_ms / 1000)
+        self._linger_s = settings.transaction_linger_ms / 1000
+        self._committed_at = 0.0  # time.monotonic() of the last commit
         policy = policy or ErrorPolicy()
         timeout_s = settings.transaction_timeout_ms / 1000 + 30
         self._admin = TopicAdmin(settings.kafka.config(), policy)
@@ -196,6 +198,8 @@ class Service:
     def step(self) -> None:
         """One poll, and the commit of the batch when it is due."""
         batch = self._batch
+        if batch is None and self._linger_s:
+            self._linger()
         asked = max(1, min(CONSUME_CHUNK, self.batching.room(batch.records if batch else 0)))
         try:
             messages = self._poll(asked, time.monotonic() - batch.opened_at if batch else None)
@@ -211,6 +215,14 @@ class Service:
             if exc is self._assign_error:
                 raise  # partitions were assigned but could not be taken over: start again
             self._abort(exc)
+
+    def _linger(self) -> None:
+        """Wait out ``transaction_linger_ms`` since the last commit before a new transaction
+        may begin: what arrives meanwhile joins it, and the coordinator has finished the
+        previous one, so adding the first partition is not refused and retried after 20 ms."""
+        remaining = self._committed_at + self._linger_s - time.monotonic()
+        if remaining > 0:
+            time.sleep(remaining)
 
     def _poll(self, asked: int, age_s: float | None) -> list[Message]:
         """What is waiting now; if nothing is, wait for the first record (not for a full
@@ -344,7 +356,8 @@ class Service:
         offsets = {p: owned[p] for p in batch.first if p in owned}
         started = time.monotonic()
         self._producer.commit(offsets, self._consumer)
-        commit_s = time.monotonic() - started
+        self._committed_at = time.monotonic()
+        commit_s = self._committed_at - started
         self._batch = None
         self._marks.commit()
         self.metrics.health.transaction(None)

@@ -89,6 +89,16 @@ def _ceiling_lines(ceiling: dict[str, Any] | None) -> list[str]:
             f"Translator CPU: {_ms(ceiling['cpu_s'].get('translator'))} s."]
 
 
+def _plain(phase: dict[str, Any], default_interval: int) -> bool:
+    """Whether the phase ran the translator with the run's settings."""
+    return phase["commit_interval_ms"] == default_interval and not phase.get("linger_ms")
+
+
+def _setting(phase: dict[str, Any]) -> str:
+    linger = phase.get("linger_ms")
+    return f"linger {linger} ms" if linger else f"commit {phase['commit_interval_ms']} ms"
+
+
 def plot(result: dict[str, Any], path: Path) -> None:
     """Throughput and latency percentiles against the offered load (source tps)."""
     import matplotlib
@@ -97,7 +107,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     default = result["commit_interval_ms"]
-    phases = sorted((p for p in result["phases"] if p["commit_interval_ms"] == default),
+    phases = sorted((p for p in result["phases"] if _plain(p, default)),
                     key=lambda p: p["source_tps"])
     load = [p["source_tps"] for p in phases]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -111,13 +121,13 @@ def plot(result: dict[str, Any], path: Path) -> None:
         for q, style in (("p50", "o-"), ("p99", "s--")):
             right.plot(load, [p["latency_ms"][stage][q] or 0 for p in phases], style,
                        label=f"{label} {q} (commit {default} ms)")
-    fast = sorted((p for p in result["phases"] if p["commit_interval_ms"] != default),
-                  key=lambda p: p["source_tps"])
-    if fast:
-        right.plot([p["source_tps"] for p in fast],
-                   [p["latency_ms"]["translate_committed"]["p99"] or 0 for p in fast], "^:",
-                   label=f"change appended → fact committed p99 "
-                         f"(commit {fast[0]['commit_interval_ms']} ms)")
+    tuned = sorted((p for p in result["phases"] if not _plain(p, default)),
+                   key=lambda p: p["source_tps"])
+    for setting in sorted({_setting(p) for p in tuned}):
+        chosen = [p for p in tuned if _setting(p) == setting]
+        right.plot([p["source_tps"] for p in chosen],
+                   [p["latency_ms"]["translate_committed"]["p99"] or 0 for p in chosen], "^:",
+                   label=f"change appended → fact committed p99 ({setting})")
     right.set(xlabel="offered load (pgbench tps)", ylabel="ms", yscale="log",
               title="Latency")
     right.legend(fontsize=7)

@@ -129,14 +129,20 @@ def parse_plan(argv: list[str] | None = None) -> Plan:
     parser.add_argument("--commit-interval-ms", type=int, default=None,
                         help="the translator's commit interval [default: its own, 1000]")
     parser.add_argument("--low-latency-commit-ms", type=int,
-                        default=int(os.environ.get("BENCH_LOW_LATENCY_COMMIT_MS", 50)),
+                        default=int(os.environ.get("BENCH_LOW_LATENCY_COMMIT_MS", 0)),
                         help="repeat the fixed-rate phases with this commit interval (0: no)")
+    parser.add_argument("--low-latency-linger-ms", type=int,
+                        default=int(os.environ.get("BENCH_LOW_LATENCY_LINGER_MS", 5)),
+                        help="repeat the fixed-rate phases with this transaction linger (0: no)")
     args = parser.parse_args(argv)
     clients = _ints(args.clients)
     phases = [Phase(4, args.seconds, float(rate)) for rate in _ints(args.rates)]
     phases += [Phase(c, args.seconds) for c in clients]
     if args.low_latency_commit_ms:
         phases += [Phase(4, args.seconds, float(rate), args.low_latency_commit_ms)
+                   for rate in _ints(args.rates)]
+    if args.low_latency_linger_ms:
+        phases += [Phase(4, args.seconds, float(rate), linger_ms=args.low_latency_linger_ms)
                    for rate in _ints(args.rates)]
     ceiling = Phase(max(clients), args.ceiling_seconds) if args.ceiling_seconds else None
     return Plan(args.scale, tuple(phases), ceiling, args.commit_interval_ms)

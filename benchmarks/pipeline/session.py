@@ -37,12 +37,13 @@ class Phase:
     seconds: float
     rate: float | None = None
     commit_interval_ms: int | None = None  # the translator's; None: the run's setting
+    linger_ms: int | None = None  # the translator's --transaction-linger-ms; None: 0
 
     @property
     def label(self) -> str:
         label = f"c={self.clients} " + (f"rate={self.rate:g}/s" if self.rate else "unthrottled")
-        return label + (f" commit={self.commit_interval_ms}ms" if self.commit_interval_ms
-                        else "")
+        label += f" commit={self.commit_interval_ms}ms" if self.commit_interval_ms else ""
+        return label + (f" linger={self.linger_ms}ms" if self.linger_ms else "")
 
 
 @dataclass
@@ -83,18 +84,20 @@ class Session:
                                                      self._change_offsets)
         return records
 
-    def _use_commit_interval(self, interval_ms: int | None) -> None:
-        """Restart the translator (SIGTERM, then start) when the phase wants another
-        commit interval than the one it runs with."""
-        if interval_ms is None or interval_ms == self.translator.commit_interval_ms:
+    def _configure(self, phase: Phase) -> None:
+        """Restart the translator (SIGTERM, then start) when the phase wants another commit
+        interval or transaction linger than the ones it runs with."""
+        translator = self.translator
+        interval = phase.commit_interval_ms or translator.commit_interval_ms
+        if (interval, phase.linger_ms) == (translator.commit_interval_ms, translator.linger_ms):
             return
-        self.translator.stop(signal.SIGTERM)
-        self.translator.commit_interval_ms = interval_ms
-        self.translator.start()
+        translator.stop(signal.SIGTERM)
+        translator.commit_interval_ms, translator.linger_ms = interval, phase.linger_ms
+        translator.start()
 
     def run_phase(self, phase: Phase) -> dict[str, Any]:
         """Load, wait until every fact is visible, then measure the phase."""
-        self._use_commit_interval(phase.commit_interval_ms)
+        self._configure(phase)
         seen_before = len(self.tail.facts)
         cpu = self._cpu()
         cpu.start()
@@ -108,6 +111,7 @@ class Session:
         return {
             "phase": phase.label, "clients": phase.clients, "rate": phase.rate,
             "commit_interval_ms": self.translator.commit_interval_ms or 1000,
+            "linger_ms": self.translator.linger_ms or 0,
             "seconds": phase.seconds, "drained": drained,
             "drain_s": round(drained_at - result.ended_at, 2),
             **_pgbench(result),

@@ -30,15 +30,17 @@ class TranslatorProcess:
         bootstrap: Kafka bootstrap servers.
         log: the file that collects its stdout and stderr.
         commit_interval_ms: ``--commit-interval-ms`` (``None``: the default, 1000).
+        linger_ms: ``--transaction-linger-ms`` (``None``: the default, 0).
     """
 
     def __init__(self, mappings: Path, group: str, bootstrap: str, log: Path,
-                 commit_interval_ms: int | None = None) -> None:
+                 commit_interval_ms: int | None = None, linger_ms: int | None = None) -> None:
         self.port = _free_port()
         self.args = [sys.executable, "-m", "cdc_facts", "run", "--mappings", str(mappings),
                      "--group", group, "--instance-id", "bench", "--bootstrap-servers",
                      bootstrap, "--metrics-port", str(self.port), "--log-level", "warning"]
         self.commit_interval_ms = commit_interval_ms
+        self.linger_ms = linger_ms
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
         self.cpu_s_done = 0.0  # CPU seconds of the instances that already ended
@@ -54,6 +56,8 @@ class TranslatorProcess:
         args = self.args
         if self.commit_interval_ms is not None:
             args = [*args, "--commit-interval-ms", str(self.commit_interval_ms)]
+        if self.linger_ms is not None:
+            args = [*args, "--transaction-linger-ms", str(self.linger_ms)]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=log, env=env,
                                             cwd=repo_root())
