@@ -113,53 +113,6 @@ class Change:
         return base
 
 
-def new_change(
-    op: str,
-    before: Row | None,
-    after: Row | None,
-    source: dict[str, object],
-    ts_ms: int | None,
-    key: Row | None,
-    transaction: dict[str, object] | None,
-    topic: str | None,
-    partition: int | None,
-    offset: int | None,
-) -> Change:
-    """``Change(op, before, ...)`` with every field given, at a third of the cost: for the
-    decoder's hot path (one change per Kafka record).
-
-    The fields are set on an object of a plain class with the same slots as :class:`Change`,
-    whose class then becomes :class:`Change` (the layouts are the same, so Python allows
-    it). The result is a change like any other: frozen, and equal to one built by
-    ``Change(...)``.
-    """
-    change: Any = _ChangeSlots(op, before, after, source, ts_ms, key, transaction, topic,
-                               partition, offset)
-    change.__class__ = Change
-    return change  # type: ignore[no-any-return]
-
-
-class _ChangeSlots:
-    """The slots of :class:`Change`, in its order, settable: what :func:`new_change` fills."""
-
-    __slots__ = Change.__slots__
-
-    def __init__(self, op: str, before: Row | None, after: Row | None,
-                 source: dict[str, object], ts_ms: int | None, key: Row | None,
-                 transaction: dict[str, object] | None, topic: str | None,
-                 partition: int | None, offset: int | None) -> None:
-        self.op = op
-        self.before = before
-        self.after = after
-        self.source = source
-        self.ts_ms = ts_ms
-        self.key = key
-        self.transaction = transaction
-        self.topic = topic
-        self.partition = partition
-        self.offset = offset
-
-
 def _slot_setter(name: str) -> Callable[[Change, Any], None]:
     setter: Callable[[Change, Any], None] = vars(Change)[name].__set__
     return setter

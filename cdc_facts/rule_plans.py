@@ -28,7 +28,7 @@ from cdc_facts.errors import (
     UnknownValueError,
 )
 from cdc_facts.expressions import compile_expression
-from cdc_facts.facts import Fact, fact_ids, new_fact
+from cdc_facts.facts import Fact, fact_ids
 from cdc_facts.rules.model import FieldType, Mapping, Rule
 from cdc_facts.types import UNKNOWN, Row
 
@@ -141,7 +141,7 @@ class RulePlan:
         source = change.source
         lsn = source.get("lsn")
         position = f"lsn:{lsn}" if lsn is not None and change.op != "r" else change.position
-        fact = new_fact(
+        fact = Fact(
             self.fact_id(position), self.fact_type, self.source, subject, self._time(change),
             data, self.topic, self.fact_type, self._provenance(change, position), None,
         )

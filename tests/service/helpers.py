@@ -27,6 +27,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from cdc_facts.connect.client import ConnectClient
 from cdc_facts.kafka import BaseFactProducer
+from cdc_facts.preflight import admin_params
+from cdc_facts.preflight.slots import drop_slot_and_publication
 from cdc_facts.rules.loader import load_mappings
 from cdc_facts.service import Service
 from cdc_facts.settings import ServiceSettings, load_settings
@@ -150,15 +152,8 @@ def pg_capture(pg_dsn: str, pg_cdc_dsn: str, connect_url: str, bootstrap: str,
 def _drop_capture(client: ConnectClient, pg_dsn: str, prefix: str, tables: list[str]) -> None:
     if client.exists(prefix):
         client.delete(prefix)
+    drop_slot_and_publication(admin_params("postgres", pg_dsn), f"{prefix}_slot", f"{prefix}_pub")
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        for _ in range(60):  # the slot stays active until the task has shut down
-            if not conn.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s "
-                                "AND active", (f"{prefix}_slot",)).fetchone():
-                break
-            time.sleep(0.5)
-        conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                     "WHERE slot_name = %s AND NOT active", (f"{prefix}_slot",))
-        conn.execute(f"DROP PUBLICATION IF EXISTS {prefix}_pub")
         for table in tables:
             conn.execute(f"DROP TABLE IF EXISTS public.{table}")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +9,8 @@ import psycopg
 import pytest
 
 from cdc_facts.connect.client import ConnectClient
+from cdc_facts.preflight import admin_params
+from cdc_facts.preflight.slots import drop_slot_and_publication
 from tests.stack.helpers import (
     consume,
     dsn_parts,
@@ -48,15 +49,8 @@ def pg_connector(pg_dsn: str, pg_cdc_dsn: str, connect_url: str) -> Iterator[dic
     wait_slot_active(pg_dsn, f"{name}_slot")
     yield {"name": name, "table": table}
     remove_connector(client, name)
+    drop_slot_and_publication(admin_params("postgres", pg_dsn), f"{name}_slot", f"{name}_pub")
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        for _ in range(20):  # the slot stays active until the task has shut down
-            if not conn.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s "
-                                "AND active", (f"{name}_slot",)).fetchone():
-                break
-            time.sleep(0.5)
-        conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                     "WHERE slot_name = %s", (f"{name}_slot",))
-        conn.execute(f"DROP PUBLICATION IF EXISTS {name}_pub")
         conn.execute(f"DROP TABLE IF EXISTS public.{table}")
 
 
