@@ -27,7 +27,7 @@ from typing import Any
 from benchmarks.pipeline.capture import Capture, captured
 from benchmarks.pipeline.measure import FactTail, OffsetSampler
 from benchmarks.pipeline.report import write_reports
-from benchmarks.pipeline.session import Phase, Session
+from benchmarks.pipeline.session import Phase, Session, say
 from benchmarks.pipeline.translator import TranslatorProcess
 from benchmarks.pipeline.workload import bench_database, repo_root
 
@@ -68,10 +68,13 @@ class Plan:
 def pipeline(plan: Plan, stack: StackEnv, workdir: Path) -> Iterator[Session]:
     """A captured pgbench database with the translator running; everything removed after."""
     with ExitStack() as stack_:
+        say(f"run {plan.run_id}: pgbench -i at scale {plan.scale}")
         db = stack_.enter_context(bench_database(plan.run_id, stack.admin_dsn, stack.cdc_dsn,
                                                  plan.scale))
+        say("preflight --fix and connector register")
         capture: Capture = stack_.enter_context(
             captured(db, plan.run_id, workdir, stack.bootstrap))
+        say("starting the translator")
         translator = TranslatorProcess(capture.mappings, plan.run_id, stack.bootstrap,
                                        workdir / "translator.log", plan.commit_interval_ms)
         stack_.callback(translator.stop)

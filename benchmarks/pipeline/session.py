@@ -4,6 +4,7 @@ ceiling, and the exact verification at the end."""
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,6 +28,14 @@ from benchmarks.pipeline.measure import (
 )
 from benchmarks.pipeline.translator import TranslatorProcess
 from benchmarks.pipeline.workload import PgbenchResult
+
+_STARTED = time.monotonic()
+
+
+def say(message: str) -> None:
+    """One progress line on stderr, with the minutes and seconds since the run began."""
+    elapsed = int(time.monotonic() - _STARTED)
+    print(f"[{elapsed // 60:3d}:{elapsed % 60:02d}] {message}", file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -98,10 +107,13 @@ class Session:
     def run_phase(self, phase: Phase) -> dict[str, Any]:
         """Load, wait until every fact is visible, then measure the phase."""
         self._configure(phase)
+        say(f"phase {phase.label}: pgbench for {phase.seconds:g} s")
         seen_before = len(self.tail.facts)
         cpu = self._cpu()
         cpu.start()
         result = self._load(phase)
+        say(f"phase {phase.label}: {result.transactions} transactions; waiting for "
+            f"{self.expected_facts - len(self.tail.facts)} more facts")
         drained = self.tail.wait_for(self.expected_facts, self.drain_timeout_s,
                                      self.translator.check_alive)
         drained_at = time.time()
@@ -130,12 +142,15 @@ class Session:
     def ceiling(self, phase: Phase) -> dict[str, Any]:
         """Pre-load the change topics with the translator stopped, then time it alone."""
         self.translator.stop(signal.SIGTERM)
+        say(f"ceiling: pgbench {phase.label} for {phase.seconds:g} s, translator stopped")
         seen_before = len(self.tail.facts)
         result = self._load(phase)
+        say("ceiling: waiting for Debezium to append every change")
         self._wait_change_topics_quiet()
         changes = self._new_changes()
         cpu = self._cpu()
         cpu.start()
+        say(f"ceiling: starting the translator on {len(changes)} change records")
         started = time.time()
         self.translator.start()
         ready = time.time()
@@ -170,6 +185,7 @@ class Session:
 
     def verify(self) -> dict[str, Any]:
         """Exact counts: facts against the database, and no fact id twice."""
+        say("verifying: counting rows and reading every fact id")
         db = self.capture.db
         history = db.scalar("SELECT count(*) FROM pgbench_history")
         updates = db.scalar("SELECT n_tup_upd FROM pg_stat_user_tables "

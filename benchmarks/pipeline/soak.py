@@ -26,7 +26,7 @@ from benchmarks.pipeline.run import (
     machine,
     pipeline,
 )
-from benchmarks.pipeline.session import Session
+from benchmarks.pipeline.session import Session, say
 from benchmarks.pipeline.workload import PgbenchResult
 
 
@@ -48,6 +48,8 @@ def _kill_loop(session: Session, until: float, every_s: float) -> list[dict[str,
         session.translator.start()
         kills.append({"killed_at": round(killed_at, 3),
                       "ready_after_s": round(time.time() - killed_at, 2)})
+        say(f"kill {len(kills)}: translator SIGKILLed, ready again after "
+            f"{kills[-1]['ready_after_s']} s; {len(session.tail.facts)} facts so far")
     return kills
 
 
@@ -63,12 +65,17 @@ def soak(stack: StackEnv, minutes: float, clients: int, rate: float | None,
         load = threading.Thread(target=_load,
                                 args=(session, clients, seconds, rate, results, errors))
         started = time.time()
+        say(f"pgbench for {minutes:g} min, {clients} clients, "
+            f"{'unthrottled' if rate is None else f'{rate:g} tps'}; "
+            f"SIGKILL every {kill_every_s:g} s")
         load.start()
         kills = _kill_loop(session, started + seconds, kill_every_s)
         load.join()
         if errors:
             raise errors[0]
         session.transactions = results[0].transactions
+        say(f"load done: {session.transactions} transactions; waiting for "
+            f"{session.expected_facts - len(session.tail.facts)} more facts")
         drained = session.tail.wait_for(session.expected_facts, session.drain_timeout_s,
                                         session.translator.check_alive)
         verification = session.verify()
