@@ -460,6 +460,9 @@ def consumer_config(settings: ServiceSettings) -> dict[str, str]:
     defaults = {"auto.offset.reset": "earliest", "session.timeout.ms": "10000",
                 "topic.metadata.refresh.interval.ms": "5000",
                 "client.id": f"cdc-facts-{settings.instance_id}"}
+    if settings.static_membership:
+        # A restarted instance takes its partitions back without a rebalance.
+        defaults["group.instance.id"] = settings.instance_id
     return {**defaults, **settings.kafka.config(), "group.id": settings.group_id,
             "isolation.level": "read_committed", "enable.auto.commit": "false",
             "enable.auto.offset.store": "false"}

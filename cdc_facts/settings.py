@@ -114,6 +114,7 @@ class ServiceSettings:
     log_format: LogFormat = "text"
     log_level: str = "INFO"
     guarantee: Guarantee = "exactly-once"
+    static_membership: bool = True
     origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -183,6 +184,19 @@ def _choice(*choices: str) -> Callable[[object], object]:
     return parse
 
 
+_TRUE: Final = frozenset({"true", "yes", "on", "1"})
+_FALSE: Final = frozenset({"false", "no", "off", "0"})
+
+
+def _flag(value: object) -> object:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
 def _paths(value: object) -> object:
     if isinstance(value, str):
         parts: list[object] = [p for p in value.split(",") if p.strip()]
@@ -217,6 +231,8 @@ _FIELDS: Final[dict[str, _Field]] = {
                         "--log-level"),
     "guarantee": _Field(_choice("exactly-once", "at-least-once"), "the processing guarantee",
                         "exactly-once", "--guarantee"),
+    "static_membership": _Field(_flag, "static group membership", True,
+                                "--static-membership"),
 }
 
 

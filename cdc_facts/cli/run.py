@@ -56,6 +56,9 @@ log = logging.getLogger("cdc_facts.run")
               help="Port of /metrics, /healthz and /readyz (0: any free port) [default: 9464].")
 @click.option("--guarantee", type=click.Choice(["exactly-once", "at-least-once"]),
               help="Processing guarantee [default: exactly-once].")
+@click.option("--static-membership/--no-static-membership", default=None,
+              help="Join the group as a static member named by the instance id, so that a "
+              "restarted instance resumes without a rebalance [default: on].")
 @click.option("--log-format", type=click.Choice(["text", "json"]), help="[default: text]")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"],
                                                case_sensitive=False), help="[default: info]")

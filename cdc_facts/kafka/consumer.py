@@ -106,7 +106,7 @@ class ChangeConsumer:
         if error is None:
             return False
         name = error.name()
-        if error.fatal():
+        if error.fatal() or name == "_FATAL":  # _FATAL: the client's fatal error, relayed
             raise self._policy.exception("read change records", KafkaException(error), "fatal")
         if name in _WARN_ONCE:
             if message.topic() not in self._warned:

@@ -63,12 +63,15 @@ _ALWAYS_RETRIABLE: Final = frozenset({
 })
 _FENCED: Final = frozenset({"_FENCED", "PRODUCER_FENCED", "INVALID_PRODUCER_EPOCH",
                             "TRANSACTIONAL_ID_AUTHORIZATION_FAILED"})
+_SAME_INSTANCE_ID: Final = ("another instance joined the group with the same instance id "
+                            "(group.instance.id): give each instance its own --instance-id")
 _HINTS: Final = {
     "_FENCED": "another instance runs with the same transactional.id (<group>-<instance id>): "
                "give each instance its own --instance-id",
     "PRODUCER_FENCED": "another instance runs with the same transactional.id "
                        "(<group>-<instance id>): give each instance its own --instance-id",
     "INVALID_PRODUCER_EPOCH": "a newer instance with the same transactional.id took over",
+    "FENCED_INSTANCE_ID": _SAME_INSTANCE_ID,
     "TRANSACTIONAL_ID_AUTHORIZATION_FAILED": "grant the service's principal WRITE and "
                                              "DESCRIBE on its transactional.id",
     "GROUP_AUTHORIZATION_FAILED": "grant the service's principal READ on its consumer group",
@@ -143,6 +146,8 @@ class ErrorPolicy:
         name = error.name() if error is not None else None
         text = error.str() if error is not None else str(exc)
         hint = _HINTS.get(name or "")
+        if hint is None and "group.instance.id" in text:  # relayed as _FATAL by the consumer
+            hint = _SAME_INSTANCE_ID
         if action == "abort":
             return TransactionAbortedError(f"could not {what}: {text}", code=name, hint=hint)
         if action == "retry":

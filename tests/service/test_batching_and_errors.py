@@ -167,3 +167,29 @@ def test_metrics_count_what_a_commit_made_visible() -> None:
     assert metrics.value("cdc_facts_consumer_lag", topic="shop.public.orders",
                          partition="0") is None
     assert b"cdc_facts_facts_produced_total" in metrics.render()
+
+
+class _FencedClient:
+    """A consumer client whose poll relays the client's fatal error, as librdkafka does when
+    a newer member joins with the same group.instance.id."""
+
+    class _Message:
+        def error(self) -> KafkaError:
+            return KafkaError(KafkaError._FATAL, "Fatal error: Broker: Static consumer fenced "
+                              "by other consumer with same group.instance.id")
+
+        def topic(self) -> str:
+            return "shop.public.orders"
+
+    def consume(self, _max: int, _timeout: float) -> list[object]:
+        return [self._Message()]
+
+
+def test_a_relayed_fatal_error_stops_the_consumer_and_names_the_instance_id() -> None:
+    from cdc_facts.kafka.consumer import ChangeConsumer
+
+    consumer = ChangeConsumer({}, factory=lambda _config: _FencedClient())  # type: ignore[arg-type,return-value]
+    with pytest.raises(KafkaFatalError, match="group.instance.id") as fatal:
+        consumer.consume(10, 0)
+    assert fatal.value.hint is not None and "give each instance its own --instance-id" in \
+        fatal.value.hint

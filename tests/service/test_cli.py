@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from confluent_kafka import Producer
 
 from tests.service.helpers import REPO, ServiceProcess, create_topics, orders_mapping, unique
@@ -82,19 +83,25 @@ def test_health_json_logs_and_a_clean_stop_on_sigterm(tmp_path: Path,
     assert any("SIGTERM" in m for m in messages)
 
 
+@pytest.mark.parametrize("membership", ["--static-membership", "--no-static-membership"])
 def test_an_instance_fenced_by_a_newer_one_with_its_id_stops_with_a_clear_message(
-    tmp_path: Path, kafka_bootstrap: str
+    tmp_path: Path, kafka_bootstrap: str, membership: str
 ) -> None:
+    """A second instance with the same id fences the first: as a consumer at once (static
+    membership: the newer member takes the group membership over), or as a producer at its
+    next transaction (dynamic membership: the two share the partitions until then)."""
     connector, group = unique("fence"), unique("grp")
     topic = f"{connector}.public.orders"
     create_topics(kafka_bootstrap, [topic], 2)
     mappings = orders_mapping(tmp_path / "m", connector, "orders", unique("facts"))
-    old, new = (ServiceProcess(mappings, group, kafka_bootstrap, "same", tmp_path / f"{n}.log")
+    old, new = (ServiceProcess(mappings, group, kafka_bootstrap, "same", tmp_path / f"{n}.log",
+                               membership)
                 for n in ("old", "new"))
     try:
         old.start().wait_ready()
         new.start().wait_ready()  # registering the same transactional.id fences the old one
-        _wait_until_assigned(old, 1)
+        if membership == "--no-static-membership":
+            _wait_until_assigned(old, 1)
         producer = Producer({"bootstrap.servers": kafka_bootstrap})
         for partition in (0, 1):
             producer.produce(topic, _order(connector, partition + 1),
@@ -104,6 +111,7 @@ def test_an_instance_fenced_by_a_newer_one_with_its_id_stops_with_a_clear_messag
         assert old.process is not None
         assert old.process.wait(60) == 1
         new.wait_ready()
+        _wait_until_assigned(new, 2)
         assert new.terminate() == 0
     finally:
         old.ensure_stopped()
@@ -125,3 +133,25 @@ def _order(connector: str, order: int) -> bytes:
         "id": order, "status": "placed", "total_cents": 100, "qty": 1}, "source": {
         "name": connector, "schema": "public", "table": "orders", "lsn": order,
         "sequence": f'[null,"{order}"]'}}).encode()
+
+
+@pytest.mark.parametrize(("membership", "expected"), [("--static-membership", "pod-a"),
+                                                      ("--no-static-membership", None)])
+def test_the_instance_joins_its_group_as_a_static_member_named_by_its_id(
+    tmp_path: Path, kafka_bootstrap: str, membership: str, expected: str | None
+) -> None:
+    from confluent_kafka.admin import AdminClient
+
+    connector, group = unique("static"), unique("grp")
+    create_topics(kafka_bootstrap, [f"{connector}.public.orders"], 1)
+    mappings = orders_mapping(tmp_path / "m", connector, "orders", unique("facts"))
+    service = ServiceProcess(mappings, group, kafka_bootstrap, "pod-a", tmp_path / "log",
+                             membership)
+    try:
+        service.start().wait_ready()
+        admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+        described = admin.describe_consumer_groups([group])[group].result(30)
+        assert [m.group_instance_id for m in described.members] == [expected]
+        assert service.terminate() == 0
+    finally:
+        service.ensure_stopped()

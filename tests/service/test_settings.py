@@ -167,3 +167,34 @@ def test_the_producers_defaults_yield_to_the_users_kafka_settings() -> None:
     tuned = load_settings({}, {**BASE, "CDC_FACTS__KAFKA__RETRY_BACKOFF_MS": "100"})
     assert producer_config(tuned)["retry.backoff.ms"] == "100"
     assert producer_config(tuned)["transactional.id"] == tuned.transactional_id
+
+
+def test_the_consumer_is_a_static_member_named_by_the_instance_id_unless_turned_off() -> None:
+    from cdc_facts.service import consumer_config
+
+    settings = load_settings({"instance_id": "pod-0"}, BASE)
+    assert settings.static_membership is True
+    assert consumer_config(settings)["group.instance.id"] == "pod-0"
+    off = load_settings({"static_membership": False}, BASE)
+    assert "group.instance.id" not in consumer_config(off)
+    assert off.origins["static_membership"] == "--static-membership"
+    for text in ("false", "no", "0", "off"):
+        env = {**BASE, "CDC_FACTS__SERVICE__STATIC_MEMBERSHIP": text}
+        assert load_settings({}, env).static_membership is False
+    named = load_settings({"instance_id": "pod-0"},
+                          {**BASE, "CDC_FACTS__KAFKA__GROUP_INSTANCE_ID": "custom"})
+    assert consumer_config(named)["group.instance.id"] == "custom"
+
+
+def test_static_membership_takes_only_true_or_false() -> None:
+    with pytest.raises(ConfigError, match=r"static group membership .* expected true or false"):
+        load_settings({}, {**BASE, "CDC_FACTS__SERVICE__STATIC_MEMBERSHIP": "maybe"})
+
+
+def test_the_run_command_passes_the_static_membership_flag_through() -> None:
+    from cdc_facts.cli.run import run
+
+    for args, expected in (([], None), (["--no-static-membership"], False),
+                           (["--static-membership"], True)):
+        context = run.make_context("run", args)
+        assert context.params["static_membership"] is expected
