@@ -89,6 +89,16 @@ def test_spec_problems_exit_1_with_positions(tmp_path: Path) -> None:
     assert "literal-pw-99" not in all_text(result)
 
 
+def test_spec_problems_mask_a_secret_used_in_another_key(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(SPEC.replace("  host: db.internal", "  host: db.internal\n"
+                                 "  port: ${CLI_TEST_PASSWORD}"))
+    result = invoke("connector", "render", str(path), env=ENV)
+    assert result.exit_code == 1
+    assert f"{path}:5:9: database.port `****` is not a port number" in result.stderr
+    assert SECRET not in all_text(result)
+
+
 def test_missing_variable_named(spec: Path) -> None:
     result = invoke("connector", "render", str(spec), env={"CLI_TEST_PASSWORD": None})
     assert result.exit_code == 1

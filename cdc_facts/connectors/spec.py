@@ -134,7 +134,9 @@ def parse_spec(text: str, *, file: str = "<memory>", env: Mapping[str, str]) -> 
     spec = reader.read(text)
     errors = [p for p in reader.problems if p.severity == "error"]
     if errors or spec is None:
-        raise spec_error(errors or [Problem(file, 1, 1, "invalid connector spec")])
+        # a secret can reach a problem through another key (`port: ${PASSWORD}`)
+        error = spec_error(errors or [Problem(file, 1, 1, "invalid connector spec")])
+        raise reader.secrets.mask_error(error)
     return spec
 
 
