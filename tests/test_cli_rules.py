@@ -149,6 +149,28 @@ def test_translate_accepts_bare_debezium_values(orders: Path) -> None:
     assert code == 0 and json.loads(out)["value"]["data"]["total"] == "2"
 
 
+def test_translate_reports_every_line_that_is_not_a_change_object(orders: Path) -> None:
+    shipped = record("u", {"id": 7, "status": "paid"}, {"id": 7, "status": "shipped", "total": 1})
+    lines = ["[1, 2]", "5", '"text"', "true", shipped, '{"value": [1]}', "null", shipped]
+    code, out, err = run("translate", "-m", str(orders), input="\n".join(lines) + "\n")
+    assert code == 0
+    assert len(out.splitlines()) == 2
+    failures = [json.loads(line) for line in err.splitlines()]
+    assert [(f["line"], f["reason"]) for f in failures] == [
+        (1, "undecodable"), (2, "undecodable"), (3, "undecodable"), (4, "undecodable"),
+        (6, "undecodable")]
+    assert [f["message"] for f in failures[:4]] == [
+        f"record value is a JSON {kind}, not an object"
+        for kind in ("array", "number", "string", "boolean")]
+
+
+def test_translate_reads_a_first_line_with_a_byte_order_mark(orders: Path) -> None:
+    shipped = record("u", {"id": 7, "status": "paid"}, {"id": 7, "status": "shipped", "total": 1})
+    code, out, err = run("translate", "-m", str(orders), input=f"\ufeff{shipped}\r\n")
+    assert code == 0 and err == ""
+    assert json.loads(out)["value"]["type"] == "sales.OrderShipped.v1"
+
+
 def test_translate_with_invalid_mappings_exits_1(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("domain: [")
@@ -175,6 +197,20 @@ def test_explain_says_unknown_and_not_matched(orders: Path, tmp_path: Path) -> N
     assert code == 0 and "unknown" in out and "on_unknown: error" in out
     change.write_text(record("u", {"id": 7, "status": "shipped"}, {"id": 7, "status": "shipped"}))
     assert "not matched" in run("explain", "-m", str(orders), "--change", str(change))[1]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("not json", "record value is not JSON"),
+    ("[1, 2]", "record value is a JSON array, not an object"),
+])
+def test_explain_rejects_a_change_that_is_not_a_json_object(
+    orders: Path, tmp_path: Path, text: str, message: str
+) -> None:
+    change = tmp_path / "change.json"
+    change.write_text(text)
+    code, out, err = run("explain", "-m", str(orders), "--change", str(change))
+    assert code == 1 and out == ""
+    assert f"ChangeDecodeError: {message}" in err
 
 
 def test_contracts_writes_one_schema_per_fact_type(orders: Path, tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from cdc_facts.changes import Change
 from cdc_facts.cli.output import stdout
 from cdc_facts.contracts import fact_schema
 from cdc_facts.envelope import decode_change
-from cdc_facts.errors import ChangeDecodeError, Problem, RecordError
+from cdc_facts.errors import Problem, RecordError
 from cdc_facts.facts import Fact, to_cloudevent
 from cdc_facts.rules.loader import MappingReport, load_mappings, read_mappings
 from cdc_facts.rules.model import Rule
@@ -193,28 +193,38 @@ def translate(
 
 def _records(source: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     for number, line in enumerate(source, start=1):
-        if not line.strip():
-            continue
-        try:
-            document = json.loads(line)
-        except ValueError:
-            document = line
-        yield number, _as_record(document)
+        if number == 1:
+            line = line.removeprefix("\ufeff")  # the byte order mark some editors write
+        if line.strip():
+            yield number, _as_record(line)
 
 
-def _as_record(document: object) -> dict[str, Any]:
-    """``{topic, key, value}`` as given, or a bare value wrapped as one."""
+def _as_record(text: str) -> dict[str, Any]:
+    """``{topic, key, value}`` as given, or a bare value wrapped as one.
+
+    A bare value that is not a JSON object stays text, so that decoding it names what is
+    wrong with it, exactly as for a Kafka record's value.
+    """
+    try:
+        document = json.loads(text)
+    except ValueError:
+        document = None
     if isinstance(document, dict) and "value" in document and document.keys() <= _WRAPPER_KEYS:
         return document
-    return {"value": document}
+    return {"value": document if isinstance(document, dict) else text.strip()}
+
+
+def _value(record: dict[str, Any]) -> dict[str, Any] | str | None:
+    """The record's value as the decoder takes it: an object, JSON text, or None."""
+    value = record.get("value")
+    if value is None or isinstance(value, dict | str):
+        return value
+    return json.dumps(value)  # an array, number or boolean: the decoder rejects it
 
 
 def _translate(translator: Translator, record: dict[str, Any]) -> list[Fact]:
-    value = record.get("value")
-    if isinstance(value, str) and record.keys() == {"value"}:
-        raise ChangeDecodeError("the line is not JSON", hint="write one JSON value per line")
     result = translator.translate_record(
-        value, record.get("key"), record.get("topic"), record.get("partition"),
+        _value(record), record.get("key"), record.get("topic"), record.get("partition"),
         record.get("offset"),
     )
     for fact in result.facts:
@@ -244,8 +254,8 @@ def _failure(number: int, record: dict[str, Any], exc: RecordError) -> dict[str,
 def explain(mappings: tuple[Path, ...], change_file: IO[str]) -> None:
     """Show, rule by rule, why a change makes a fact or not."""
     translator = Translator(load_mappings(mappings))
-    record = _as_record(json.loads(change_file.read()))
-    change = decode_change(record.get("value"), record.get("key"), topic=record.get("topic"),
+    record = _as_record(change_file.read().removeprefix("\ufeff"))
+    change = decode_change(_value(record), record.get("key"), topic=record.get("topic"),
                            settings=translator.envelope_settings)
     if change is None:
         stdout.print("not a row change (tombstone, heartbeat, schema change or transaction): "
