@@ -444,6 +444,13 @@ def test_error_names_where_the_record_is() -> None:
         decode_change(b"[]", topic="shop.public.orders", partition=2, offset=17)
 
 
+def test_error_names_only_the_parts_of_where_that_are_known() -> None:
+    with pytest.raises(ChangeDecodeError, match=r"^shop.public.orders: record value is"):
+        decode_change(b"[]", topic="shop.public.orders")
+    with pytest.raises(ChangeDecodeError, match=r"^shop.public.orders@17: record value is"):
+        decode_change(b"[]", topic="shop.public.orders", offset=17)
+
+
 def test_classify_raises_on_unknown_shapes() -> None:
     with pytest.raises(ChangeDecodeError, match=r"keys: a, b"):
         classify(b'{"a": 1, "b": 2}')

@@ -74,7 +74,8 @@ def decode_change(
     except ChangeDecodeError as exc:
         if topic is None:
             raise
-        where = f"{topic}[{partition}]@{offset}"
+        where = topic + ("" if partition is None else f"[{partition}]")
+        where += "" if offset is None else f"@{offset}"
         raise ChangeDecodeError(f"{where}: {exc.message}", hint=exc.hint) from exc
 
 
