@@ -88,6 +88,16 @@ def test_validate_reports_expression_errors_inside_the_line(tmp_path: Path) -> N
     assert f"{bad}:7:" in out and "aftr" in out and "did you mean `after.status`?" in out
 
 
+def test_validate_shows_the_line_of_a_byte_that_is_not_utf8(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(ORDERS.replace("sales-data-team", "caf\u00e9").encode("latin-1"))
+    code, out, _ = run("validate", str(bad))
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith(f"{bad}:2:11: error: the file is not UTF-8")
+    assert lines[1:3] == ["    2 | owner: caf\ufffd", "      |           ^"]
+
+
 def test_test_shows_a_diff_when_an_example_fails(orders: Path) -> None:
     orders.write_text(ORDERS.replace('data: {order_id: 7, total: "1.50"}',
                                      'data: {order_id: 7, total: "2.50"}'))

@@ -249,3 +249,11 @@ def test_before_image_must_agree_across_files_over_one_table(tmp_path: Path) -> 
 def test_empty_file_and_non_mapping_file(tmp_path: Path) -> None:
     assert only(problems_of(tmp_path, "")).message == "the file is empty"
     assert "must be a mapping" in only(problems_of(tmp_path, "- a\n- b\n")).message
+
+
+def test_a_file_that_is_not_utf8_is_a_problem_where_the_bad_byte_is(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_bytes(VALID.replace("sales-data-team", "caf\u00e9 team").encode("latin-1"))
+    problem = only(validate_mappings([path]))
+    assert at(problem) == (2, 11)
+    assert "not UTF-8" in problem.message and "byte 0xe9" in problem.message

@@ -77,8 +77,8 @@ def render_problems(problems: Sequence[Problem]) -> None:
 
 def _file_lines(file: str) -> list[str]:
     try:
-        return Path(file).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
+        return Path(file).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
         return []
 
 

@@ -103,9 +103,13 @@ def _mapping_files(paths: Sequence[Path | str], report: MappingReport) -> list[P
 
 def _read_file(path: Path) -> tuple[Mapping | None, list[Problem], list[FactDefinition]]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [Problem(str(path), 1, 1, f"cannot read the file: {exc}")], []
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, [Problem(str(path), 1, 1, f"cannot read the file: {exc.strerror or exc}")], []
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, [_not_utf8(str(path), raw, exc)], []
     doc, problems = parse_document(str(path), text)
     if doc is None:
         return None, problems, []
@@ -117,6 +121,18 @@ def _read_file(path: Path) -> tuple[Mapping | None, list[Problem], list[FactDefi
     if any(p.severity == "error" for p in problems):
         mapping = None
     return mapping, problems, definitions
+
+
+def _not_utf8(file: str, raw: bytes, exc: UnicodeDecodeError) -> Problem:
+    """Where the first byte that is not UTF-8 sits, as a line and a column."""
+    before = raw[: exc.start]
+    line_start = before.rfind(b"\n") + 1
+    col = len(before[line_start:].decode("utf-8", errors="replace")) + 1
+    return Problem(
+        file, before.count(b"\n") + 1, col,
+        f"the file is not UTF-8: byte 0x{raw[exc.start]:02x} here ({exc.reason}); "
+        "save the file as UTF-8",
+    )
 
 
 def _read_mapping(doc: Document) -> tuple[Mapping | None, list[Problem], list[FactDefinition]]:
