@@ -108,6 +108,30 @@ def test_test_shows_a_diff_when_an_example_fails(orders: Path) -> None:
     assert "1 example(s), 0 passed, 1 failed" in out
 
 
+def test_test_diff_shows_values_as_json_writes_them(orders: Path) -> None:
+    orders.write_text(ORDERS.replace("total: {expr: after.total, type: decimal, nullable: false}",
+                                     "total: {expr: after.total, type: decimal, nullable: false}\n"
+                                     "      paid: {expr: before.status = 'paid', type: boolean}\n"
+                                     "      at: {expr: source.ts_ms, type: timestamp}")
+                      .replace('data: {order_id: 7, total: "1.50"}',
+                               'data: {order_id: 7, total: "1.50", paid: false,'
+                               ' at: "2024-01-01T00:00:01Z"}'))
+    code, out, _ = run("test", str(orders))
+    assert code == 1
+    assert "- false" in out and "+ true" in out
+    assert "- 2024-01-01T00:00:01Z" in out and "+ 2024-01-01T00:00:00Z" in out
+
+
+def test_test_diff_shows_long_values_whole(orders: Path) -> None:
+    digits = "1234567890" * 8
+    orders.write_text(ORDERS.replace('status: shipped, total: "1.50"', f'status: shipped, '
+                                     f'total: "{digits}.5"')
+                      .replace('order_id: 7, total: "1.50"', f'order_id: 7, total: "{digits}.4"'))
+    code, out, _ = run("test", str(orders))
+    assert code == 1 and "data.total" in out
+    assert "…" not in out
+
+
 def test_test_shows_the_error_of_a_failing_translation(orders: Path) -> None:
     orders.write_text(ORDERS.replace("before: {id: 7, status: paid}, ", ""))
     code, out, _ = run("test", str(orders))

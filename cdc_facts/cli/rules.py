@@ -22,6 +22,7 @@ from cdc_facts.contracts import fact_schema
 from cdc_facts.envelope import decode_change
 from cdc_facts.errors import Problem, RecordError
 from cdc_facts.facts import Fact, to_cloudevent
+from cdc_facts.json_forms import EncodeError, encode_mapping
 from cdc_facts.rules.loader import MappingReport, load_mappings, read_mappings
 from cdc_facts.rules.model import Rule
 from cdc_facts.rules.testing import ExampleResult, run_examples
@@ -143,8 +144,10 @@ def _render_result(result: ExampleResult) -> None:
 
 def _diff_table(result: ExampleResult) -> Table:
     table = Table(box=None, padding=(0, 2), show_edge=False)
-    for column in ("fact", "attribute", "expected", "actual"):
+    for column in ("fact", "attribute"):
         table.add_column(column)
+    for column in ("expected", "actual"):
+        table.add_column(column, overflow="fold")  # a diff must show every character
     for m in result.mismatches:
         fact = "all" if m.index < 0 else f"#{m.index + 1}"
         expected, actual = _show(m.expected), _show(m.actual)
@@ -154,11 +157,14 @@ def _diff_table(result: ExampleResult) -> Table:
 
 
 def _show(value: object) -> str:
-    if isinstance(value, dict):
-        return json.dumps(value, default=str, sort_keys=True)
-    if value is None:
-        return "null"
-    return str(value)
+    """A value as JSON shows it (``true``, ``null``, RFC 3339 times); text as it is."""
+    try:
+        shown = encode_mapping({"value": value})["value"]
+    except EncodeError:
+        return str(value)
+    if isinstance(shown, str):
+        return shown
+    return json.dumps(shown, sort_keys=True)
 
 
 # --- translate ---------------------------------------------------------------------------
