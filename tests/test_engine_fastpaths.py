@@ -81,7 +81,7 @@ def test_a_known_schema_with_a_broken_payload_is_still_an_error() -> None:
     good = with_schema({"id": 1, "v": 1}, "io.debezium.time.Date")
     decode_change(good, topic="shop.public.broken")
     broken = good.replace(b'"op":"c"', b'"op":"c",')
-    with pytest.raises(ChangeDecodeError, match=r"shop\.public\.broken\[None\]@None: .*not JSON"):
+    with pytest.raises(ChangeDecodeError, match=r"^shop\.public\.broken: .*not JSON"):
         decode_change(broken, topic="shop.public.broken")
 
 
