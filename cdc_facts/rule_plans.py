@@ -28,6 +28,7 @@ from cdc_facts.errors import (
     UnknownValueError,
 )
 from cdc_facts.expressions import compile_expression
+from cdc_facts.expressions.names import evaluator
 from cdc_facts.facts import Fact, fact_ids
 from cdc_facts.rules.model import FieldType, Mapping, Rule
 from cdc_facts.types import UNKNOWN, Row
@@ -267,10 +268,8 @@ def _op_literals(name: exp.Expr, values: list[exp.Expr]) -> frozenset[str] | Non
 
 
 def _read(change: Change, scope: str, column: str) -> object:
-    row = change.before if scope == "before" else change.after
-    if scope == "row":
-        row = change.after if change.after is not None else change.before
-    return row.get(column) if row is not None and scope in ("before", "after", "row") else None
+    """What ``scope.column`` reads as in a rule: a missing column is unknown, not NULL."""
+    return evaluator(scope, column)(change) if scope in ("before", "after", "row") else None
 
 
 def _nulled(change: Change) -> Change:

@@ -137,6 +137,12 @@ def test_an_unknown_data_value_follows_on_unknown(tmp_path: Path) -> None:
         null.translate(change("u", PAID, toasted))
 
 
+def test_a_column_missing_from_an_image_is_named_as_unknown(tmp_path: Path) -> None:
+    t = translator(tmp_path, SHIPPED.format(on_unknown="error"))
+    with pytest.raises(UnknownValueError, match="`total` depends on after.total, which"):
+        t.translate(change("u", PAID, {"id": 7, "status": "shipped"}))
+
+
 KEYS_ONLY = """\
   - name: OrderDeleted
     version: 1
