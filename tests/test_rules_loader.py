@@ -119,6 +119,16 @@ def test_each_wrong_value_is_one_problem_at_its_place(
     assert problem.suggestion == suggestion
 
 
+@pytest.mark.parametrize(("written", "meant"), [
+    ("float", "number"), ("numeric", "decimal"), ("datetime", "timestamp"), ("TEXT", "string"),
+])
+def test_a_type_named_as_in_sql_suggests_the_field_type_that_keeps_its_values(
+    tmp_path: Path, written: str, meant: str
+) -> None:
+    problem = only(problems_of(tmp_path, VALID.replace("type: decimal", f"type: {written}")))
+    assert problem.suggestion == meant
+
+
 def test_every_problem_of_every_file_is_reported_at_once(tmp_path: Path) -> None:
     bad = VALID.replace("domain: sales", "domain: Sales").replace("version: 1", "version: 0")
     write(tmp_path, "a.yaml", bad)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
@@ -27,12 +27,26 @@ OPS = ("c", "u", "d", "r", "t")
 
 @dataclass(frozen=True)
 class Key:
-    """One allowed key: what kind of value it takes and whether it must be there."""
+    """One allowed key: what kind of value it takes and whether it must be there.
+
+    ``synonyms`` maps other names users write to the choice they mean, for the suggestion.
+    """
 
     kind: str
     required: bool = False
     choices: tuple[str, ...] = ()
     what: str = ""
+    synonyms: dict[str, str] = field(default_factory=dict)
+
+
+#: SQL and Python type names -> the field type that keeps their values (`numeric` is exact:
+#: `decimal`, not `number`; `datetime` has a time: `timestamp`, not `date`).
+TYPE_SYNONYMS = {
+    "float": "number", "double": "number", "double precision": "number", "real": "number",
+    "numeric": "decimal", "int": "integer", "bigint": "integer", "smallint": "integer",
+    "text": "string", "varchar": "string", "str": "string", "datetime": "timestamp",
+    "timestamptz": "timestamp", "bool": "boolean", "jsonb": "json",
+}
 
 
 TOP_KEYS = {
@@ -63,7 +77,7 @@ FACT_KEYS = {
 }
 FIELD_KEYS = {
     "expr": Key("expression", True, what="the field's value, e.g. `after.id`"),
-    "type": Key("choice", choices=FIELD_TYPES),
+    "type": Key("choice", choices=FIELD_TYPES, synonyms=TYPE_SYNONYMS),
     "description": Key("text"),
     "nullable": Key("boolean"),
 }
@@ -141,7 +155,9 @@ def _check_kind(
     if message is None:
         return None
     line, col = value_position(node, name)
-    suggestion = suggest(str(value), spec.choices) if spec.choices else None
+    suggestion = spec.synonyms.get(str(value).lower()) if isinstance(value, str) else None
+    if suggestion is None and spec.choices:
+        suggestion = suggest(str(value), spec.choices)
     fragment = str(value) if _is_scalar(value) and value is not None else None
     return Problem(
         doc.file, line, col, f"`{name}` in {where} {message}", fragment=fragment,
