@@ -68,6 +68,14 @@ def test_directories_are_searched_for_yaml_and_yml(tmp_path: Path) -> None:
     assert not report.problems
 
 
+def test_a_file_named_twice_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, "a/one.yaml", VALID)
+    monkeypatch.chdir(tmp_path)
+    report = read_mappings([Path("a"), path, tmp_path / "a" / ".." / "a" / "one.yaml"])
+    assert report.files == [str(Path("a/one.yaml"))]
+    assert not report.problems
+
+
 def test_missing_paths_and_empty_directories_are_problems(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     problems = validate_mappings([tmp_path / "nope.yaml", tmp_path / "empty"])

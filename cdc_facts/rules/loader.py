@@ -98,7 +98,10 @@ def _mapping_files(paths: Sequence[Path | str], report: MappingReport) -> list[P
             report.problems.append(Problem(str(path), 1, 1, "no such file or directory"))
     if not paths:
         report.problems.append(Problem(".", 1, 1, "no mapping files given"))
-    return list(dict.fromkeys(files))
+    unique: dict[Path, Path] = {}  # a file named twice (relative, absolute, via ..) is one
+    for file in files:
+        unique.setdefault(file.resolve(), file)
+    return list(unique.values())
 
 
 def _read_file(path: Path) -> tuple[Mapping | None, list[Problem], list[FactDefinition]]:
