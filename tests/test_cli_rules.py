@@ -205,6 +205,12 @@ def test_translate_reads_a_first_line_with_a_byte_order_mark(orders: Path) -> No
     assert json.loads(out)["value"]["type"] == "sales.OrderShipped.v1"
 
 
+def test_translate_help_says_the_dead_letter_file_holds_failures_not_records() -> None:
+    code, out, _ = run("translate", "--help")
+    assert code == 0
+    assert "failing records here" not in out and "failed record" in " ".join(out.split())
+
+
 def test_translate_with_invalid_mappings_exits_1(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("domain: [")

@@ -175,7 +175,8 @@ def _show(value: object) -> str:
 @click.option("--input", "-i", "source", type=click.File("r"), default="-", show_default=True,
               help="JSON Lines of Debezium values, or of {topic, key, value} records.")
 @click.option("--dead-letter", type=click.File("w"), default=None,
-              help="Write failing records here instead of stderr.")
+              help="Write one JSON line per failed record (its line, topic, offset, reason "
+                   "and message; not the record) here instead of stderr.")
 @click.option("--strict", is_flag=True, help="Exit 1 when any record fails.")
 def translate(
     mappings: tuple[Path, ...], source: IO[str], dead_letter: IO[str] | None, strict: bool
