@@ -80,6 +80,33 @@ def test_validate_shows_position_underline_and_suggestion(tmp_path: Path) -> Non
     assert "✗ 1 error(s) in 1 file(s)" in out
 
 
+def test_validate_underlines_a_yaml_syntax_error_after_a_tab(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(ORDERS.replace("    key: after.id", "    key: [after.id,\tx] y"))
+    code, out, _ = run("validate", str(bad))
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == (f"{bad}:8:24: error: YAML syntax error: expected <block end>, but found "
+                        "'<scalar>'; a value that starts with `[` ends where it closes: quote "
+                        "the whole value")
+    assert lines[1:3] == ["    8 |     key: [after.id,     x] y",  # the tab shown as spaces
+                          "      | " + " " * 27 + "^"]
+    assert lines[3] == '    did you mean `    key: "[after.id,\\tx] y"`?'
+
+
+def test_validate_suggests_spaces_for_a_tab_in_the_indentation(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(ORDERS.replace("    key: after.id", "\tkey: after.id"))
+    code, out, _ = run("validate", str(bad))
+    assert code == 1
+    assert out.splitlines()[:3] == [
+        f"{bad}:8:1: error: YAML syntax error: found character '\\t' that cannot start any "
+        "token; indent with spaces, not tabs",
+        "    8 |         key: after.id",
+        "      | ^^^^^^^^",
+    ]
+
+
 def test_validate_reports_expression_errors_inside_the_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(ORDERS.replace("AND after.status = 'shipped'", "AND aftr.status = 'shipped'"))

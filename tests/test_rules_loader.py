@@ -155,6 +155,74 @@ def test_yaml_syntax_error_has_its_position(tmp_path: Path) -> None:
     assert problem.message.startswith("YAML syntax error") and problem.line >= 11
 
 
+SYNTAX_ERRORS = [
+    pytest.param(  # a tab in the indentation
+        VALID.replace("  table:", "\ttable:"), (5, 1),
+        "found character '\\t' that cannot start any token; indent with spaces, not tabs", None,
+        id="tab-indentation"),
+    pytest.param(  # a tab after a key: the column counts the tab as one character
+        VALID.replace("key: after.id", "key:\tafter.id"), (10, 9),
+        "found character '\\t' that cannot start any token; use spaces, not tabs",
+        "    key: after.id", id="tab-after-key"),
+    pytest.param(
+        VALID.replace("owner: sales-data-team", "owner: sales: data team"), (2, 13),
+        "mapping values are not allowed here; quote the value: unquoted, a `: ` inside it "
+        "starts a key", 'owner: "sales: data team"', id="colon-in-value"),
+    pytest.param(
+        VALID.replace("    version: 1", "    version:1"), (9, 5),
+        "could not find expected ':'; put a space after the colon on line 8: `version: 1`",
+        None, id="no-space-after-colon"),
+    pytest.param(
+        VALID.replace("    version: 1", "    version"), (9, 5),
+        "could not find expected ':'; line 8 is neither `key: value` nor a `- ` item: add the "
+        "`: `, or indent it deeper to continue the value above it", None, id="no-colon"),
+    pytest.param(
+        VALID.replace("  connector: legacy-shop", "  connector:legacy-shop"), (5, 8),
+        "mapping values are not allowed here; put a space after the colon on line 4: "
+        "`connector: legacy-shop`", None, id="no-space-after-colon-above-a-key"),
+    pytest.param(
+        VALID.replace("    when: op = 'u' AND after.status = 'shipped'",
+                      "    when: 'u' = op"), (9, 15),
+        "expected <block end>, but found '<scalar>'; a value that starts with `'` ends where "
+        "it closes: quote the whole value", "    when: \"'u' = op\"", id="quoted-start"),
+    pytest.param(
+        VALID.replace("order_id: after.id", "order_id: [after.id"), (13, 12),
+        "expected ',' or ']', but got ':'; the `[` opened at line 12, column 17 is not "
+        "closed: end the list with `]`", None, id="unclosed-list"),
+    pytest.param(
+        VALID.replace("{expr: after.total,", "{expr: after.total,").replace(
+            "nullable: false}", "nullable: false"), (14, 1),
+        "expected ',' or '}', but got '<stream end>'; the `{` opened at line 13, column 14 "
+        "is not closed: end the mapping with `}`", None, id="unclosed-mapping"),
+    pytest.param(
+        VALID.replace("key: after.id", 'key: "after.id'), (14, 1),
+        'found unexpected end of stream; the `"` opened at line 10, column 10 is not closed: '
+        'end the value with `"`', None, id="unclosed-quote"),
+    pytest.param(
+        VALID.replace("key: after.id", "key: *id"), (10, 10),
+        "found undefined alias 'id'; a value that starts with `*` (an alias) or `&` "
+        "(an anchor) must be quoted", '    key: "*id"', id="undefined-alias"),
+    pytest.param(
+        VALID.replace("    key: after.id", "   key: after.id"), (10, 4),
+        "expected <block end>, but found '<block mapping start>'; bad indentation: indent "
+        "this line with spaces to the column of the keys or `- ` items it belongs with "
+        "(the `- ` item at line 7, column 3 holds keys at column 5)", None, id="bad-indentation"),
+    pytest.param(
+        VALID.replace("owner: sales-data-team", "owner: sales\x07"), (2, 13),
+        "control character U+0007 is not allowed in YAML; remove it, or write it as the "
+        "escape `\\x07` inside double quotes", None, id="control-character"),
+]
+
+
+@pytest.mark.parametrize(("text", "position", "message", "suggestion"), SYNTAX_ERRORS)
+def test_yaml_syntax_error_says_what_to_do(
+    tmp_path: Path, text: str, position: tuple[int, int], message: str, suggestion: str | None
+) -> None:
+    problem = only(problems_of(tmp_path, text))
+    assert (at(problem), problem.message, problem.suggestion) == (
+        position, f"YAML syntax error: {message}", suggestion)
+
+
 def test_duplicate_data_field_is_a_problem(tmp_path: Path) -> None:
     problem = only(problems_of(tmp_path, VALID + "      order_id: after.other\n"))
     assert at(problem) == (14, 7) and "duplicate key `order_id`" in problem.message

@@ -91,8 +91,11 @@ def _excerpt(problem: Problem, source: list[str]) -> list[str]:
     start = min(max(problem.col - 1, 0), len(text))
     width = len(problem.fragment.split("\n")[0]) if problem.fragment else 1
     width = max(1, min(width, len(text) - start))
+    # tabs shown as spaces, so that the carets sit under the column the position counts
+    left, right = len(text[:start].expandtabs()), len(text[: start + width].expandtabs())
     gutter = f"{problem.line:>5} | "
-    return [f"{gutter}{text}", " " * (len(gutter) - 2) + "| " + " " * start + "^" * width]
+    return [f"{gutter}{text.expandtabs()}",
+            " " * (len(gutter) - 2) + "| " + " " * left + "^" * max(1, right - left)]
 
 
 def _fail(message: str) -> None:

@@ -14,6 +14,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarstring import (
     DoubleQuotedScalarString,
     FoldedScalarString,
@@ -22,6 +23,7 @@ from ruamel.yaml.scalarstring import (
 )
 
 from cdc_facts.errors import Problem
+from cdc_facts.rules.syntax import character_problem, syntax_problem
 
 Position = tuple[int, int]
 
@@ -40,7 +42,7 @@ class Document:
 
 
 def parse_document(file: str, text: str) -> tuple[Document | None, list[Problem]]:
-    """Parse ``text``; a syntax error becomes one problem at its position.
+    """Parse ``text``; a syntax error becomes one problem at its position, with advice.
 
     Duplicate keys do not stop parsing: each one is a problem and the first value wins.
     """
@@ -50,16 +52,11 @@ def parse_document(file: str, text: str) -> tuple[Document | None, list[Problem]
     try:
         data = yaml.load(text)
     except MarkedYAMLError as exc:
-        return None, [_syntax_problem(file, exc)]
+        return None, [syntax_problem(file, text, exc)]
+    except ReaderError as exc:
+        return None, [character_problem(file, text, exc)]
     problems = _duplicate_keys(file, text)
     return Document(file, tuple(text.splitlines()), data), problems
-
-
-def _syntax_problem(file: str, exc: MarkedYAMLError) -> Problem:
-    mark = exc.problem_mark or exc.context_mark
-    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-    what = exc.problem or exc.context or "invalid YAML"
-    return Problem(file, line, col, f"YAML syntax error: {what}")
 
 
 def _duplicate_keys(file: str, text: str) -> list[Problem]:
