@@ -165,11 +165,25 @@ def test_test_shows_the_error_of_a_failing_translation(orders: Path) -> None:
     assert code == 1 and "UnknownValueError" in out and "before.status" in out
 
 
-def test_test_refuses_invalid_mappings(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [
+    ["test"], ["translate", "-m"], ["explain", "--change", "{change}", "-m"], ["contracts", "-m"]])
+def test_invalid_mappings_show_each_problem_once_as_validate_does(
+    tmp_path: Path, command: list[str]
+) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text(ORDERS.replace("version: 1", "version: 0"))
-    code, out, _ = run("test", str(bad))
-    assert code == 1 and "1 or more" in out
+    bad.write_text(ORDERS.replace("version: 1", "version: 0").replace("domain: sales",
+                                                                      "domain: Sales"))
+    change = tmp_path / "change.json"
+    change.write_text(record("u", {"id": 7}, {"id": 7}))
+    args = [arg.replace("{change}", str(change)) for arg in command]
+    _, validated, _ = run("validate", str(bad))
+    code, out, err = run(*args, str(bad), input="")
+    assert (code, out) == (1, "")
+    lines = err.splitlines()
+    assert lines[:-1] == validated.splitlines()[:-1]  # every problem, each once, as validate
+    assert [line for line in lines if "1 or more" in line] == [
+        f"{bad}:6:14: error: `version` of fact `OrderShipped` must be 1 or more, got 0"]
+    assert lines[-1] == "MappingError: 2 error(s) in 1 mapping file(s); fix them and run again"
 
 
 def test_translate_writes_facts_and_failures(orders: Path, tmp_path: Path) -> None:

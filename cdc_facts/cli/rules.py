@@ -17,10 +17,10 @@ from rich.table import Table
 from rich.tree import Tree
 
 from cdc_facts.changes import Change
-from cdc_facts.cli.output import stdout
+from cdc_facts.cli.output import render_problems, stdout
 from cdc_facts.contracts import fact_schema
 from cdc_facts.envelope import decode_change
-from cdc_facts.errors import Problem, RecordError
+from cdc_facts.errors import MappingError, RecordError
 from cdc_facts.facts import Fact, to_cloudevent
 from cdc_facts.json_forms import EncodeError, encode_mapping
 from cdc_facts.rules.loader import MappingReport, load_mappings, read_mappings
@@ -59,45 +59,6 @@ def validate(paths: tuple[Path, ...]) -> None:
     )
 
 
-def render_problems(problems: Sequence[Problem]) -> None:
-    """Print each problem: position and message, the line underlined, the suggestion."""
-    lines: dict[str, list[str]] = {}
-    for problem in problems:
-        color = "red" if problem.severity == "error" else "yellow"
-        stdout.print(
-            f"[bold]{escape(problem.location())}[/]: [{color}]{problem.severity}[/]: "
-            f"{escape(problem.message)}",
-            highlight=False, soft_wrap=True,
-        )
-        source = lines.setdefault(problem.file, _file_lines(problem.file))
-        for text in _excerpt(problem, source):
-            stdout.print(text, highlight=False, markup=False, soft_wrap=True)
-        if problem.suggestion:
-            stdout.print(f"    did you mean `{escape(problem.suggestion)}`?", highlight=False)
-
-
-def _file_lines(file: str) -> list[str]:
-    try:
-        return Path(file).read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return []
-
-
-def _excerpt(problem: Problem, source: list[str]) -> list[str]:
-    """The problem's line with its fragment underlined (``^^^``)."""
-    if not 0 < problem.line <= len(source):
-        return []
-    text = source[problem.line - 1]
-    start = min(max(problem.col - 1, 0), len(text))
-    width = len(problem.fragment.split("\n")[0]) if problem.fragment else 1
-    width = max(1, min(width, len(text) - start))
-    # tabs shown as spaces, so that the carets sit under the column the position counts
-    left, right = len(text[:start].expandtabs()), len(text[: start + width].expandtabs())
-    gutter = f"{problem.line:>5} | "
-    return [f"{gutter}{text.expandtabs()}",
-            " " * (len(gutter) - 2) + "| " + " " * left + "^" * max(1, right - left)]
-
-
 def _fail(message: str) -> None:
     stdout.print(f"[red]✗[/] {escape(message)}", highlight=False)
     sys.exit(1)
@@ -106,8 +67,7 @@ def _fail(message: str) -> None:
 def _load(paths: Sequence[Path]) -> MappingReport:
     report = read_mappings(paths)
     if report.errors:
-        render_problems(report.problems)
-        _fail(f"{len(report.errors)} error(s): run `cdc-facts validate` after fixing them")
+        raise MappingError(report.problems)
     return report
 
 

@@ -23,8 +23,7 @@ from types import FrameType
 import click
 from rich.markup import escape
 
-from cdc_facts.cli.output import stderr
-from cdc_facts.cli.rules import render_problems
+from cdc_facts.cli.output import render_problems, stderr
 from cdc_facts.errors import ConfigError
 from cdc_facts.metrics import MetricsServer
 from cdc_facts.rules.loader import read_mappings
