@@ -206,6 +206,32 @@ def test_translate_writes_facts_and_failures(orders: Path, tmp_path: Path) -> No
     assert failures[0]["offset"] == 2 and failures[0]["error"] == "UnknownTableError"
 
 
+def test_translate_failures_carry_their_records_to_replay(orders: Path, tmp_path: Path) -> None:
+    shipped = record("u", {"id": 7, "status": "paid"},
+                     {"id": 7, "status": "shipped", "total": None}, offset=4)
+    bare = json.loads(shipped)["value"]
+    bare["after"]["id"] = 8
+    dead = tmp_path / "dead.jsonl"
+    lines = [shipped, json.dumps(bare), "not json"]
+    code, out, _ = run("translate", "-m", str(orders), "--dead-letter", str(dead),
+                       input="\n".join(lines) + "\n")
+    assert code == 0 and out == ""  # a null total breaks `nullable: false`
+    failures = [json.loads(line) for line in dead.read_text().splitlines()]
+    assert [(f["line"], f["input"]) for f in failures] == [
+        (1, json.loads(shipped)), (2, {"value": bare}), (3, {"value": "not json"})]
+
+    orders.write_text(ORDERS.replace("nullable: false", "nullable: true"))
+    replay = "".join(json.dumps(f["input"]) + "\n" for f in failures)
+    code, out, err = run("translate", "-m", str(orders), input=replay)
+    assert code == 0
+    facts = [json.loads(line) for line in out.splitlines()]
+    assert [(f["key"], f["value"]["data"]) for f in facts] == [
+        ("7", {"order_id": 7, "total": None}), ("8", {"order_id": 8, "total": None})]
+    (again,) = [json.loads(line) for line in err.splitlines()]
+    assert (again["line"], again["reason"]) == (3, "undecodable")
+    assert again["input"] == failures[2]["input"]
+
+
 def test_translate_strict_and_dead_letter(orders: Path, tmp_path: Path) -> None:
     dead = tmp_path / "dead.jsonl"
     source = tmp_path / "in.jsonl"
@@ -246,10 +272,11 @@ def test_translate_reads_a_first_line_with_a_byte_order_mark(orders: Path) -> No
     assert json.loads(out)["value"]["type"] == "sales.OrderShipped.v1"
 
 
-def test_translate_help_says_the_dead_letter_file_holds_failures_not_records() -> None:
+def test_translate_help_says_the_dead_letter_file_holds_failures_with_their_records() -> None:
     code, out, _ = run("translate", "--help")
     assert code == 0
-    assert "failing records here" not in out and "failed record" in " ".join(out.split())
+    text = " ".join(out.split())
+    assert "failed record" in text and "under `input` the record itself" in text
 
 
 def test_translate_with_invalid_mappings_exits_1(tmp_path: Path) -> None:

@@ -138,8 +138,10 @@ def _show(value: object) -> str:
 @click.option("--input", "-i", "source", type=click.File("r"), default="-", show_default=True,
               help="JSON Lines of Debezium values, or of {topic, key, value} records.")
 @click.option("--dead-letter", type=click.File("w"), default=None,
-              help="Write one JSON line per failed record (its line, topic, offset, reason "
-                   "and message; not the record) here instead of stderr.")
+              help="Write one JSON line per failed record here instead of stderr: its "
+                   "line, topic, offset, reason and message, and under `input` the record "
+                   "itself, which translate reads back as it is (fix the mappings, then "
+                   "replay the `input` values).")
 @click.option("--strict", is_flag=True, help="Exit 1 when any record fails.")
 def translate(
     mappings: tuple[Path, ...], source: IO[str], dead_letter: IO[str] | None, strict: bool
@@ -173,7 +175,8 @@ def _as_record(text: str) -> dict[str, Any]:
     """``{topic, key, value}`` as given, or a bare value wrapped as one.
 
     A bare value that is not a JSON object stays text, so that decoding it names what is
-    wrong with it, exactly as for a Kafka record's value.
+    wrong with it, exactly as for a Kafka record's value. Read back, the record this
+    returns is itself: a failure's ``input`` replays as the line it came from.
     """
     try:
         document = json.loads(text)
@@ -210,7 +213,7 @@ def _failure(number: int, record: dict[str, Any], exc: RecordError) -> dict[str,
     return {
         "line": number, "topic": record.get("topic"), "partition": record.get("partition"),
         "offset": record.get("offset"), "reason": exc.reason, "error": type(exc).__name__,
-        "rule": exc.rule, "message": exc.message, "hint": exc.hint,
+        "rule": exc.rule, "message": exc.message, "hint": exc.hint, "input": record,
     }
 
 
