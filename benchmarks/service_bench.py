@@ -63,6 +63,7 @@ from cdc_facts.service import (
     BatchPolicy,
     Service,
     consumer_config,
+    poll_batch,
     producer_config,
 )
 from cdc_facts.settings import ServiceSettings, load_settings
@@ -245,8 +246,8 @@ def run_passthrough(topic: str, mappings: Path, bootstrap: str, records: int) ->
     done, count, offsets, opened = 0, 0, {}, None
     while done < records:
         asked = min(CONSUME_CHUNK, batching.room(count))
-        messages = _poll(consumer, asked, batching.wait_s(
-            None if opened is None else time.monotonic() - opened))
+        messages = poll_batch(consumer, asked, opened is not None)
+        quiet = opened is not None and not messages
         for message in messages:
             producer.produce(out, message.key(), message.value(), message.headers())
             offsets[(message.topic() or "", message.partition() or 0)] = message.offset() + 1
@@ -254,7 +255,7 @@ def run_passthrough(topic: str, mappings: Path, bootstrap: str, records: int) ->
             opened = time.monotonic()
         count, done = count + len(messages), done + len(messages)
         if opened is not None and (done >= records or batching.due(
-                count, time.monotonic() - opened, len(messages) < asked)):
+                count, time.monotonic() - opened, quiet)):
             producer.commit(offsets, consumer)
             count, offsets, opened = 0, {}, None
     assert assigned.at is not None
@@ -262,17 +263,6 @@ def run_passthrough(topic: str, mappings: Path, bootstrap: str, records: int) ->
     consumer.close()
     producer.close()
     return Run("B1 passthrough (at-least-once)", records, wall, cpu)
-
-
-def _poll(consumer: ChangeConsumer, asked: int, wait_s: float) -> list[Any]:
-    """What the service's poll does: what is waiting, else wait for the first record."""
-    messages = consumer.consume(asked, 0)
-    if messages or wait_s <= 0:
-        return messages
-    messages = consumer.consume(1, wait_s)
-    if messages and asked > 1:
-        messages.extend(consumer.consume(asked - 1, 0))
-    return messages
 
 
 def run_engine(connector: str, mappings: Path, records: int) -> Run:

@@ -7,8 +7,9 @@ One loop, in one thread::
                send the consumer offsets to the transaction, commit it
 
 A batch (one transaction) ends at whichever comes first: ``batch_size`` records read,
-``commit_interval_ms`` passed since it began, or the input went quiet (a poll returned
-fewer records than asked), so facts become visible at once when little is happening.
+``commit_interval_ms`` passed since it began, or the input went quiet (a poll of the open
+batch found no record waiting), so facts become visible at once when little is happening,
+and a backlog is read in full batches.
 
 Errors: a record that cannot become facts goes to the dead-letter topic, in the same
 transaction, and processing goes on. A transaction that fails is aborted, and the consumer
@@ -57,14 +58,14 @@ log = logging.getLogger(__name__)
 #: Records asked of one poll (fewer when the batch has less room).
 CONSUME_CHUNK: Final = 500
 
-#: How long a poll waits with a transaction open, and without one.
-_OPEN_WAIT_S: Final = 0.1
-_IDLE_WAIT_S: Final = 0.5
+#: How long a poll waits for the first record of a batch.
+IDLE_WAIT_S: Final = 0.5
 
 
 @dataclass(frozen=True)
 class BatchPolicy:
-    """When a transaction ends: full, old enough, or the input went quiet.
+    """When a transaction ends: full, old enough, or the input went quiet (a poll of an
+    open batch found no record waiting).
 
     >>> policy = BatchPolicy(max_records=1000, interval_s=1.0)
     >>> policy.due(records=1000, age_s=0.1, quiet=False), policy.due(10, 0.1, quiet=True)
@@ -86,11 +87,22 @@ class BatchPolicy:
             return False
         return records >= self.max_records or age_s >= self.interval_s or quiet
 
-    def wait_s(self, age_s: float | None) -> float:
-        """How long the next poll may wait, given the open batch's age (``None``: none)."""
-        if age_s is None:
-            return _IDLE_WAIT_S
-        return max(0.0, min(_OPEN_WAIT_S, self.interval_s - age_s))
+
+def poll_batch(consumer: ChangeConsumer, asked: int, batch_open: bool) -> list[Message]:
+    """The next records, up to ``asked``.
+
+    With a batch open, only what is waiting now: nothing means the input went quiet, and
+    the batch ends at once. Without one, wait up to :data:`IDLE_WAIT_S` for the first
+    record (not for a full batch), then take what else is waiting, so that a lone change
+    becomes a fact at once.
+    """
+    messages = consumer.consume(asked, 0)
+    if messages or batch_open:
+        return messages
+    messages = consumer.consume(1, IDLE_WAIT_S)
+    if messages and asked > 1:
+        messages.extend(consumer.consume(asked - 1, 0))
+    return messages
 
 
 class _Batch:
@@ -202,14 +214,16 @@ class Service:
             self._linger()
         asked = max(1, min(CONSUME_CHUNK, self.batching.room(batch.records if batch else 0)))
         try:
-            messages = self._poll(asked, time.monotonic() - batch.opened_at if batch else None)
+            messages = poll_batch(self._consumer, asked, batch is not None)
             self.metrics.health.polled()
             if messages:
                 self._handle(messages)
             self._producer.serve()
+            # quiet: the open batch asked for more and nothing was waiting
+            quiet = batch is not None and not messages
             batch = self._batch
             if batch is not None and self.batching.due(
-                    batch.records, time.monotonic() - batch.opened_at, len(messages) < asked):
+                    batch.records, time.monotonic() - batch.opened_at, quiet):
                 self._commit()
         except TransientError as exc:
             if exc is self._assign_error:
@@ -223,18 +237,6 @@ class Service:
         remaining = self._committed_at + self._linger_s - time.monotonic()
         if remaining > 0:
             time.sleep(remaining)
-
-    def _poll(self, asked: int, age_s: float | None) -> list[Message]:
-        """What is waiting now; if nothing is, wait for the first record (not for a full
-        batch), so that a lone change becomes a fact at once."""
-        messages = self._consumer.consume(asked, 0)
-        wait_s = self.batching.wait_s(age_s)
-        if messages or wait_s <= 0:
-            return messages
-        messages = self._consumer.consume(1, wait_s)
-        if messages and asked > 1:
-            messages.extend(self._consumer.consume(asked - 1, 0))
-        return messages
 
     def close(self) -> None:
         """Finish (or abort) the open transaction, leave the group, close the clients."""

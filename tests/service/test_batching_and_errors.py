@@ -33,13 +33,40 @@ def test_a_batch_commits_when_full_old_or_quiet(records: int, age: float, quiet:
     assert BatchPolicy(1000, 1.0).due(records, age, quiet) is due
 
 
-def test_a_poll_waits_less_as_the_batch_ages() -> None:
-    policy = BatchPolicy(1000, 1.0)
-    assert policy.wait_s(None) == 0.5
-    assert policy.wait_s(0.0) == 0.1
-    assert policy.wait_s(0.95) == pytest.approx(0.05)
-    assert policy.wait_s(3.0) == 0.0
-    assert (policy.room(0), policy.room(400), policy.room(1200)) == (1000, 600, 0)
+class _Queue:
+    """A consumer client holding what is waiting; notes how long each poll may wait."""
+
+    def __init__(self, waiting: int) -> None:
+        self.waiting, self.timeouts = waiting, []
+
+    def consume(self, asked: int, timeout: float) -> list[object]:
+        self.timeouts.append(timeout)
+        taken = min(asked, self.waiting)
+        self.waiting -= taken
+        return [_Record()] * taken
+
+
+class _Record:
+    def error(self) -> None:
+        return None
+
+
+def test_an_open_batch_polls_without_waiting_and_a_new_one_waits_for_its_first_record(
+) -> None:
+    from cdc_facts.kafka.consumer import ChangeConsumer
+    from cdc_facts.service import IDLE_WAIT_S, poll_batch
+
+    queue = _Queue(waiting=0)
+    consumer = ChangeConsumer({}, factory=lambda _config: queue)  # type: ignore[arg-type,return-value]
+    assert poll_batch(consumer, 500, batch_open=True) == []  # quiet: the batch ends
+    assert queue.timeouts == [0]
+    queue.timeouts.clear()
+    assert poll_batch(consumer, 500, batch_open=False) == []
+    assert queue.timeouts == [0, IDLE_WAIT_S]
+    queue.waiting, queue.timeouts = 700, []
+    assert len(poll_batch(consumer, 500, batch_open=True)) == 500  # a backlog: no wait
+    assert len(poll_batch(consumer, 500, batch_open=True)) == 200
+    assert queue.timeouts == [0, 0]
 
 
 def test_dead_letter_headers_say_why_and_where() -> None:
