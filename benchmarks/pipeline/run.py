@@ -1,7 +1,7 @@
 """The pipeline benchmark: pgbench -> PostgreSQL -> Debezium -> Kafka -> cdc-facts run ->
 fact topics, on the running local stack.
 
-    python -m benchmarks.pipeline.run [--scale 10] [--clients 1,2,4,8] [--rates 100,300]
+    python -m benchmarks.pipeline.run [--scale 10] [--clients 1,2,4,8] [--rates 100,300,600]
                                       [--seconds 40] [--ceiling-seconds 60]
 
 Every run uses its own database, connector, slot, publication, topics and consumer group,
@@ -123,7 +123,7 @@ def parse_plan(argv: list[str] | None = None) -> Plan:
     parser.add_argument("--scale", type=int, default=int(os.environ.get("BENCH_SCALE", 10)))
     parser.add_argument("--clients", default=os.environ.get("BENCH_CLIENTS", "1,2,4,8"),
                         help="client counts of the unthrottled phases")
-    parser.add_argument("--rates", default=os.environ.get("BENCH_RATES", "100,300"),
+    parser.add_argument("--rates", default=os.environ.get("BENCH_RATES", "100,300,600"),
                         help="fixed rates (tps) of the throttled phases, with 4 clients")
     parser.add_argument("--seconds", type=float,
                         default=float(os.environ.get("BENCH_SECONDS", 40)))
