@@ -29,7 +29,7 @@ class StackSecrets:
             postgres_cdc=secrets.token_hex(12),
             mariadb_root=secrets.token_hex(12),
             mariadb_cdc=secrets.token_hex(12),
-            kafka_cluster_id=base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="),
+            kafka_cluster_id=kafka_cluster_id(),
         )
         home.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(asdict(created), indent=2))
@@ -39,3 +39,13 @@ class StackSecrets:
     def values(self) -> list[str]:
         """Every secret value, for masking."""
         return [self.postgres_admin, self.postgres_cdc, self.mariadb_root, self.mariadb_cdc]
+
+
+def kafka_cluster_id() -> str:
+    """A random KRaft cluster id: a UUID in URL-safe base64, as Kafka writes one, and, as
+    Kafka's own ``Uuid.randomUuid`` does, never starting with ``-`` (a command line would
+    read it as an option)."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text

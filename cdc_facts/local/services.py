@@ -419,7 +419,8 @@ class KafkaService(_JavaService):
             return
         cluster_id = self.secrets.kafka_cluster_id
         run([_java(), "-cp", f"{self.jars / 'lib'}/*", *self._jvm_options(),
-             "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.properties),
+             "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
+             "-c", str(self.properties),
              "--standalone"])
 
     def _write_properties(self) -> None:

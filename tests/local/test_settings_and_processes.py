@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
@@ -64,6 +65,38 @@ def test_secrets_are_generated_once_and_private(tmp_path: Path) -> None:
     assert first == second
     assert len(set(first.values())) == 4
     assert (tmp_path / "secrets.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One id in 64 would: `kafka-storage format -t -x...` then fails to start the stack."""
+    import uuid
+
+    from cdc_facts.local import secrets
+
+    dashed = uuid.UUID(bytes=b"\xfb" + bytes(15))  # URL-safe base64 "-w..."
+    plain = uuid.UUID(bytes=bytes(16))
+    ids = iter([dashed, plain])
+    monkeypatch.setattr(secrets.uuid, "uuid4", lambda: next(ids))
+    assert secrets.kafka_cluster_id() == "AAAAAAAAAAAAAAAAAAAAAA"
+
+
+def test_the_storage_format_takes_a_cluster_id_that_starts_with_a_dash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A state dir made before ids were kept from starting with `-` still formats."""
+    from cdc_facts.local import services
+
+    commands: list[list[str]] = []
+    monkeypatch.setattr(services, "run", lambda args, **_: commands.append(list(args)))
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "secrets.json").write_text(json.dumps({
+        "postgres_admin": "a", "postgres_cdc": "b", "mariadb_root": "c", "mariadb_cdc": "d",
+        "kafka_cluster_id": "-wAAAAAAAAAAAAAAAAAAAA"}))
+    settings = LocalStackSettings(home=home, cache=tmp_path / "cache")
+    service = services.KafkaService(settings, StackSecrets.load_or_create(home), tmp_path / "jars")
+    service.provision()
+    assert "--cluster-id=-wAAAAAAAAAAAAAAAAAAAA" in commands[0]
 
 
 def test_port_checks_see_a_listening_socket() -> None:
