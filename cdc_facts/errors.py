@@ -109,7 +109,11 @@ class MappingError(TerminalError):
 
 
 class ExpressionError(TerminalError):
-    """An SQL expression does not compile. ``line``/``col`` are 1-based, inside the expression."""
+    """An SQL expression does not compile. ``line``/``col`` are 1-based, inside the expression.
+
+    ``others`` holds the further problems found in the same expression (an unknown name in
+    one operand, an unknown function in another), in the order they are written.
+    """
 
     def __init__(
         self,
@@ -120,6 +124,7 @@ class ExpressionError(TerminalError):
         col: int = 1,
         fragment: str | None = None,
         suggestion: str | None = None,
+        others: tuple[ExpressionError, ...] = (),
     ) -> None:
         super().__init__(message)
         self.expression = expression
@@ -127,6 +132,12 @@ class ExpressionError(TerminalError):
         self.col = col
         self.fragment = fragment
         self.suggestion = suggestion
+        self.others = others
+
+    @property
+    def all(self) -> tuple[ExpressionError, ...]:
+        """This problem and the others, in the order they are written."""
+        return (self, *self.others)
 
 
 class RecordError(TerminalError):

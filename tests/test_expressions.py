@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import pkgutil
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -501,6 +502,52 @@ def test_compile_errors_point_at_the_problem(
     if col is not None:
         assert error.col == col
     assert error.suggestion == suggestion
+
+
+def test_every_problem_of_an_expression_is_reported_in_the_order_written() -> None:
+    sql = "nope.a = 1 AND frob(after.x) AND after.y = lower(1, 2)"
+    with pytest.raises(ExpressionError) as caught:
+        compile_expression(sql)
+    found = [(e.col, e.message.split(":")[0]) for e in caught.value.all]
+    assert found == [(1, "unknown name `nope.a`"), (16, "unknown function `frob()`"),
+                     (44, "`lower()` takes 1 argument(s), not 2")]
+
+
+@pytest.mark.parametrize("sql", [
+    "CAST(nope.x AS integer) + 1", "nope.x IN (1, 2)", "nope.x LIKE 'a%'",
+    "CASE WHEN nope.x THEN 1 ELSE 2 END", "COALESCE(nope.x, 1) || 'a'",
+    "date_trunc(nope.x, after.t)", "NOT nope.x", "round(after.x, nope.d)",
+])
+def test_an_operand_that_does_not_compile_causes_no_second_problem(sql: str) -> None:
+    with pytest.raises(ExpressionError, match="unknown name `nope") as caught:
+        compile_expression(sql)
+    assert caught.value.others == ()
+
+
+@pytest.mark.parametrize(("sql", "message"), [
+    ("after.a::numeric(10.5, 2)", "the precision of numeric must be a whole-number constant"),
+    ("after.a::numeric(10, after.s)", "the scale of numeric must be a whole-number constant"),
+    ("after.a::numeric('10')", "the precision of numeric must be a whole-number constant"),
+    ("after.a::numeric(0)", "numeric precision 0 must be between 1 and 1000"),
+    ("after.a::numeric(2000, 2)", "numeric precision 2000 must be between 1 and 1000"),
+    ("after.a::numeric(1, 2, 3)", "numeric takes at most 2 type modifier(s)"),
+    ("after.a::varchar(0)", "varchar length 0 must be between 1 and 10485760"),
+    ("after.a::varchar(n)", "the length of varchar must be a whole-number constant"),
+    ("after.a::integer(5)", "integer takes no type modifier"),
+    ("after.a::timestamp(7)", "timestamp precision 7 must be between 0 and 6"),
+    ("after.a::float(60)", "float precision 60 must be between 1 and 53"),
+])
+def test_type_modifiers_of_a_cast_are_whole_numbers_in_range(sql: str, message: str) -> None:
+    with pytest.raises(ExpressionError, match=re.escape(message)):
+        compile_expression(sql)
+
+
+def test_float_with_a_precision_is_real_up_to_24_bits_as_in_postgresql() -> None:
+    row = change("c", None, {"a": "0.1"})
+    assert compile_expression("after.a::float(24)").evaluate(row) == \
+        compile_expression("after.a::real").evaluate(row)
+    assert compile_expression("after.a::float(25)").evaluate(row) == 0.1
+    assert compile_expression("after.a::numeric(5, 2)").evaluate(row) == Decimal("0.10")
 
 
 @pytest.mark.parametrize(

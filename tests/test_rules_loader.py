@@ -236,6 +236,15 @@ def test_expression_errors_point_into_the_file(tmp_path: Path) -> None:
     assert problem.message.startswith("`when` of fact `OrderShipped`: ")
 
 
+def test_each_problem_of_one_expression_is_its_own_problem_in_the_file(tmp_path: Path) -> None:
+    text = VALID.replace("when: op = 'u' AND after.status = 'shipped'",
+                         "when: op = 'u' AND aftr.status = 'shipped' AND frob(after.x)")
+    errors = [p for p in problems_of(tmp_path, text) if p.severity == "error"]
+    assert [(at(p), p.fragment) for p in errors] == [((9, 24), "aftr.status"),
+                                                     ((9, 52), "frob(after.x)")]
+    assert all(p.message.startswith("`when` of fact `OrderShipped`: ") for p in errors)
+
+
 def test_when_must_be_a_condition(tmp_path: Path) -> None:
     problem = only(problems_of(tmp_path, VALID.replace(
         "when: op = 'u' AND after.status = 'shipped'", "when: after.total * 2")))

@@ -135,6 +135,10 @@ def compile_expression(sql: str, *, op: str | None = None) -> Expression:
             "the expression is nested too deeply; split it into simpler parts",
             expression=sql,
         ) from None
+    except ExpressionError as exc:
+        compiler.errors.append(exc)
+    if compiler.errors:
+        raise _together(compiler.errors)
     references = tuple(sorted(compiler.references, key=lambda r: (r.line, r.col)))
     return Expression(sql, root, references)
 
@@ -159,17 +163,26 @@ class _Compiler:
         self.sql = sql
         self.known_op = known_op
         self.references: list[Reference] = []
+        self.errors: list[ExpressionError] = []
         self._depth = 0
 
     def compile(self, node: exp.Expr) -> Node:
-        handler = HANDLERS.get(type(node))
-        if handler is None:
-            self._unsupported(node)
+        """The node compiled. A problem in an operand is noted and the operand stands in as
+        a value of unknown type, so that the problems of the other operands are found too;
+        :func:`compile_expression` then raises them all."""
         self._depth += 1
         if self._depth > MAX_DEPTH:
             raise RecursionError  # reported by compile_expression
         try:
+            handler = HANDLERS.get(type(node))
+            if handler is None:
+                self._unsupported(node)
             return _folded(handler(node, self))
+        except ExpressionError as exc:
+            if self._depth == 1:
+                raise
+            self.errors.append(exc)
+            return Node(_not_compiled, self.text(node))
         finally:
             self._depth -= 1
 
@@ -202,6 +215,20 @@ class _Compiler:
         if reason is None:
             reason = f"`{self.text(node)}` is not supported in rule expressions"
         self.fail(node, reason)
+
+
+def _not_compiled(change: EvalContext) -> object:
+    """Stands in for an operand that did not compile; never run, as the expression is
+    refused."""
+    raise AssertionError("an expression with problems is never evaluated")
+
+
+def _together(errors: list[ExpressionError]) -> ExpressionError:
+    """The first problem in the text, carrying the others in the order they are written."""
+    ordered = sorted(errors, key=lambda e: (e.line, e.col))
+    first = ordered[0]
+    first.others = tuple(ordered[1:])
+    return first
 
 
 _NAME = re.compile(r'[\w"]+')

@@ -64,11 +64,16 @@ def compile_at(
     try:
         expr = compile_expression(sql)
     except ExpressionError as exc:
-        line, col = positions.file_position(exc.line, exc.col)
         hint = _literal_hint(sql)
-        message = f"{where}: {exc.message}{hint}"
-        return None, [Problem(doc.file, line, col, message, exc.fragment, exc.suggestion)]
+        return None, [_problem(doc, positions, f"{where}: {error.message}{hint}", error)
+                      for error in exc.all]
     return Compiled(expr, positions), []
+
+
+def _problem(doc: Document, positions: ScalarPositions, message: str,
+             error: ExpressionError) -> Problem:
+    line, col = positions.file_position(error.line, error.col)
+    return Problem(doc.file, line, col, message, error.fragment, error.suggestion)
 
 
 def _literal_hint(sql: str) -> str:
