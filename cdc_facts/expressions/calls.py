@@ -102,10 +102,41 @@ def _cast_target(node: exp.Cast, cc: Compiling) -> tuple[str, tuple[int, ...]]:
         hint = " (char(n) pads with spaces; use text or varchar(n))" if name == "CHAR" else ""
         cc.fail(data_type, f"cannot cast to {data_type.sql(dialect='postgres')}{hint}; "
                 f"supported types are {', '.join(casts.CAST_TARGETS)}")
-    params = tuple(
-        int(p.this.this) for p in data_type.expressions if isinstance(p.this, exp.Literal)
-    )
+    params = _modifiers(data_type, "float" if target == "double precision" else target, cc)
+    if target == "double precision" and params:  # float(p): real up to 24 bits, as PostgreSQL
+        return ("real" if params[0] <= 24 else "double precision"), ()
     return target, params
+
+
+#: The type modifiers each cast target takes, in order, with their ranges (PostgreSQL 15).
+_MODIFIERS: dict[str, tuple[tuple[str, int, int], ...]] = {
+    "numeric": (("precision", 1, 1000), ("scale", 0, 1000)),
+    "varchar": (("length", 1, 10_485_760),),
+    "timestamp": (("precision", 0, 6),),
+    "timestamptz": (("precision", 0, 6),),
+    "float": (("precision", 1, 53),),
+}
+
+
+def _modifiers(data_type: exp.DataType, target: str, cc: Compiling) -> tuple[int, ...]:
+    """The whole-number type modifiers of a cast (``numeric(12, 2)``), each in its range."""
+    allowed, given = _MODIFIERS.get(target, ()), data_type.expressions
+    if len(given) > len(allowed):
+        takes = (f"at most {len(allowed)} type modifier(s) ("
+                 + ", ".join(name for name, _low, _high in allowed) + ")") if allowed else \
+            "no type modifier"
+        cc.fail(data_type, f"{target} takes {takes}")
+    values = []
+    for param, (name, low, high) in zip(given, allowed, strict=False):
+        literal = param.this if isinstance(param, exp.DataTypeParam) else param
+        text = str(literal.this) if isinstance(literal, exp.Literal) else ""
+        if not (isinstance(literal, exp.Literal) and not literal.is_string and text.isdigit()):
+            cc.fail(data_type, f"the {name} of {target} must be a whole-number constant",
+                    suggestion="numeric(12, 2)" if target == "numeric" else None)
+        if not low <= int(text) <= high:
+            cc.fail(data_type, f"{target} {name} {text} must be between {low} and {high}")
+        values.append(int(text))
+    return tuple(values)
 
 
 @handles(exp.Cast)
