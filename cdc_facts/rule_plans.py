@@ -11,7 +11,7 @@ table. It does no I/O.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
@@ -30,7 +30,7 @@ from cdc_facts.errors import (
 from cdc_facts.expressions import compile_expression
 from cdc_facts.expressions.names import evaluator
 from cdc_facts.facts import Fact, fact_ids
-from cdc_facts.rules.model import FieldType, Mapping, Rule
+from cdc_facts.rules.model import ColumnReference, FieldType, Mapping, Rule
 from cdc_facts.types import UNKNOWN, Row
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -87,6 +87,8 @@ class RulePlan:
                 rule.fields, self.contract.field_checks(), strict=True)
         )
         self.references = tuple(ref for _, expr in rule.expressions() for ref in expr.references)
+        self._read_before = _columns_read(self.references, ("before", "row"))
+        self._read_after = _columns_read(self.references, ("after", "row"))
         self.ops = required_ops(rule.when.sql)
 
     def when_for(self, op: str) -> Callable[[Change], object]:
@@ -116,8 +118,13 @@ class RulePlan:
             return None
         if self.on_unknown != "null":
             raise self._unknown_error(change, where) from None
-        nulled = _nulled(change)  # on_unknown: null: the rule again, unknown read as NULL
-        return self._build(nulled) if self.when(nulled) is True else None
+        # on_unknown: null: the rule again, unknown read as NULL, and so is a column it
+        # reads that the image lacks (schema drift)
+        nulled = _nulled(change, self._read_before, self._read_after)
+        try:
+            return self._build(nulled) if self.when(nulled) is True else None
+        except _Unknown as unknown:  # cannot happen: a last guard against a crash
+            raise self._unknown_error(change, unknown.where) from None
 
     def _build(self, change: Change) -> Fact:
         subject = self.key(change)
@@ -272,16 +279,25 @@ def _read(change: Change, scope: str, column: str) -> object:
     return evaluator(scope, column)(change) if scope in ("before", "after", "row") else None
 
 
-def _nulled(change: Change) -> Change:
-    """The change with every unknown value read as NULL (``on_unknown: null``)."""
-    return dataclasses.replace(change, before=_nulled_row(change.before),
-                               after=_nulled_row(change.after))
+def _columns_read(references: Iterable[ColumnReference],
+                  scopes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(r.column for r in references
+                               if r.scope in scopes and r.column is not None))
 
 
-def _nulled_row(row: Row | None) -> Row | None:
+def _nulled(change: Change, before: tuple[str, ...], after: tuple[str, ...]) -> Change:
+    """The change with every unknown value read as NULL (``on_unknown: null``): an unknown
+    value, and a column the rule reads that a present image lacks."""
+    return dataclasses.replace(change, before=_nulled_row(change.before, before),
+                               after=_nulled_row(change.after, after))
+
+
+def _nulled_row(row: Row | None, read: tuple[str, ...]) -> Row | None:
     if row is None:
         return None
-    return {c: (None if v is UNKNOWN else v) for c, v in row.items()}
+    nulled: Row = dict.fromkeys(read)
+    nulled.update((c, None if v is UNKNOWN else v) for c, v in row.items())
+    return nulled
 
 
 def _commit_time(change: Change) -> datetime:
