@@ -19,10 +19,13 @@ help:
 	@echo "make soak        pipeline load with the translator killed every minute (SOAK_MINUTES=10)"
 	@echo "make stack-up / stack-down   start / stop the local stack"
 
-$(STAMP): pyproject.toml
+# Installing builds the C decoder (cdc_facts/envelope/_projection.c) in place; the check
+# after it fails loudly instead of letting the engine fall back to pure Python unnoticed.
+$(STAMP): pyproject.toml cdc_facts/envelope/_projection.c
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/python -c 'from cdc_facts.envelope.projection import compiled; assert compiled(), "the C decoder did not build"'
 	@touch $(STAMP)
 
 venv: $(STAMP)

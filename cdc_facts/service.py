@@ -30,7 +30,6 @@ from typing import Any, Final
 from confluent_kafka import Message
 
 from cdc_facts.changes import Change
-from cdc_facts.envelope import decode_change
 from cdc_facts.errors import CdcFactsError, RecordError, TransientError
 from cdc_facts.facts import encode_fact, fact_headers
 from cdc_facts.kafka import (
@@ -293,9 +292,8 @@ class Service:
                  batch: _Batch) -> None:
         record_key = message.key()
         try:
-            change = decode_change(message.value(), record_key, topic=partition[0],
-                                   partition=partition[1], offset=offset,
-                                   settings=self.translator.envelope_settings)
+            change = self.translator.decode(message.value(), record_key, partition[0],
+                                            partition[1], offset)
         except RecordError as exc:
             self._dead_letter(message, partition, offset, exc, batch)
             return

@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from cdc_facts.changes import OPS, Change
-from cdc_facts.envelope import DEFAULT_UNAVAILABLE_VALUE, EnvelopeSettings, decode_change
+from cdc_facts.envelope import (
+    DEFAULT_UNAVAILABLE_VALUE,
+    HEARTBEAT_TOPIC_PREFIX,
+    EnvelopeSettings,
+    decode_change,
+)
+from cdc_facts.envelope.projection import change_projector
 from cdc_facts.errors import EvaluationError, UnknownTableError
 from cdc_facts.facts import Fact
 from cdc_facts.rule_plans import RulePlan
@@ -69,6 +75,12 @@ class Translator:
             (connector, *table.split(".", 1)): plan
             for (connector, table), plan in self._tables.items()
         }
+        #: The row columns any rule reads: a decoded change keeps these, and may leave out
+        #: the others (``None``: keep them all).
+        self.read_columns: frozenset[str] | None = _read_columns(self._tables.values())
+        self._project = None if self.read_columns is None else change_projector(
+            self.read_columns, self.envelope_settings
+        )
 
     def tables(self) -> set[tuple[str, str]]:
         """Every ``(connector, table)`` this translator has mappings for."""
@@ -106,6 +118,34 @@ class Translator:
             return plan.read_before(change)
         return change
 
+    def decode(
+        self,
+        value: bytes | str | dict[str, Any] | None,
+        key: bytes | str | dict[str, Any] | None = None,
+        topic: str | None = None,
+        partition: int | None = None,
+        offset: int | None = None,
+    ) -> Change | None:
+        """Decode one Kafka record as the rules read it: its rows may lack the columns no
+        rule reads (:mod:`cdc_facts.envelope.projection`); else as
+        :func:`~cdc_facts.envelope.decode_change` does.
+
+        Raises:
+            ChangeDecodeError: the record is not a Debezium change.
+        """
+        project = self._project
+        if project is not None and value.__class__ is bytes and (
+            topic is None or not topic.startswith(HEARTBEAT_TOPIC_PREFIX)
+        ):
+            assert isinstance(value, bytes)
+            change = project(value, key, topic, partition, offset)
+            if change is not None:
+                return change
+        return decode_change(  # all else: the same change with every column, or the problem
+            value, key, topic=topic, partition=partition, offset=offset,
+            settings=self.envelope_settings,
+        )
+
     def translate_record(
         self,
         value: bytes | str | dict[str, Any] | None,
@@ -120,13 +160,23 @@ class Translator:
             ChangeDecodeError: the record is not a Debezium change.
             RecordError: as :meth:`translate`.
         """
-        change = decode_change(
-            value, key, topic=topic, partition=partition, offset=offset,
-            settings=self.envelope_settings,
-        )
+        change = self.decode(value, key, topic, partition, offset)
         if change is None:
             return TranslationResult(None, [])
         return TranslationResult(change, self._plan(change).translate(change))
+
+
+def _read_columns(plans: Iterable[_TablePlan]) -> frozenset[str] | None:
+    """The image columns the rules of ``plans`` read, or ``None`` if one reads a whole image."""
+    columns = set()
+    for plan in plans:
+        for rule in plan.rules:
+            for ref in rule.references:
+                if ref.scope in ("before", "after", "row"):
+                    if ref.column is None:
+                        return None
+                    columns.add(ref.column)
+    return frozenset(columns)
 
 
 class _TablePlan:

@@ -1,0 +1,770 @@
+/*
+ * cdc_facts.envelope._projection: a schemaless Debezium change value, decoded with only the
+ * row columns its table's rules read.
+ *
+ * project(columns, strings, lists, unknown, ops, change, value, key, topic, partition,
+ * offset) -> change(op, before, after, source, ts_ms, key, transaction, topic, partition,
+ * offset), or None. The first six are fixed per decoder (functools.partial binds them).
+ *
+ * The whole value is checked as strict JSON (RFC 8259, UTF-8), but Python objects are made
+ * only for the envelope fields a change keeps and, inside `before` and `after`, for the
+ * columns in `columns` (a frozenset of str; None keeps every column). On updates and
+ * deletes a kept column holding Debezium's unavailable-value placeholder (a str in
+ * `strings`, or a list equal to one in `lists`) becomes `unknown`.
+ *
+ * None means "not decoded here": the caller decodes the record with the general decoder,
+ * which also names any problem. This happens for anything not plainly a schemaless change
+ * event (not JSON, not an object, a `payload` or `schema` field, no `op` in `ops`, rows or
+ * source that are not objects, a key that is not a schemaless JSON object) and for the rare values whose parse by orjson this code does not
+ * repeat (integers past 64 bits, numbers of more than 64 characters, nesting
+ * deeper than 256). It never accepts a document orjson rejects, and every value it makes
+ * equals orjson's.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <stdint.h>
+#include <limits.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+#include <string.h>
+
+#define MAX_DEPTH 256
+#define MAX_NUMBER 64
+
+typedef struct {
+    const unsigned char *p;
+    const unsigned char *end;
+    int depth;
+    int share; /* short texts are shared through the text cache (in the source block) */
+} Scan;
+
+/* ---- the text cache: keys and short texts repeat from record to record ---------------- */
+
+#define KEY_SLOTS 1024
+#define KEY_MAX 48
+
+typedef struct {
+    Py_ssize_t len;
+    unsigned char text[KEY_MAX];
+    PyObject *key;
+} KeySlot;
+
+static KeySlot key_cache[KEY_SLOTS];
+static PyObject *payload_name; /* "payload", interned */
+
+static PyObject *ascii_str(const unsigned char *s, Py_ssize_t n) {
+    PyObject *str = PyUnicode_New(n, 127);
+    if (str == NULL) return NULL;
+    memcpy(PyUnicode_1BYTE_DATA(str), s, (size_t)n);
+    return str;
+}
+
+/* A quick hash of a short text: its length and first and last eight bytes. */
+static inline uint64_t text_hash(const unsigned char *s, Py_ssize_t n) {
+    uint64_t head = 0, tail = 0;
+    if (n >= 8) {
+        memcpy(&head, s, 8);
+        memcpy(&tail, s + n - 8, 8);
+    } else {
+        for (Py_ssize_t i = 0; i < n; i++) head |= (uint64_t)s[i] << (8 * i);
+    }
+    uint64_t h = (head * 0x9E3779B97F4A7C15ull) ^ (tail * 0xC2B2AE3D27D4EB4Full) ^ (uint64_t)n;
+    h ^= h >> 29;
+    return h * 0x94D049BB133111EBull;
+}
+
+static PyObject *cached_key(const unsigned char *s, Py_ssize_t n) {
+    KeySlot *slot = &key_cache[text_hash(s, n) >> 54]; /* 10 bits: KEY_SLOTS; memcmp confirms */
+    if (slot->key != NULL && slot->len == n && memcmp(slot->text, s, (size_t)n) == 0) {
+        Py_INCREF(slot->key);
+        return slot->key;
+    }
+    PyObject *key = ascii_str(s, n);
+    if (key == NULL) return NULL;
+    Py_XDECREF(slot->key);
+    slot->len = n;
+    memcpy(slot->text, s, (size_t)n);
+    Py_INCREF(key);
+    slot->key = key;
+    return key;
+}
+
+/* ---- the columns to keep, as raw text: a column is looked up before any object is made - */
+
+#define COLUMN_SLOTS 512
+
+typedef struct {
+    PyObject *owner; /* the frozenset this was built from (a strong reference) */
+    struct {
+        Py_ssize_t len;
+        const char *text; /* UTF-8 of `key`, owned by it */
+        PyObject *key;
+    } slots[COLUMN_SLOTS];
+} ColumnSet;
+
+static ColumnSet column_set;
+
+/* Build column_set from `columns` unless it already holds them; -1 if they do not fit. */
+static int use_columns(PyObject *columns) {
+    if (column_set.owner == columns) return 0;
+    Py_CLEAR(column_set.owner);
+    memset(column_set.slots, 0, sizeof(column_set.slots));
+    if (PySet_GET_SIZE(columns) > COLUMN_SLOTS / 2) return -1;
+    Py_ssize_t pos = 0;
+    PyObject *key;
+    Py_hash_t hash;
+    while (_PySet_NextEntry(columns, &pos, &key, &hash)) {
+        if (!PyUnicode_CheckExact(key)) return -1;
+        Py_ssize_t len;
+        const char *text = PyUnicode_AsUTF8AndSize(key, &len);
+        if (text == NULL) return -1;
+        size_t i = text_hash((const unsigned char *)text, len) >> 55; /* 9 bits */
+        while (column_set.slots[i].key != NULL) i = (i + 1) & (COLUMN_SLOTS - 1);
+        column_set.slots[i].len = len;
+        column_set.slots[i].text = text;
+        column_set.slots[i].key = key;
+    }
+    Py_INCREF(columns);
+    column_set.owner = columns;
+    return 0;
+}
+
+/* The column named by raw key text (no escapes), borrowed, or NULL when it is not kept. */
+static PyObject *kept_column(const unsigned char *text, Py_ssize_t len) {
+    size_t i = text_hash(text, len) >> 55;
+    for (;;) {
+        PyObject *key = column_set.slots[i].key;
+        if (key == NULL) return NULL;
+        if (column_set.slots[i].len == len && memcmp(column_set.slots[i].text, text, (size_t)len) == 0)
+            return key;
+        i = (i + 1) & (COLUMN_SLOTS - 1);
+    }
+}
+
+/* ---- whitespace, literals ------------------------------------------------------------- */
+
+static inline void skip_ws(Scan *s) {
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
+        s->p++;
+}
+
+static int literal(Scan *s, const char *word, Py_ssize_t n) {
+    if (s->end - s->p < n || memcmp(s->p, word, (size_t)n) != 0) return -1;
+    s->p += n;
+    return 0;
+}
+
+/* ---- strings -------------------------------------------------------------------------- */
+
+/* The length of the UTF-8 sequence at p (strict: no overlong forms, no surrogates, nothing
+ * past U+10FFFF), or 0 when it is not one. */
+static Py_ssize_t utf8_length(const unsigned char *p, const unsigned char *end) {
+    unsigned char c = p[0];
+    if (c >= 0xC2 && c <= 0xDF) {
+        return (end - p >= 2 && (p[1] & 0xC0) == 0x80) ? 2 : 0;
+    }
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (end - p < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
+        if (c == 0xE0 && p[1] < 0xA0) return 0; /* overlong */
+        if (c == 0xED && p[1] >= 0xA0) return 0; /* a surrogate */
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (end - p < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 ||
+            (p[3] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xF0 && p[1] < 0x90) return 0; /* overlong */
+        if (c == 0xF4 && p[1] >= 0x90) return 0; /* past U+10FFFF */
+        return 4;
+    }
+    return 0;
+}
+
+static int hex4(const unsigned char *p, const unsigned char *end, uint32_t *out) {
+    if (end - p < 4) return -1;
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= (uint32_t)(c - '0');
+        else if (c >= 'a' && c <= 'f') v |= (uint32_t)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F') v |= (uint32_t)(c - 'A' + 10);
+        else return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Read one escape after its backslash; the code point goes to *cp. */
+static int escape(Scan *s, uint32_t *cp) {
+    if (s->p >= s->end) return -1;
+    unsigned char c = *s->p++;
+    switch (c) {
+    case '"': *cp = '"'; return 0;
+    case '\\': *cp = '\\'; return 0;
+    case '/': *cp = '/'; return 0;
+    case 'b': *cp = '\b'; return 0;
+    case 'f': *cp = '\f'; return 0;
+    case 'n': *cp = '\n'; return 0;
+    case 'r': *cp = '\r'; return 0;
+    case 't': *cp = '\t'; return 0;
+    case 'u': break;
+    default: return -1;
+    }
+    uint32_t high;
+    if (hex4(s->p, s->end, &high) < 0) return -1;
+    s->p += 4;
+    if (high >= 0xDC00 && high <= 0xDFFF) return -1; /* a low surrogate first */
+    if (high < 0xD800 || high > 0xDBFF) {
+        *cp = high;
+        return 0;
+    }
+    uint32_t low;
+    if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u' ||
+        hex4(s->p + 2, s->end, &low) < 0 || low < 0xDC00 || low > 0xDFFF)
+        return -1; /* a high surrogate without its low one */
+    s->p += 6;
+    *cp = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+    return 0;
+}
+
+static Py_ssize_t put_utf8(unsigned char *out, uint32_t cp) {
+    if (cp < 0x80) { out[0] = (unsigned char)cp; return 1; }
+    if (cp < 0x800) {
+        out[0] = (unsigned char)(0xC0 | (cp >> 6));
+        out[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (unsigned char)(0xE0 | (cp >> 12));
+        out[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (unsigned char)(0xF0 | (cp >> 18));
+    out[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Scan a string whose opening quote was read. On success *start/*len span its raw text,
+ * *flags tells whether it holds escapes (1) or bytes past ASCII (2). */
+static int scan_string(Scan *s, const unsigned char **start, Py_ssize_t *len, int *flags) {
+    const unsigned char *p = s->p, *end = s->end;
+    int f = 0;
+    *start = p;
+    while (p < end) {
+#if defined(__SSE2__)
+        /* sixteen bytes at a time: stop at '"', '\\', a control byte or one past ASCII (the
+         * signed compare takes bytes >= 0x80 as negative) */
+        while (end - p >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)p);
+            __m128i hit = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                             _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+            int mask = _mm_movemask_epi8(hit);
+            if (mask != 0) {
+                p += __builtin_ctz((unsigned)mask);
+                break;
+            }
+            p += 16;
+        }
+#endif
+        if (p >= end) break;
+        unsigned char c = *p;
+        if (c == '"') {
+            *len = p - *start;
+            *flags = f;
+            s->p = p + 1;
+            return 0;
+        }
+        if (c == '\\') {
+            uint32_t cp;
+            s->p = p + 1;
+            if (escape(s, &cp) < 0) return -1;
+            p = s->p;
+            f |= 1;
+        } else if (c < 0x20) {
+            return -1; /* a control character */
+        } else if (c < 0x80) {
+            p++;
+        } else {
+            Py_ssize_t n = utf8_length(p, end);
+            if (n == 0) return -1;
+            p += n;
+            f |= 2;
+        }
+    }
+    return -1;
+}
+
+static PyObject *make_string(const unsigned char *start, Py_ssize_t len, int flags) {
+    if (flags == 0) return ascii_str(start, len);
+    if (!(flags & 1)) return PyUnicode_DecodeUTF8((const char *)start, len, "strict");
+    /* unescape into UTF-8 (never longer than the escaped text), then decode */
+    unsigned char stack[256];
+    unsigned char *buf = len <= (Py_ssize_t)sizeof(stack) ? stack : PyMem_Malloc((size_t)len);
+    if (buf == NULL) return PyErr_NoMemory();
+    Scan s = {start, start + len, 0, 0};
+    Py_ssize_t n = 0;
+    while (s.p < s.end) {
+        if (*s.p == '\\') {
+            uint32_t cp = 0;
+            s.p++;
+            if (escape(&s, &cp) < 0) break; /* cannot happen: scan_string checked it */
+            n += put_utf8(buf + n, cp);
+        } else {
+            buf[n++] = *s.p++;
+        }
+    }
+    PyObject *str = PyUnicode_DecodeUTF8((const char *)buf, n, "strict");
+    if (buf != stack) PyMem_Free(buf);
+    return str;
+}
+
+/* ---- numbers -------------------------------------------------------------------------- */
+
+/* Scan a number; make it unless `keep` is 0. Returns 0, or -1 when it is not one this code
+ * decodes (invalid JSON, or a value orjson would parse differently than here). */
+static int number(Scan *s, int keep, PyObject **out) {
+    const unsigned char *start = s->p, *p = s->p, *end = s->end;
+    int negative = 0, is_float = 0;
+    if (p < end && *p == '-') { negative = 1; p++; }
+    if (p >= end) return -1;
+    if (*p == '0') {
+        p++;
+    } else if (*p >= '1' && *p <= '9') {
+        while (p < end && *p >= '0' && *p <= '9') p++;
+    } else {
+        return -1;
+    }
+    const unsigned char *int_end = p;
+    if (p < end && *p == '.') {
+        is_float = 1;
+        p++;
+        if (p >= end || *p < '0' || *p > '9') return -1;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        is_float = 1;
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) p++;
+        if (p >= end || *p < '0' || *p > '9') return -1;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+    }
+    Py_ssize_t len = p - start;
+    if (len > MAX_NUMBER) return -1;
+    s->p = p;
+    if (!is_float) {
+        if (!keep) return 0; /* past 64 bits orjson makes a float: never an error */
+        unsigned long long v = 0;
+        for (const unsigned char *d = start + negative; d < int_end; d++) {
+            unsigned digit = (unsigned)(*d - '0');
+            if (v > (ULLONG_MAX - digit) / 10) return -1; /* past 64 bits */
+            v = v * 10 + digit;
+        }
+        if (!negative) {
+            *out = PyLong_FromUnsignedLongLong(v);
+        } else if (v <= (unsigned long long)LLONG_MAX) {
+            *out = PyLong_FromLongLong(-(long long)v);
+        } else if (v == (unsigned long long)LLONG_MAX + 1) {
+            *out = PyLong_FromLongLong(LLONG_MIN);
+        } else {
+            return -1; /* below -2**63: orjson makes a float */
+        }
+        return *out == NULL ? -1 : 0;
+    }
+    char text[MAX_NUMBER + 1];
+    memcpy(text, start, (size_t)len);
+    text[len] = '\0';
+    char *stop = NULL;
+    double v = PyOS_string_to_double(text, &stop, NULL); /* correctly rounded, as orjson */
+    if (v == -1.0 && PyErr_Occurred()) return -1;
+    if (stop != text + len || Py_IS_INFINITY(v)) return -1; /* orjson rejects infinity */
+    if (!keep) return 0;
+    *out = PyFloat_FromDouble(v);
+    return *out == NULL ? -1 : 0;
+}
+
+/* ---- values --------------------------------------------------------------------------- */
+
+static int value(Scan *s, int keep, PyObject **out);
+
+/* An object; `columns` (a set, or NULL for all) chooses the members made when keeping. */
+static int object(Scan *s, int keep, PyObject *columns, PyObject **out) {
+    PyObject *dict = NULL;
+    if (keep && (dict = PyDict_New()) == NULL) return -1;
+    skip_ws(s);
+    if (s->p < s->end && *s->p == '}') {
+        s->p++;
+        if (keep) *out = dict;
+        return 0;
+    }
+    for (;;) {
+        skip_ws(s);
+        if (s->p >= s->end || *s->p != '"') goto fail;
+        s->p++;
+        const unsigned char *ks;
+        Py_ssize_t klen;
+        int kflags;
+        if (scan_string(s, &ks, &klen, &kflags) < 0) goto fail;
+        skip_ws(s);
+        if (s->p >= s->end || *s->p != ':') goto fail;
+        s->p++;
+        skip_ws(s);
+        PyObject *key = NULL;
+        int member = 0;
+        if (keep && columns != NULL && kflags == 0) { /* a row: only the kept columns */
+            key = kept_column(ks, klen);
+            member = key != NULL;
+            Py_XINCREF(key);
+        } else if (keep) {
+            key = (kflags == 0 && klen <= KEY_MAX) ? cached_key(ks, klen)
+                                                  : make_string(ks, klen, kflags);
+            if (key == NULL) goto fail;
+            if (columns == NULL) {
+                member = 1;
+            } else {
+                member = PySet_Contains(columns, key);
+                if (member < 0) { Py_DECREF(key); goto fail; }
+            }
+        }
+        PyObject *item = NULL;
+        if (value(s, member, &item) < 0) { Py_XDECREF(key); goto fail; }
+        if (member) {
+            int rc = PyDict_SetItem(dict, key, item);
+            Py_DECREF(item);
+            if (rc < 0) { Py_DECREF(key); goto fail; }
+        }
+        Py_XDECREF(key);
+        skip_ws(s);
+        if (s->p >= s->end) goto fail;
+        if (*s->p == ',') { s->p++; continue; }
+        if (*s->p == '}') { s->p++; break; }
+        goto fail;
+    }
+    if (keep) *out = dict;
+    return 0;
+fail:
+    Py_XDECREF(dict);
+    return -1;
+}
+
+static int array(Scan *s, int keep, PyObject **out) {
+    PyObject *list = NULL;
+    if (keep && (list = PyList_New(0)) == NULL) return -1;
+    skip_ws(s);
+    if (s->p < s->end && *s->p == ']') {
+        s->p++;
+        if (keep) *out = list;
+        return 0;
+    }
+    for (;;) {
+        skip_ws(s);
+        PyObject *item = NULL;
+        if (value(s, keep, &item) < 0) goto fail;
+        if (keep) {
+            int rc = PyList_Append(list, item);
+            Py_DECREF(item);
+            if (rc < 0) goto fail;
+        }
+        skip_ws(s);
+        if (s->p >= s->end) goto fail;
+        if (*s->p == ',') { s->p++; continue; }
+        if (*s->p == ']') { s->p++; break; }
+        goto fail;
+    }
+    if (keep) *out = list;
+    return 0;
+fail:
+    Py_XDECREF(list);
+    return -1;
+}
+
+static int constant(Scan *s, int keep, const char *word, Py_ssize_t n, PyObject *obj,
+                    PyObject **out) {
+    if (literal(s, word, n) < 0) return -1;
+    if (keep) {
+        Py_INCREF(obj);
+        *out = obj;
+    }
+    return 0;
+}
+
+static int value(Scan *s, int keep, PyObject **out) {
+    if (s->p >= s->end) return -1;
+    unsigned char c = *s->p;
+    if (c == '"') {
+        s->p++;
+        const unsigned char *start;
+        Py_ssize_t len;
+        int flags;
+        if (scan_string(s, &start, &len, &flags) < 0) return -1;
+        if (!keep) return 0;
+        /* the source block's texts repeat from record to record: shared (str is immutable) */
+        *out = (s->share && flags == 0 && len <= KEY_MAX) ? cached_key(start, len)
+                                                          : make_string(start, len, flags);
+        return *out == NULL ? -1 : 0;
+    }
+    if (c == '{' || c == '[') {
+        if (++s->depth > MAX_DEPTH) return -1;
+        s->p++;
+        int rc = c == '{' ? object(s, keep, NULL, out) : array(s, keep, out);
+        s->depth--;
+        return rc;
+    }
+    if (c == 't') return constant(s, keep, "true", 4, Py_True, out);
+    if (c == 'f') return constant(s, keep, "false", 5, Py_False, out);
+    if (c == 'n') return constant(s, keep, "null", 4, Py_None, out);
+    return number(s, keep, out);
+}
+
+/* ---- the envelope --------------------------------------------------------------------- */
+
+enum { F_OP, F_BEFORE, F_AFTER, F_SOURCE, F_TS_MS, F_TRANSACTION, F_COUNT, F_SKIP, F_REFUSE };
+
+static int field_of(const unsigned char *k, Py_ssize_t n, int flags) {
+    if (flags != 0) return F_SKIP; /* no envelope field needs an escape */
+#define IS(word) (n == (Py_ssize_t)sizeof(word) - 1 && memcmp(k, word, sizeof(word) - 1) == 0)
+    if (IS("op")) return F_OP;
+    if (IS("before")) return F_BEFORE;
+    if (IS("after")) return F_AFTER;
+    if (IS("source")) return F_SOURCE;
+    if (IS("ts_ms")) return F_TS_MS;
+    if (IS("transaction")) return F_TRANSACTION;
+    if (IS("payload") || IS("schema")) return F_REFUSE; /* a JsonConverter document */
+#undef IS
+    return F_SKIP;
+}
+
+/* One field of the envelope; rows are objects or null, as is the source block. */
+static int envelope_field(Scan *s, int field, PyObject *columns, PyObject **slot) {
+    PyObject *item = NULL;
+    int row = field == F_BEFORE || field == F_AFTER;
+    if (row || field == F_SOURCE) {
+        if (literal(s, "null", 4) == 0) {
+            item = Py_None;
+            Py_INCREF(item);
+        } else if (s->p < s->end && *s->p == '{') {
+            s->p++;
+            s->depth++;
+            s->share = !row;
+            if (object(s, 1, row ? columns : NULL, &item) < 0) return -1;
+            s->share = 0;
+            s->depth--;
+        } else {
+            return -1;
+        }
+    } else if (value(s, 1, &item) < 0) {
+        return -1;
+    }
+    Py_XSETREF(*slot, item); /* a repeated field: the last one counts, as in orjson */
+    return 0;
+}
+
+static int envelope(Scan *s, PyObject *columns, PyObject **fields) {
+    skip_ws(s);
+    if (s->p >= s->end || *s->p != '{') return -1;
+    s->p++;
+    s->depth = 1;
+    skip_ws(s);
+    if (s->p < s->end && *s->p == '}') return -1; /* no op */
+    for (;;) {
+        skip_ws(s);
+        if (s->p >= s->end || *s->p != '"') return -1;
+        s->p++;
+        const unsigned char *k;
+        Py_ssize_t klen;
+        int kflags;
+        if (scan_string(s, &k, &klen, &kflags) < 0) return -1;
+        int field = field_of(k, klen, kflags);
+        if (field == F_REFUSE) return -1;
+        skip_ws(s);
+        if (s->p >= s->end || *s->p != ':') return -1;
+        s->p++;
+        skip_ws(s);
+        if (field == F_SKIP) {
+            if (value(s, 0, NULL) < 0) return -1;
+        } else if (envelope_field(s, field, columns, &fields[field]) < 0) {
+            return -1;
+        }
+        skip_ws(s);
+        if (s->p >= s->end) return -1;
+        if (*s->p == ',') { s->p++; continue; }
+        if (*s->p == '}') { s->p++; break; }
+        return -1;
+    }
+    skip_ws(s);
+    return s->p == s->end ? 0 : -1;
+}
+
+/* Replace placeholders in a kept row by `unknown`, in place. */
+static int mark_unknown(PyObject *row, PyObject *strings, PyObject *lists, PyObject *unknown) {
+    if (row == NULL || row == Py_None) return 0;
+    /* the placeholder's lengths: most values are looked at no further */
+    Py_ssize_t lengths[4] = {-1, -1, -1, -1}, n = 0, spos = 0;
+    PyObject *form;
+    Py_hash_t hash;
+    while (_PySet_NextEntry(strings, &spos, &form, &hash) && n < 4)
+        lengths[n++] = PyUnicode_Check(form) ? PyUnicode_GET_LENGTH(form) : -1;
+    if (PySet_GET_SIZE(strings) > 4) return -1;
+    Py_ssize_t pos = 0;
+    PyObject *key, *item;
+    while (PyDict_Next(row, &pos, &key, &item)) {
+        int hit = 0;
+        if (PyUnicode_CheckExact(item)) {
+            Py_ssize_t len = PyUnicode_GET_LENGTH(item);
+            if (len == lengths[0] || len == lengths[1] || len == lengths[2] || len == lengths[3])
+                hit = PySet_Contains(strings, item);
+        } else if (PyList_CheckExact(item)) {
+            for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(lists) && hit == 0; i++)
+                hit = PyObject_RichCompareBool(item, PyTuple_GET_ITEM(lists, i), Py_EQ);
+        }
+        if (hit < 0) return -1;
+        if (hit && PyDict_SetItem(row, key, unknown) < 0) return -1; /* same key: no resize */
+    }
+    return 0;
+}
+
+/* ---- making the change: its slots filled directly, as Change.__init__ does ------------- */
+
+static const char *const change_fields[10] = {"op", "before", "after", "source", "ts_ms",
+                                              "key", "transaction", "topic", "partition",
+                                              "offset"};
+
+static struct {
+    PyObject *type; /* the class the offsets are of (a strong reference), or NULL */
+    int usable;     /* 1: every field is an object slot; 0: the class is called instead */
+    Py_ssize_t offsets[10];
+} change_layout;
+
+static void learn_layout(PyObject *type) {
+    Py_XSETREF(change_layout.type, Py_NewRef(type));
+    change_layout.usable = 0;
+    if (!PyType_Check(type)) return;
+    PyObject *dict = ((PyTypeObject *)type)->tp_dict;
+    for (int i = 0; i < 10; i++) {
+        PyObject *descr = PyDict_GetItemString(dict, change_fields[i]); /* borrowed */
+        if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)) return;
+        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type != T_OBJECT_EX || (member->flags & READONLY)) return;
+        change_layout.offsets[i] = member->offset;
+    }
+    change_layout.usable = 1;
+}
+
+static PyObject *make_change(PyObject *type, PyObject *const *values) {
+    if (change_layout.type != type) learn_layout(type);
+    if (!change_layout.usable) return PyObject_Vectorcall(type, values, 10, NULL);
+    PyTypeObject *cls = (PyTypeObject *)type;
+    PyObject *change = cls->tp_alloc(cls, 0);
+    if (change == NULL) return NULL;
+    for (int i = 0; i < 10; i++)
+        *(PyObject **)((char *)change + change_layout.offsets[i]) = Py_NewRef(values[i]);
+    return change;
+}
+
+/* A record key without a schema: a JSON object with no `payload` member, made whole. */
+static int plain_key(PyObject *raw, PyObject **out) {
+    if (raw == Py_None || (PyBytes_CheckExact(raw) && PyBytes_GET_SIZE(raw) == 0)) {
+        Py_INCREF(Py_None);
+        *out = Py_None;
+        return 0;
+    }
+    if (!PyBytes_CheckExact(raw)) return -1;
+    const unsigned char *text = (const unsigned char *)PyBytes_AS_STRING(raw);
+    Scan s = {text, text + PyBytes_GET_SIZE(raw), 0, 0};
+    skip_ws(&s);
+    if (s.p >= s.end || *s.p != '{') return -1;
+    s.p++;
+    s.depth = 1;
+    PyObject *key = NULL;
+    if (object(&s, 1, NULL, &key) < 0) return -1;
+    skip_ws(&s);
+    int wrapped = PyDict_GetItemWithError(key, payload_name) != NULL; /* a JsonConverter document */
+    if (s.p != s.end || wrapped) {
+        Py_DECREF(key);
+        return -1;
+    }
+    *out = key;
+    return 0;
+}
+
+enum { A_COLUMNS, A_STRINGS, A_LISTS, A_UNKNOWN, A_OPS, A_CHANGE, A_VALUE, A_KEY, A_TOPIC,
+       A_PARTITION, A_OFFSET, A_COUNT };
+
+static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != A_COUNT || !PyBytes_CheckExact(args[A_VALUE]) ||
+        !PyFrozenSet_CheckExact(args[A_STRINGS]) || !PyTuple_CheckExact(args[A_LISTS]) ||
+        !PyFrozenSet_CheckExact(args[A_OPS]) ||
+        (args[A_COLUMNS] != Py_None && !PyFrozenSet_CheckExact(args[A_COLUMNS]))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "project(columns: frozenset | None, strings: frozenset, lists: tuple, "
+                        "unknown, ops: frozenset, change: type, value: bytes, key, topic, "
+                        "partition, offset)");
+        return NULL;
+    }
+    PyObject *columns = args[A_COLUMNS];
+    const unsigned char *text = (const unsigned char *)PyBytes_AS_STRING(args[A_VALUE]);
+    Scan s = {text, text + PyBytes_GET_SIZE(args[A_VALUE]), 0, 0};
+    PyObject *fields[F_COUNT] = {NULL};
+    PyObject *key = NULL, *result = NULL;
+    if (columns != Py_None && use_columns(columns) < 0) goto refuse;
+    if (envelope(&s, columns == Py_None ? NULL : columns, fields) < 0) goto refuse;
+    PyObject *op = fields[F_OP];
+    if (op == NULL || !PyUnicode_CheckExact(op)) goto refuse;
+    int known = PySet_Contains(args[A_OPS], op);
+    if (known <= 0) goto refuse;
+    if (PyUnicode_GET_LENGTH(op) == 1) {
+        Py_UCS4 c = PyUnicode_READ_CHAR(op, 0);
+        if ((c == 'u' || c == 'd') &&
+            (mark_unknown(fields[F_BEFORE], args[A_STRINGS], args[A_LISTS], args[A_UNKNOWN]) < 0 ||
+             mark_unknown(fields[F_AFTER], args[A_STRINGS], args[A_LISTS], args[A_UNKNOWN]) < 0))
+            goto refuse;
+    }
+    if (fields[F_SOURCE] == NULL || fields[F_SOURCE] == Py_None ||
+        PyDict_GET_SIZE(fields[F_SOURCE]) == 0) { /* as `payload.get("source") or {}` */
+        Py_XSETREF(fields[F_SOURCE], PyDict_New());
+        if (fields[F_SOURCE] == NULL) goto done;
+    }
+    if (plain_key(args[A_KEY], &key) < 0) goto refuse;
+    PyObject *call[10] = {op, fields[F_BEFORE], fields[F_AFTER], fields[F_SOURCE],
+                          fields[F_TS_MS], key, fields[F_TRANSACTION], args[A_TOPIC],
+                          args[A_PARTITION], args[A_OFFSET]};
+    for (int i = 0; i < 10; i++)
+        if (call[i] == NULL) call[i] = Py_None;
+    result = make_change(args[A_CHANGE], call);
+    goto done;
+refuse:
+    PyErr_Clear(); /* the general decoder runs instead, and names any problem */
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    Py_XDECREF(key);
+    for (int i = 0; i < F_COUNT; i++) Py_XDECREF(fields[i]);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"project", (PyCFunction)(void (*)(void))project, METH_FASTCALL,
+     "project(columns, strings, lists, unknown, ops, change, value, key, topic, partition, "
+     "offset) -> change | None"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "_projection",
+    "A schemaless Debezium change value, decoded with only the columns the rules read.", -1,
+    methods,
+};
+
+PyMODINIT_FUNC PyInit__projection(void) {
+    payload_name = PyUnicode_InternFromString("payload");
+    if (payload_name == NULL) return NULL;
+    return PyModule_Create(&module_def);
+}

@@ -1,0 +1,246 @@
+"""The compiled projection of schemaless change values: the same change as the general
+decoder, with only the columns asked for, or ``None`` (and never a change from a record
+the general decoder rejects)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cdc_facts.changes import Change
+from cdc_facts.envelope import DEFAULT_UNAVAILABLE_VALUE, decode_change
+from cdc_facts.envelope.projection import Projector, change_projector, compiled
+from cdc_facts.errors import ChangeDecodeError
+from cdc_facts.types import UNKNOWN
+
+pytestmark = pytest.mark.skipif(
+    not compiled(), reason="the C decoder is not built (installed without a C compiler)"
+)
+
+COLUMNS = frozenset({"id", "status", "total", "ñame", "tags", "doc"})
+TEXT = DEFAULT_UNAVAILABLE_VALUE
+SOURCE = {"version": "3.5.0.Final", "connector": "postgresql", "name": "shop",
+          "ts_ms": 1714557600001, "snapshot": "false", "db": "shop", "sequence": '["8","16"]',
+          "ts_us": 1714557600000001, "ts_ns": 1714557600000000001, "schema": "public",
+          "table": "orders", "txId": 1001, "lsn": 8, "xmin": None}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def project() -> Projector:
+    projector = change_projector(COLUMNS)
+    assert projector is not None
+    return projector
+
+
+def envelope(op: str = "u", before: Any = None, after: Any = None, **extra: Any) -> dict[str, Any]:
+    return {"before": before, "after": after, "source": SOURCE, "op": op, "ts_ms": 7,
+            "transaction": None, **extra}
+
+
+def kept(row: Any) -> Any:
+    return {c: v for c, v in row.items() if c in COLUMNS} if isinstance(row, dict) else row
+
+
+def expected(value: bytes, key: bytes | None) -> Change | None:
+    """The general decoder's change with its rows cut to COLUMNS."""
+    change = decode_change(value, key, topic="t", partition=1, offset=2)
+    if change is None:
+        return None
+    return Change(change.op, kept(change.before), kept(change.after), change.source,
+                  change.ts_ms, change.key, change.transaction, "t", 1, 2)
+
+
+def same(a: Change | None, b: Change | None) -> bool:
+    """Equal, UNKNOWN included, and with floats compared by their bits (-0.0 is not 0.0)."""
+    return repr(a) == repr(b) and a == b
+
+
+ROW = {"id": 7, "status": "paid", "note": "not read", "total": "12.50", "big": 2**63}
+
+
+def test_keeps_only_the_columns_asked_for(project: Projector) -> None:
+    value = orjson.dumps(envelope("u", ROW, {**ROW, "status": "shipped"}))
+    change = project(value, b'{"id":7}', "t", 1, 2)
+    assert change is not None
+    assert change.before == {"id": 7, "status": "paid", "total": "12.50"}
+    assert change.after == {"id": 7, "status": "shipped", "total": "12.50"}
+    assert (change.op, change.ts_ms, change.key, change.source) == ("u", 7, {"id": 7}, SOURCE)
+    assert (change.topic, change.partition, change.offset) == ("t", 1, 2)
+    assert same(change, expected(value, b'{"id":7}'))
+
+
+@pytest.mark.parametrize("form", [TEXT, base64.b64encode(TEXT.encode()).decode(), [TEXT],
+                                  list(TEXT.encode())])
+@pytest.mark.parametrize("op", ["u", "d"])
+def test_a_placeholder_is_unknown_on_updates_and_deletes(project: Projector, form: object,
+                                                         op: str) -> None:
+    row = {"id": 1, "status": form, "tags": form, "note": form}
+    change = project(orjson.dumps(envelope(op, row, row if op == "u" else None)), None, "t", 1, 2)
+    assert change is not None
+    assert change.before == {"id": 1, "status": UNKNOWN, "tags": UNKNOWN}
+    assert change.after == (change.before if op == "u" else None)
+
+
+@pytest.mark.parametrize("op", ["c", "r"])
+def test_a_placeholder_is_text_on_inserts_and_reads(project: Projector, op: str) -> None:
+    value = orjson.dumps(envelope(op, None, {"id": 1, "status": TEXT, "tags": [TEXT]}))
+    change = project(value, None, "t", 1, 2)
+    assert change is not None and change.after == {"id": 1, "status": TEXT, "tags": [TEXT]}
+    assert same(change, expected(value, None))
+
+
+@pytest.mark.parametrize("value", [
+    b'{"op":"c","after":{"status":"\\u00f1\\ud83d\\ude00\\n\\"\\\\\\/\\b\\f\\r\\t"}}',
+    '{"op":"c","after":{"ñame":"Zoë 東京 😀","status":"x"}}'.encode(),
+    b'{"op":"c","after":{"total":[1,-0,-0.0,1.5e-3,2E+2,1e-400,18446744073709551615,'
+    b'-9223372036854775808,0.1,123456789.123456789e10]}}',
+    b'{"op":"c","after":{"doc":{"a":[{"b":null,"c":true,"d":false}],"":{}},"tags":[]}}',
+    b' \n{ "op" : "c" ,\t"after" : { "id" : 1 , "id" : 2 } , "op":"u" }\r\n',
+    b'{"op":"c","after":{"\\u0069d":5,"st\\u0061tus":"x"}}',
+    b'{"op":"c","after":null,"before":{"id":1},"source":null,"ts_ms":null}',
+    b'{"op":"c","after":{"note":1e300,"skipped":[1,{"a":"\\ud83d\\ude00"}]}}',
+    b'{"op":"c","after":{"id":1},"ts_us":99999999999999999999999}',
+])
+def test_values_are_what_orjson_makes(project: Projector, value: bytes) -> None:
+    change = project(value, None, "t", 1, 2)
+    assert change is not None
+    assert same(change, expected(value, None))
+
+
+@pytest.mark.parametrize("value, why", [
+    (b'{"op":"c","after":{"id":1}', "unterminated"),
+    (b'{"op":"c","after":{"id":1}}x', "trailing content"),
+    (b'{"op":"c","after":{"id":1,}}', "trailing comma"),
+    (b'{"op":"c","after":{"id":01}}', "leading zero"),
+    (b'{"op":"c","after":{"note":1e400}}', "infinity in a column not read"),
+    (b'{"op":"c","after":{"note":"\\ud800"}}', "lone high surrogate in a column not read"),
+    (b'{"op":"c","after":{"note":"\\udc00"}}', "lone low surrogate"),
+    (b'{"op":"c","after":{"note":"\xed\xa0\x80"}}', "UTF-8 surrogate"),
+    (b'{"op":"c","after":{"note":"\xc0\xaf"}}', "overlong UTF-8"),
+    (b'{"op":"c","after":{"note":"\xf4\x90\x80\x80"}}', "past U+10FFFF"),
+    (b'{"op":"c","after":{"note":"\xe2\x82"}}', "cut UTF-8"),
+    (b'{"op":"c","after":{"note":"a\x01b"}}', "control character"),
+    (b'{"op":"c","after":{"note":"\\x"}}', "bad escape"),
+    (b'{"op":"c","after":{"note":NaN}}', "NaN"),
+    (b'{"op":"c","after":{"note":tru}}', "cut literal"),
+    (b'{"op":"c","after":{"note":-}}', "lone minus"),
+    (b'{"op":"c","after":{"note":1.}}', "no fraction digits"),
+    (b'{"op":"c","after":{"id":1}}\x00', "NUL after the document"),
+])
+def test_invalid_json_is_never_accepted(project: Projector, value: bytes, why: str) -> None:
+    with pytest.raises(ValueError):
+        orjson.loads(value)
+    assert project(value, None, "t", 1, 2) is None, why
+    with pytest.raises(ChangeDecodeError):
+        decode_change(value)
+
+
+@pytest.mark.parametrize("value, key", [
+    (b'{"schema":{"type":"struct"},"payload":{"op":"c"}}', None),  # a JsonConverter document
+    (b'{"payload":{"op":"c"}}', None),
+    (b'{"op":"x","after":{"id":1}}', None),  # unknown op: the general path names it
+    (b'{"op":1,"after":{"id":1}}', None),
+    (b'{"after":{"id":1}}', None),  # no op: a heartbeat or some other record
+    (b'{"ts_ms":1}', None),
+    (b'[1,2]', None),
+    (b'null', None),
+    (b'{"op":"c","after":[1]}', None),  # rows and source must be objects
+    (b'{"op":"c","source":"x"}', None),
+    (b'{"op":"c","after":{"id":18446744073709551616}}', None),  # past 64 bits: a float
+    (b'{"op":"c","after":{"id":-9223372036854775809}}', None),
+    (b'{"op":"c","after":{"id":1}}', b'{"schema":{"type":"int32"},"payload":1}'),
+    (b'{"op":"c","after":{"id":1}}', b'7'),
+    (b'{"op":"c","after":{"id":1}}', b'{"id":1'),
+    (b'{"op":"c","after":{"doc":' + b"[" * 300 + b"]" * 300 + b"}}", None),  # deeper than 256
+])
+def test_what_it_leaves_to_the_general_decoder(project: Projector, value: bytes,
+                                                key: bytes | None) -> None:
+    assert project(value, key, "t", 1, 2) is None
+
+
+@pytest.mark.parametrize("key", [None, b"", b'{"id":1}', b' {"id":"\\u00e9","k":[1]} '])
+def test_keys_without_a_schema(project: Projector, key: bytes | None) -> None:
+    value = orjson.dumps(envelope("c", None, {"id": 1}))
+    change = project(value, key, "t", 1, 2)
+    assert change is not None and same(change, expected(value, key))
+
+
+def test_another_set_of_columns_is_taken_as_given() -> None:
+    first, second = change_projector(frozenset({"a"})), change_projector(frozenset({"b"}))
+    assert first is not None and second is not None
+    value = b'{"op":"c","after":{"a":1,"b":2}}'
+    for _ in range(2):  # the compiled set is rebuilt on each change of columns
+        assert first(value, None, None, None, None).after == {"a": 1}  # type: ignore[union-attr]
+        assert second(value, None, None, None, None).after == {"b": 2}  # type: ignore[union-attr]
+
+
+# --- generated envelopes ----------------------------------------------------------------
+
+NAMES = st.sampled_from(sorted(COLUMNS | {"note", "other", "a\u00e9", "x\"y", ""}))
+SCALARS = (
+    st.none() | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40)
+    | st.sampled_from([TEXT, base64.b64encode(TEXT.encode()).decode(), "", "paid"])
+)
+VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
+                      | st.dictionaries(st.text(max_size=6), inner, max_size=4), max_leaves=12)
+ROWS = st.none() | st.dictionaries(NAMES, VALUES, max_size=8)
+
+
+def _dumps(document: Any, style: int) -> bytes:
+    if style == 0:
+        return orjson.dumps(document)
+    if style == 1:
+        return json.dumps(document, ensure_ascii=True).encode()
+    return json.dumps(document, ensure_ascii=False, indent=1).encode()
+
+
+@settings(max_examples=400, deadline=None)
+@given(op=st.sampled_from(["c", "u", "d", "r", "t"]), before=ROWS, after=ROWS,
+       style=st.integers(0, 2), key=st.sampled_from([None, b'{"id":1}', b'{"k":"\\u00e9"}']))
+def test_generated_envelopes_decode_as_the_general_decoder_does(
+    op: str, before: Any, after: Any, style: int, key: bytes | None
+) -> None:
+    project = change_projector(COLUMNS)
+    assert project is not None
+    value = _dumps(envelope(op, before, after), style)
+    change = project(value, key, "t", 1, 2)
+    assert change is not None  # 64-bit numbers, plain JSON: never left to the general path
+    assert same(change, expected(value, key))
+
+
+@settings(max_examples=600, deadline=None)
+@given(data=st.data(), before=ROWS, after=ROWS)
+def test_damaged_envelopes_are_refused_or_decoded_alike(data: st.DataObject, before: Any,
+                                                        after: Any) -> None:
+    project = change_projector(COLUMNS)
+    assert project is not None
+    value = bytearray(orjson.dumps(envelope("u", before, after)))
+    rng = random.Random(data.draw(st.integers(0, 2**32)))
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = rng.randrange(len(value))
+        action = rng.randrange(3)
+        if action == 0:
+            value[at] = rng.randrange(256)
+        elif action == 1:
+            del value[at:]
+        else:
+            value[at:at] = bytes([rng.choice(b'"\\{}[],:0-eE.ntf\x80\xff \x01u')])
+    raw = bytes(value)
+    change = project(raw, None, "t", 1, 2)
+    try:
+        orjson.loads(raw)
+    except ValueError:
+        assert change is None  # never accepts what orjson rejects
+        return
+    if change is not None:
+        assert same(change, expected(raw, None))
