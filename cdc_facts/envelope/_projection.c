@@ -112,19 +112,24 @@ static int use_columns(PyObject *columns) {
     Py_CLEAR(column_set.owner);
     memset(column_set.slots, 0, sizeof(column_set.slots));
     if (PySet_GET_SIZE(columns) > COLUMN_SLOTS / 2) return -1;
-    Py_ssize_t pos = 0;
-    PyObject *key;
-    Py_hash_t hash;
-    while (_PySet_NextEntry(columns, &pos, &key, &hash)) {
-        if (!PyUnicode_CheckExact(key)) return -1;
+    PyObject *names = PyObject_GetIter(columns), *key;
+    if (names == NULL) return -1;
+    while ((key = PyIter_Next(names)) != NULL) {
+        Py_DECREF(key); /* the frozenset, held below, keeps it alive */
+        if (!PyUnicode_CheckExact(key)) break;
         Py_ssize_t len;
         const char *text = PyUnicode_AsUTF8AndSize(key, &len);
-        if (text == NULL) return -1;
+        if (text == NULL) break;
         size_t i = text_hash((const unsigned char *)text, len) >> 55; /* 9 bits */
         while (column_set.slots[i].key != NULL) i = (i + 1) & (COLUMN_SLOTS - 1);
         column_set.slots[i].len = len;
         column_set.slots[i].text = text;
         column_set.slots[i].key = key;
+    }
+    Py_DECREF(names);
+    if (key != NULL || PyErr_Occurred()) { /* stopped early: not a set of str */
+        memset(column_set.slots, 0, sizeof(column_set.slots));
+        return -1;
     }
     Py_INCREF(columns);
     column_set.owner = columns;
@@ -250,7 +255,7 @@ static Py_ssize_t put_utf8(unsigned char *out, uint32_t cp) {
     return 4;
 }
 
-/* Scan a string whose opening quote was read. On success *start/*len span its raw text,
+/* Scan a string whose opening quote was read. On success *start and *len span its raw text,
  * *flags tells whether it holds escapes (1) or bytes past ASCII (2). */
 static int scan_string(Scan *s, const unsigned char **start, Py_ssize_t *len, int *flags) {
     const unsigned char *p = s->p, *end = s->end;
@@ -258,8 +263,8 @@ static int scan_string(Scan *s, const unsigned char **start, Py_ssize_t *len, in
     *start = p;
     while (p < end) {
 #if defined(__SSE2__)
-        /* sixteen bytes at a time: stop at '"', '\\', a control byte or one past ASCII (the
-         * signed compare takes bytes >= 0x80 as negative) */
+        /* sixteen bytes at a time: stop at a quote, a backslash, a control byte or a byte
+         * past ASCII (the signed compare takes bytes >= 0x80 as negative) */
         while (end - p >= 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)p);
             __m128i hit = _mm_or_si128(
@@ -419,6 +424,8 @@ static int object(Scan *s, int keep, PyObject *columns, PyObject **out) {
         PyObject *key = NULL;
         int member = 0;
         if (keep && columns != NULL && kflags == 0) { /* a row: only the kept columns */
+            /* a finaliser run by an allocation may have used other columns meanwhile */
+            if (column_set.owner != columns && use_columns(columns) < 0) goto fail;
             key = kept_column(ks, klen);
             member = key != NULL;
             Py_XINCREF(key);
@@ -528,7 +535,8 @@ static int value(Scan *s, int keep, PyObject **out) {
 enum { F_OP, F_BEFORE, F_AFTER, F_SOURCE, F_TS_MS, F_TRANSACTION, F_COUNT, F_SKIP, F_REFUSE };
 
 static int field_of(const unsigned char *k, Py_ssize_t n, int flags) {
-    if (flags != 0) return F_SKIP; /* no envelope field needs an escape */
+    if (flags & 1) return F_REFUSE; /* an escaped key may spell an envelope field ("\u006fp") */
+    if (flags != 0) return F_SKIP;  /* past ASCII: no envelope field */
 #define IS(word) (n == (Py_ssize_t)sizeof(word) - 1 && memcmp(k, word, sizeof(word) - 1) == 0)
     if (IS("op")) return F_OP;
     if (IS("before")) return F_BEFORE;
@@ -602,16 +610,33 @@ static int envelope(Scan *s, PyObject *columns, PyObject **fields) {
     return s->p == s->end ? 0 : -1;
 }
 
+/* The lengths of the placeholder's text forms: most values are looked at no further. */
+static struct {
+    PyObject *owner; /* the frozenset of forms (a strong reference), or NULL */
+    Py_ssize_t lengths[4];
+} placeholder_lengths;
+
+static int learn_lengths(PyObject *strings) {
+    if (PySet_GET_SIZE(strings) > 4) return -1;
+    Py_ssize_t lengths[4] = {-1, -1, -1, -1}, n = 0;
+    PyObject *forms = PyObject_GetIter(strings), *form;
+    if (forms == NULL) return -1;
+    while ((form = PyIter_Next(forms)) != NULL) {
+        lengths[n++] = PyUnicode_Check(form) ? PyUnicode_GET_LENGTH(form) : -1;
+        Py_DECREF(form);
+    }
+    Py_DECREF(forms);
+    if (PyErr_Occurred()) return -1;
+    memcpy(placeholder_lengths.lengths, lengths, sizeof(lengths));
+    Py_XSETREF(placeholder_lengths.owner, Py_NewRef(strings));
+    return 0;
+}
+
 /* Replace placeholders in a kept row by `unknown`, in place. */
 static int mark_unknown(PyObject *row, PyObject *strings, PyObject *lists, PyObject *unknown) {
     if (row == NULL || row == Py_None) return 0;
-    /* the placeholder's lengths: most values are looked at no further */
-    Py_ssize_t lengths[4] = {-1, -1, -1, -1}, n = 0, spos = 0;
-    PyObject *form;
-    Py_hash_t hash;
-    while (_PySet_NextEntry(strings, &spos, &form, &hash) && n < 4)
-        lengths[n++] = PyUnicode_Check(form) ? PyUnicode_GET_LENGTH(form) : -1;
-    if (PySet_GET_SIZE(strings) > 4) return -1;
+    if (placeholder_lengths.owner != strings && learn_lengths(strings) < 0) return -1;
+    const Py_ssize_t *lengths = placeholder_lengths.lengths;
     Py_ssize_t pos = 0;
     PyObject *key, *item;
     while (PyDict_Next(row, &pos, &key, &item)) {
@@ -649,9 +674,15 @@ static void learn_layout(PyObject *type) {
     PyObject *dict = ((PyTypeObject *)type)->tp_dict;
     for (int i = 0; i < 10; i++) {
         PyObject *descr = PyDict_GetItemString(dict, change_fields[i]); /* borrowed */
-        if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)) return;
+        if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type) ||
+            PyDescr_TYPE(descr) != (PyTypeObject *)type)
+            return;
         PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
-        if (member->type != T_OBJECT_EX || (member->flags & READONLY)) return;
+        if (member->type != T_OBJECT_EX || (member->flags & READONLY) ||
+            member->offset < (Py_ssize_t)sizeof(PyObject) ||
+            member->offset + (Py_ssize_t)sizeof(PyObject *) >
+                ((PyTypeObject *)type)->tp_basicsize)
+            return;
         change_layout.offsets[i] = member->offset;
     }
     change_layout.usable = 1;
@@ -661,10 +692,12 @@ static PyObject *make_change(PyObject *type, PyObject *const *values) {
     if (change_layout.type != type) learn_layout(type);
     if (!change_layout.usable) return PyObject_Vectorcall(type, values, 10, NULL);
     PyTypeObject *cls = (PyTypeObject *)type;
+    Py_ssize_t offsets[10]; /* tp_alloc may run a finaliser that learns another layout */
+    memcpy(offsets, change_layout.offsets, sizeof(offsets));
     PyObject *change = cls->tp_alloc(cls, 0);
     if (change == NULL) return NULL;
     for (int i = 0; i < 10; i++)
-        *(PyObject **)((char *)change + change_layout.offsets[i]) = Py_NewRef(values[i]);
+        *(PyObject **)((char *)change + offsets[i]) = Py_NewRef(values[i]);
     return change;
 }
 
@@ -741,6 +774,7 @@ static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nar
     result = make_change(args[A_CHANGE], call);
     goto done;
 refuse:
+    if (PyErr_ExceptionMatches(PyExc_MemoryError)) goto done; /* raised, not refused */
     PyErr_Clear(); /* the general decoder runs instead, and names any problem */
     result = Py_None;
     Py_INCREF(result);
@@ -760,7 +794,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "_projection",
     "A schemaless Debezium change value, decoded with only the columns the rules read.", -1,
-    methods,
+    methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__projection(void) {
