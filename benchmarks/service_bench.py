@@ -54,7 +54,6 @@ from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from cdc_facts.envelope import decode_change
 from cdc_facts.facts import encode_fact, fact_headers
 from cdc_facts.kafka import AtLeastOnceProducer, ChangeConsumer, Partition
 from cdc_facts.rules import load_mappings
@@ -269,11 +268,10 @@ def run_engine(connector: str, mappings: Path, records: int) -> Run:
     """The ceiling: decode, translate and encode the same records, without Kafka."""
     translator = Translator(load_mappings([mappings]))
     inputs = [change_record(connector, index) for index in range(records)]
-    settings, topic = translator.envelope_settings, f"{connector}.public.orders"
+    decode, topic = translator.decode, f"{connector}.public.orders"
     wall, cpu = time.perf_counter(), time.process_time()
     for offset, (key, value) in enumerate(inputs):
-        change = decode_change(value, key, topic=topic, partition=0, offset=offset,
-                               settings=settings)
+        change = decode(value, key, topic, 0, offset)  # as the service decodes
         for fact in translator.translate(change):  # type: ignore[arg-type]
             encode_fact(fact)
             fact_headers(fact)
