@@ -397,12 +397,26 @@ static int number(Scan *s, int keep, PyObject **out) {
 
 /* ---- values --------------------------------------------------------------------------- */
 
+#define ROW_SIZE 8     /* kept columns: a handful */
+#define SOURCE_SIZE 16 /* Debezium's source block: 12 to 16 fields */
+
 static int value(Scan *s, int keep, PyObject **out);
 
-/* An object; `columns` (a set, or NULL for all) chooses the members made when keeping. */
-static int object(Scan *s, int keep, PyObject *columns, PyObject **out) {
+/* A dict sized for `size` members: rows and the source block grow no further. */
+static inline PyObject *new_dict(Py_ssize_t size) {
+#if PY_VERSION_HEX < 0x030D0000
+    return size > 0 ? _PyDict_NewPresized(size) : PyDict_New();
+#else
+    (void)size;
+    return PyDict_New();
+#endif
+}
+
+/* An object; `columns` (a set, or NULL for all) chooses the members made when keeping;
+ * `size` is how many members to expect. */
+static int object(Scan *s, int keep, PyObject *columns, Py_ssize_t size, PyObject **out) {
     PyObject *dict = NULL;
-    if (keep && (dict = PyDict_New()) == NULL) return -1;
+    if (keep && (dict = new_dict(size)) == NULL) return -1;
     skip_ws(s);
     if (s->p < s->end && *s->p == '}') {
         s->p++;
@@ -520,7 +534,7 @@ static int value(Scan *s, int keep, PyObject **out) {
     if (c == '{' || c == '[') {
         if (++s->depth > MAX_DEPTH) return -1;
         s->p++;
-        int rc = c == '{' ? object(s, keep, NULL, out) : array(s, keep, out);
+        int rc = c == '{' ? object(s, keep, NULL, 0, out) : array(s, keep, out);
         s->depth--;
         return rc;
     }
@@ -561,7 +575,7 @@ static int envelope_field(Scan *s, int field, PyObject *columns, PyObject **slot
             s->p++;
             s->depth++;
             s->share = !row;
-            if (object(s, 1, row ? columns : NULL, &item) < 0) return -1;
+            if (object(s, 1, row ? columns : NULL, row ? ROW_SIZE : SOURCE_SIZE, &item) < 0) return -1;
             s->share = 0;
             s->depth--;
         } else {
@@ -716,7 +730,7 @@ static int plain_key(PyObject *raw, PyObject **out) {
     s.p++;
     s.depth = 1;
     PyObject *key = NULL;
-    if (object(&s, 1, NULL, &key) < 0) return -1;
+    if (object(&s, 1, NULL, 0, &key) < 0) return -1;
     skip_ws(&s);
     int wrapped = PyDict_GetItemWithError(key, payload_name) != NULL; /* a JsonConverter document */
     if (s.p != s.end || wrapped) {
