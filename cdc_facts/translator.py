@@ -21,6 +21,7 @@ from cdc_facts.envelope import (
     DEFAULT_UNAVAILABLE_VALUE,
     HEARTBEAT_TOPIC_PREFIX,
     EnvelopeSettings,
+    RawRecord,
     decode_change,
 )
 from cdc_facts.envelope.projection import change_projector
@@ -118,14 +119,8 @@ class Translator:
             return plan.read_before(change)
         return change
 
-    def decode(
-        self,
-        value: bytes | str | dict[str, Any] | None,
-        key: bytes | str | dict[str, Any] | None = None,
-        topic: str | None = None,
-        partition: int | None = None,
-        offset: int | None = None,
-    ) -> Change | None:
+    def decode(self, value: RawRecord, key: RawRecord = None, topic: str | None = None,
+               partition: int | None = None, offset: int | None = None) -> Change | None:
         """Decode one Kafka record as the rules read it: its rows may lack the columns no
         rule reads (:mod:`cdc_facts.envelope.projection`); else as
         :func:`~cdc_facts.envelope.decode_change` does.
@@ -147,14 +142,9 @@ class Translator:
             settings=self.envelope_settings,
         )
 
-    def translate_record(
-        self,
-        value: bytes | str | dict[str, Any] | None,
-        key: bytes | str | dict[str, Any] | None = None,
-        topic: str | None = None,
-        partition: int | None = None,
-        offset: int | None = None,
-    ) -> TranslationResult:
+    def translate_record(self, value: RawRecord, key: RawRecord = None, topic: str | None = None,
+                         partition: int | None = None,
+                         offset: int | None = None) -> TranslationResult:
         """Decode one Kafka record and translate it; non-change records make no facts.
 
         Raises:
