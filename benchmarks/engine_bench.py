@@ -306,6 +306,23 @@ def measure(run: Callable[[list[Any]], int], records: list[Any], repeat: int) ->
     }
 
 
+def paired_ratio(run: Callable[[list[Any]], int], base: Callable[[list[Any]], int],
+                 records: list[Any], repeat: int) -> dict[str, Any]:
+    """The engine's speed as a multiple of ``base``'s, run by run: each run of the engine is
+    followed by one of the baseline, and each pair gives a ratio of CPU times. On a machine
+    whose speed drifts, this holds where separate medians taken minutes apart do not."""
+    ratios = []
+    for _ in range(repeat):
+        cpu0 = time.process_time()
+        run(records)
+        cpu1 = time.process_time()
+        base(records)
+        cpu2 = time.process_time()
+        ratios.append((cpu2 - cpu1) / (cpu1 - cpu0))
+    return {"median": round(statistics.median(ratios), 3), "min": round(min(ratios), 3),
+            "max": round(max(ratios), 3), "pairs": repeat}
+
+
 def contract_costs(translator: Translator, records: list[Any]) -> dict[str, Any]:
     """Per-fact cost of the compiled contract check against a jsonschema validator."""
     facts: list[Fact] = []
@@ -383,6 +400,8 @@ def main() -> None:
             results[name]["baseline_orjson"] = fast
             results[name]["ratio_to_orjson_baseline"] = round(
                 eng["changes_per_s"] / fast["changes_per_s"], 3)
+            results[name]["ratio_to_orjson_paired"] = paired_ratio(
+                engine(translator), fast_baseline, records, args.repeat)
         if not with_schema:
             results["contract_check"] = contract_costs(translator, records)
     results["load_average_after"] = os.getloadavg()[0]
@@ -428,8 +447,11 @@ def _print(results: dict[str, Any]) -> None:
     for name in ("schemas_off", "schemas_on"):
         row = results[name]
         if "baseline_orjson" in row:
+            paired = row["ratio_to_orjson_paired"]
             print(f"{name}: orjson loads+dumps {row['baseline_orjson']['changes_per_s']:,}/s, "
-                  f"engine at {row['ratio_to_orjson_baseline']}x of it")
+                  f"engine at {row['ratio_to_orjson_baseline']}x of it; in paired runs "
+                  f"{paired['median']}x (median of {paired['pairs']}, "
+                  f"{paired['min']}-{paired['max']})")
     for name, row in results.get("before", {}).items():
         if name != "note":
             print(f"{name}: before {row['changes_per_cpu_s']:,}/cpu-s, now {row['speedup_cpu']}x")
