@@ -36,7 +36,10 @@ def markdown(result: dict[str, Any]) -> str:
         "# Pipeline benchmark: pgbench → PostgreSQL → Debezium → Kafka → cdc-facts → facts",
         "",
         f"Run `{result['run_id']}`: pgbench scale {result['scale']}, translator commit "
-        f"interval {result['commit_interval_ms']} ms, {result['duration_s']} s in all. "
+        f"interval {result['commit_interval_ms']} ms, {result['duration_s']} s in all"
+        + (f", after a warm-up load of {result['warmup']['seconds']:g} s at "
+           f"{result['warmup']['rate']:g} tps (not reported). "
+           if result.get("warmup") else ". ") +
         f"Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB, shared by "
         "PostgreSQL, the Kafka broker, the Connect worker, the translator and pgbench.",
         "",
