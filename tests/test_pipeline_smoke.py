@@ -42,7 +42,7 @@ def test_pgbench_through_the_pipeline_makes_exactly_one_fact_per_change(
     bench_env: StackEnv, pg_dsn: str, connect_url: str, tmp_path: Path
 ) -> None:
     plan = Plan(scale=1, phases=(Phase(clients=2, seconds=3),),
-                ceiling=Phase(clients=2, seconds=2))
+                ceiling=Phase(clients=2, seconds=2), warmup=Phase(clients=2, seconds=1, rate=50))
 
     result = run(plan, bench_env)
 
@@ -54,6 +54,7 @@ def test_pgbench_through_the_pipeline_makes_exactly_one_fact_per_change(
     assert verification["duplicate_fact_ids"] == 0
     assert verification["ok"] is True
 
+    assert result["warmup"]["drained"] is True and len(result["phases"]) == 1  # not a phase
     phase = result["phases"][0]
     assert phase["drained"] is True
     assert phase["facts"] == phase["change_records"] == 2 * phase["transactions"]
@@ -75,4 +76,5 @@ def test_pgbench_through_the_pipeline_makes_exactly_one_fact_per_change(
     paths = write_reports(result, tmp_path)
     assert json.loads(paths[0].read_text())["run_id"] == plan.run_id
     assert "exact: nothing lost, nothing twice" in paths[1].read_text()
+    assert "after a warm-up load of 1 s at 50 tps (not reported)" in paths[1].read_text()
     assert paths[2].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -60,10 +60,10 @@ class Plan:
     scale: int = 10
     phases: tuple[Phase, ...] = ()
     ceiling: Phase | None = None
-    #: a load first, not reported: the JVMs of a fresh stack compile their hot code then
-    warmup: Phase | None = None
     commit_interval_ms: int | None = None
     run_id: str = field(default_factory=lambda: f"pgb_{uuid.uuid4().hex[:8]}")
+    #: a load first, not reported: the JVMs of a fresh stack compile their hot code then
+    warmup: Phase | None = None
 
 
 @contextmanager
