@@ -1,6 +1,6 @@
 /*
  * cdc_facts.envelope._projection: a schemaless Debezium change value, decoded with only the
- * row columns its table's rules read.
+ * row columns the translator's rules read.
  *
  * project(columns, strings, lists, unknown, ops, change, value, key, topic, partition,
  * offset) -> change(op, before, after, source, ts_ms, key, transaction, topic, partition,
@@ -14,10 +14,11 @@
  *
  * None means "not decoded here": the caller decodes the record with the general decoder,
  * which also names any problem. This happens for anything not plainly a schemaless change
- * event (not JSON, not an object, a `payload` or `schema` field, no `op` in `ops`, rows or
- * source that are not objects, a key that is not a schemaless JSON object) and for the rare values whose parse by orjson this code does not
- * repeat (integers past 64 bits, numbers of more than 64 characters, nesting
- * deeper than 256). It never accepts a document orjson rejects, and every value it makes
+ * event (not JSON, not an object, a `payload` or `schema` field, an escaped envelope field
+ * name, no `op` in `ops`, rows or source that are not objects, a key that is not a
+ * schemaless JSON object) and for the rare values whose parse by orjson this code does not
+ * repeat (integers past 64 bits, numbers of more than 64 characters, nesting deeper than
+ * 256). It never accepts a document orjson rejects, and every value it makes
  * equals orjson's.
  */
 #define PY_SSIZE_T_CLEAN
@@ -142,7 +143,8 @@ static PyObject *kept_column(const unsigned char *text, Py_ssize_t len) {
     for (;;) {
         PyObject *key = column_set.slots[i].key;
         if (key == NULL) return NULL;
-        if (column_set.slots[i].len == len && memcmp(column_set.slots[i].text, text, (size_t)len) == 0)
+        if (column_set.slots[i].len == len &&
+            memcmp(column_set.slots[i].text, text, (size_t)len) == 0)
             return key;
         i = (i + 1) & (COLUMN_SLOTS - 1);
     }
@@ -575,7 +577,9 @@ static int envelope_field(Scan *s, int field, PyObject *columns, PyObject **slot
             s->p++;
             s->depth++;
             s->share = !row;
-            if (object(s, 1, row ? columns : NULL, row ? ROW_SIZE : SOURCE_SIZE, &item) < 0) return -1;
+            int made = row ? object(s, 1, columns, ROW_SIZE, &item)
+                           : object(s, 1, NULL, SOURCE_SIZE, &item);
+            if (made < 0) return -1;
             s->share = 0;
             s->depth--;
         } else {
