@@ -336,3 +336,31 @@ def test_an_error_after_reading_unknown_as_null_names_the_rule(tmp_path: Path) -
     with pytest.raises(EvaluationError) as caught:
         t.translate(change("u", None, {"id": 7, "total": "5", "items": 0}))
     assert caught.value.rule == "sales.OrderRatio.v1"
+
+
+ROWS_READ = """\
+  - name: OrderRepriced
+    version: 1
+    when: op = 'u' AND before.total <> after.total AND source.db = 'shop'
+    key: row.id
+    occurred_at: COALESCE(after.updated_at, source.ts_ms)
+    data:
+      note: upper(after.note)
+"""
+
+
+def test_the_translator_keeps_the_image_columns_its_rules_read(tmp_path: Path) -> None:
+    """Every `before.*`, `after.*` and `row.*` column of `when`, `key`, `occurred_at` and
+    `data`, and nothing from `source`: decoded changes keep these and may drop the rest."""
+    found = translator(tmp_path, ROWS_READ)
+    assert found.read_columns == frozenset({"total", "id", "updated_at", "note"})
+    value = json.dumps({"op": "u", "before": {"id": 7, "total": "1", "other": 1},
+                        "after": {"id": 7, "total": "2", "other": 2, "note": "x",
+                                  "updated_at": None},
+                        "source": {"name": "legacy-shop", "schema": "public", "db": "shop",
+                                   "table": "orders", "ts_ms": COMMIT_MS, "lsn": 42}})
+    decoded = found.decode(value.encode(), b'{"id":7}', "legacy-shop.public.orders", 0, 1)
+    assert decoded is not None and decoded.source["db"] == "shop"
+    assert decoded.after is not None and decoded.after["note"] == "x"
+    # whichever decoder ran (the C one drops `other`), the facts are the same
+    assert [f.data for f in found.translate(decoded)] == [{"note": "X"}]
