@@ -231,6 +231,8 @@ def test_damaged_envelopes_are_refused_or_decoded_alike(data: st.DataObject, bef
     value = bytearray(orjson.dumps(envelope("u", before, after)))
     rng = random.Random(data.draw(st.integers(0, 2**32)))
     for _ in range(data.draw(st.integers(1, 3))):
+        if not value:  # cut down to nothing: the empty record is refused below
+            break
         at = rng.randrange(len(value))
         action = rng.randrange(3)
         if action == 0:
