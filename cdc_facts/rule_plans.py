@@ -87,8 +87,9 @@ class RulePlan:
                 rule.fields, self.contract.field_checks(), strict=True)
         )
         self.references = tuple(ref for _, expr in rule.expressions() for ref in expr.references)
-        self._read_before = _columns_read(self.references, ("before", "row"))
-        self._read_after = _columns_read(self.references, ("after", "row"))
+        #: the columns of each image the rule reads (``row.x`` reads either image)
+        self.before_columns = _columns_read(self.references, ("before", "row"))
+        self.after_columns = _columns_read(self.references, ("after", "row"))
         self.ops = required_ops(rule.when.sql)
 
     def when_for(self, op: str) -> Callable[[Change], object]:
@@ -120,7 +121,7 @@ class RulePlan:
             raise self._unknown_error(change, where) from None
         # on_unknown: null: the rule again, unknown read as NULL, and so is a column it
         # reads that the image lacks (schema drift)
-        nulled = _nulled(change, self._read_before, self._read_after)
+        nulled = _nulled(change, self.before_columns, self.after_columns)
         try:
             return self._build(nulled) if self.when(nulled) is True else None
         except _Unknown as unknown:  # cannot happen: a last guard against a crash

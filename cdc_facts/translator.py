@@ -77,11 +77,12 @@ class Translator:
             for (connector, table), plan in self._tables.items()
         }
         #: The row columns any rule reads: a decoded change keeps these, and may leave out
-        #: the others (``None``: keep them all).
-        self.read_columns: frozenset[str] | None = _read_columns(self._tables.values())
-        self._project = None if self.read_columns is None else change_projector(
-            self.read_columns, self.envelope_settings
+        #: the others.
+        self.read_columns = frozenset(
+            column for table in self._tables.values() for plan in table.rules
+            for column in (*plan.before_columns, *plan.after_columns)
         )
+        self._project = change_projector(self.read_columns, self.envelope_settings)
 
     def tables(self) -> set[tuple[str, str]]:
         """Every ``(connector, table)`` this translator has mappings for."""
@@ -157,19 +158,6 @@ class Translator:
         return TranslationResult(change, self._plan(change).translate(change))
 
 
-def _read_columns(plans: Iterable[_TablePlan]) -> frozenset[str] | None:
-    """The image columns the rules of ``plans`` read, or ``None`` if one reads a whole image."""
-    columns = set()
-    for plan in plans:
-        for rule in plan.rules:
-            for ref in rule.references:
-                if ref.scope in ("before", "after", "row"):
-                    if ref.column is None:
-                        return None
-                    columns.add(ref.column)
-    return frozenset(columns)
-
-
 class _TablePlan:
     """Everything precomputed for one table: its rules and how to read its before image."""
 
@@ -180,10 +168,7 @@ class _TablePlan:
         source = mappings[0].source
         self.keys_only = source.before_image == "keys"
         self.key_columns = frozenset(source.key_columns)
-        self.before_columns = frozenset(
-            ref.column for plan in self.rules for ref in plan.references
-            if ref.scope in ("before", "row") and ref.column is not None
-        )
+        self.before_columns = frozenset(c for plan in self.rules for c in plan.before_columns)
 
     def _rules_for(self, op: str) -> tuple[tuple[RulePlan, Callable[[Change], object]], ...]:
         """The rules that can match ``op``, each with its ``when`` compiled for ``op``:
