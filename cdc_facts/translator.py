@@ -24,7 +24,7 @@ from cdc_facts.envelope import (
     RawRecord,
     decode_change,
 )
-from cdc_facts.envelope.projection import change_projector
+from cdc_facts.envelope.projection import change_projector, schema_change_projector
 from cdc_facts.errors import EvaluationError, UnknownTableError
 from cdc_facts.facts import Fact
 from cdc_facts.rule_plans import RulePlan
@@ -83,6 +83,8 @@ class Translator:
             for column in (*plan.before_columns, *plan.after_columns)
         )
         self._project = change_projector(self.read_columns, self.envelope_settings)
+        self._project_schema = (None if self._project is None
+                                else schema_change_projector(self._project, self.read_columns))
 
     def tables(self) -> set[tuple[str, str]]:
         """Every ``(connector, table)`` this translator has mappings for."""
@@ -134,8 +136,9 @@ class Translator:
             topic is None or not topic.startswith(HEARTBEAT_TOPIC_PREFIX)
         ):
             assert isinstance(value, bytes)
-            change = None if value.startswith(b'{"schema":') else project(
-                value, key, topic, partition, offset)
+            if value.startswith(b'{"schema":'):
+                project = self._project_schema or project
+            change = project(value, key, topic, partition, offset)
             if change is not None:
                 return change
         return decode_change(  # all else: the same change with every column, or the problem

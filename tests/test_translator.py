@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from cdc_facts.changes import Change
+from cdc_facts.envelope.projection import compiled
 from cdc_facts.errors import (
     ChangeDecodeError,
     ContractViolationError,
@@ -364,3 +365,38 @@ def test_the_translator_keeps_the_image_columns_its_rules_read(tmp_path: Path) -
     assert decoded.after is not None and decoded.after["note"] == "x"
     # whichever decoder ran (the C one drops `other`), the facts are the same
     assert [f.data for f in found.translate(decoded)] == [{"note": "X"}]
+
+
+@pytest.mark.skipif(not compiled(), reason="the C decoder is not built (no C compiler)")
+def test_values_with_a_known_schema_are_decoded_with_only_the_columns_read(
+    tmp_path: Path,
+) -> None:
+    found = translator(tmp_path, ROWS_READ)
+    row = {"type": "struct", "optional": True, "fields": [
+        {"type": "int32", "optional": False, "field": "id"},
+        {"type": "string", "optional": True, "field": "total"},
+        {"type": "string", "optional": True, "field": "note"},
+        {"type": "int64", "optional": True, "field": "other"},
+        {"type": "int64", "optional": True, "field": "updated_at",
+         "name": "io.debezium.time.MicroTimestamp"}]}
+    schema = {"type": "struct", "optional": False, "fields": [
+        {**row, "field": "before"}, {**row, "field": "after"},
+        {"type": "struct", "optional": False, "field": "source", "fields": [
+            {"type": "string", "optional": False, "field": n}
+            for n in ("name", "schema", "db", "table")]},
+        {"type": "string", "optional": False, "field": "op"}]}
+    payload = {"op": "u", "before": {"id": 7, "total": "1", "note": None, "other": 1,
+                                     "updated_at": None},
+               "after": {"id": 7, "total": "2", "note": "x", "other": 2,
+                         "updated_at": 1714557600000000},
+               "source": {"name": "legacy-shop", "schema": "public", "db": "shop",
+                          "table": "orders"}}
+    value = json.dumps({"schema": schema, "payload": payload}, separators=(",", ":")).encode()
+    topic = "legacy-shop.public.orders"
+    first = found.decode(value, None, topic, 0, 1)  # a new schema: decoded in full
+    again = found.decode(value, None, topic, 0, 2)  # its schema known: projected
+    assert first is not None and again is not None
+    assert first.after is not None and "other" in first.after
+    assert again.after == {"id": 7, "total": "2", "note": "x",
+                           "updated_at": datetime(2024, 5, 1, 10, 0)}
+    assert [f.data for f in found.translate(again)] == [{"note": "X"}]

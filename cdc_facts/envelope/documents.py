@@ -55,6 +55,24 @@ def _parse(
 
 def _known_payload(raw: bytes, stream: _Stream) -> tuple[Any, _Schema, int] | None:
     """The payload of ``raw`` when it carries the schema last seen on ``stream``."""
+    found = known_schema(raw, stream)
+    if found is None:
+        return None
+    schema, start = found
+    try:
+        return _loads(raw[start:-1]), schema, start
+    except ValueError:
+        return None  # parsed whole, for a precise error
+
+
+def known_schema(raw: bytes, stream: _Stream) -> tuple[_Schema, int] | None:
+    """When ``raw`` is ``{"schema":S,"payload":P}`` with S the schema last seen on
+    ``stream``, byte for byte: S compiled, and where P starts. Nothing is parsed: the whole
+    of ``raw`` is JSON exactly when P is (``raw[start:-1]``).
+
+    A stream's schema is remembered when a record of it is decoded in full
+    (:func:`~cdc_facts.envelope.decode_change`).
+    """
     known = _SCHEMAS.get(stream)
     if known is None:
         return None
@@ -63,10 +81,7 @@ def _known_payload(raw: bytes, stream: _Stream) -> tuple[Any, _Schema, int] | No
     if text.__class__ is bytes and raw.startswith(text, 10) and raw.startswith(
         b',"payload":', start - 11
     ) and raw.endswith(b"}"):
-        try:
-            return _loads(raw[start:-1]), schema, start
-        except ValueError:
-            return None  # parsed whole, for a precise error
+        return schema, start
     return None
 
 

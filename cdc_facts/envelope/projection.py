@@ -14,6 +14,10 @@ rare numbers it leaves to orjson (past 64 bits). The caller then decodes the rec
 :func:`~cdc_facts.envelope.decode_change`, which gives the same change (with every column)
 or names the problem.
 
+Values with a schema (``schemas.enable=true``) get the same treatment from
+:func:`schema_change_projector` once their topic's schema is known, byte for byte: the
+payload is projected, and the columns kept are decoded by their logical types.
+
 >>> project = change_projector(frozenset({"status"}))
 >>> change = project(b'{"before":null,"after":{"id":1,"status":"paid","note":"x"},'
 ...                  b'"source":{"name":"shop","schema":"public","table":"orders"},"op":"c"}',
@@ -29,8 +33,11 @@ from collections.abc import Callable
 from typing import Any, Final, TypeAlias
 
 from cdc_facts.changes import OPS, Change
+from cdc_facts.envelope.documents import known_schema
 from cdc_facts.envelope.placeholders import _Placeholders
-from cdc_facts.envelope.records import DEFAULT_SETTINGS, EnvelopeSettings
+from cdc_facts.envelope.records import DEFAULT_SETTINGS, EnvelopeSettings, _key
+from cdc_facts.envelope.schemas import ColumnDecoders, _Schema
+from cdc_facts.errors import ChangeDecodeError
 from cdc_facts.types import UNKNOWN
 
 
@@ -65,3 +72,69 @@ def change_projector(
 def compiled() -> bool:
     """Whether the compiled decoder is installed."""
     return _project is not None
+
+
+#: What a value's or key's decoders raise when a value does not match its schema.
+_MISMATCH: Final = (ChangeDecodeError, ValueError, TypeError, KeyError, AttributeError,
+                    ArithmeticError)
+
+
+def schema_change_projector(project: Projector, columns: frozenset[str]) -> Projector:
+    """A decoder of change values with a schema, built on ``project`` (a
+    :func:`change_projector` of ``columns``): the payload is projected, then the columns
+    kept and the ``source`` block are decoded by the schema, and the key as
+    :func:`~cdc_facts.envelope.decode_change` decodes it.
+
+    It answers ``None`` unless the value carries the schema last seen on its topic, byte
+    for byte, and everything kept matches that schema; then
+    :func:`~cdc_facts.envelope.decode_change` decodes the record (and remembers its
+    schema) or names the problem.
+    """
+    plans: dict[int, tuple[_Schema, ColumnDecoders | None]] = {}
+
+    def decoders(schema: _Schema) -> ColumnDecoders | None:
+        entry = plans.get(id(schema))
+        if entry is None or entry[0] is not schema:
+            if len(plans) >= _PLAN_CACHE_LIMIT:
+                plans.clear()
+            entry = plans[id(schema)] = (schema, schema.for_columns(columns))
+        return entry[1]
+
+    def project_with_schema(value: bytes, key: Any, topic: str | None, partition: int | None,
+                            offset: int | None) -> Change | None:
+        if topic is None:
+            return None
+        found = known_schema(value, topic)
+        if found is None or (decode := decoders(found[0])) is None:
+            return None
+        plain_key = _plain_key(key, topic)
+        change = project(value[found[1]:-1], plain_key, topic, partition, offset)
+        if change is None:
+            return None
+        try:
+            decode.decode(change.before, change.after, change.source)
+            if plain_key is None and key:  # a key with logical types, or not seen before
+                return Change(change.op, change.before, change.after, change.source,
+                              change.ts_ms, _key(key, topic), change.transaction, topic,
+                              partition, offset)
+        except _MISMATCH:
+            return None
+        return change
+
+    return project_with_schema
+
+
+def _plain_key(key: object, topic: str) -> bytes | None:
+    """The payload of a key with the schema last seen for the topic's keys, when that
+    schema needs no decoding (the compiled decoder parses it as a schemaless key)."""
+    if key.__class__ is not bytes:
+        return None
+    assert isinstance(key, bytes)
+    found = known_schema(key, ("key", topic))
+    if found is None or found[0].decode is not None:
+        return None
+    return key[found[1]:-1]
+
+
+#: Schemas remembered by a projector (as many as the envelope's schema cache holds).
+_PLAN_CACHE_LIMIT: Final = 4096

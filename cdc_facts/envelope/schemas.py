@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cdc_facts.envelope.logical_types import _LOGICAL_TYPES, _PRIMITIVES, Decoder
@@ -26,6 +26,9 @@ class _Schema:
 
     decode: Decoder | None
     fields: dict[str, Decoder | None]
+    #: For ``before`` and ``after`` when they are structs: the decoder of each column that
+    #: needs one.
+    columns: dict[str, dict[str, Decoder]] = field(default_factory=dict)
 
     def decode_rows(
         self, before: Row | None, after: Row | None, source: dict[str, Any]
@@ -38,6 +41,43 @@ class _Schema:
         if source and (decoder := fields.get("source")) is not None:
             _decode_field(decoder, source, "source")
         return before, after, source
+
+    def for_columns(self, columns: frozenset[str]) -> ColumnDecoders | None:
+        """The decoders of ``columns`` in ``before`` and ``after``, and of ``source``; None
+        when a row's schema is not a struct (only :meth:`decode_rows` decodes it)."""
+        steps = []
+        for name in ("before", "after"):
+            decoders = self.columns.get(name)
+            if decoders is None and self.fields.get(name) is not None:
+                return None
+            steps.append(tuple((c, d) for c, d in (decoders or {}).items() if c in columns))
+        return ColumnDecoders(steps[0], steps[1], self.fields.get("source"))
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnDecoders:
+    """:meth:`_Schema.decode_rows` for rows that hold only some of their columns: the
+    decoder of each column that needs one, among those kept."""
+
+    before: tuple[tuple[str, Decoder], ...]
+    after: tuple[tuple[str, Decoder], ...]
+    source: Decoder | None
+
+    def decode(self, before: Row | None, after: Row | None, source: dict[str, Any]) -> None:
+        """Decode the rows' columns and the source block in place.
+
+        Raises:
+            ValueError: a value does not match its schema (:meth:`_Schema.decode_rows`
+                names it); also TypeError, KeyError, AttributeError or ArithmeticError.
+        """
+        for row, steps in ((before, self.before), (after, self.after)):
+            if row:
+                for column, decoder in steps:
+                    value = row.get(column)
+                    if value is not None and value is not UNKNOWN:
+                        row[column] = decoder(value)
+        if source and self.source is not None:
+            self.source(source)
 
 
 def _decode_field(decoder: Decoder, value: object, name: str) -> None:
@@ -61,9 +101,17 @@ def _compile_text(text: bytes | str) -> _Schema:
         raise ValueError(f"the schema is a JSON {_json_type(document)}, not an object")
     try:
         fields = {f["field"]: compile_schema(f) for f in document.get("fields") or ()}
-        return _Schema(compile_schema(document), fields)
+        columns = {f["field"]: _column_decoders(f) for f in document.get("fields") or ()
+                   if f["field"] in ("before", "after") and f.get("type") == "struct"}
+        return _Schema(compile_schema(document), fields, columns)
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"malformed schema ({type(exc).__name__}: {exc})") from exc
+
+
+def _column_decoders(struct: dict[str, Any]) -> dict[str, Decoder]:
+    """The decoder of each field of a struct schema that needs one."""
+    return {f["field"]: decoder for f in struct.get("fields") or ()
+            if (decoder := compile_schema(f)) is not None}
 
 
 def compile_schema(schema: dict[str, Any]) -> Decoder | None:
