@@ -29,6 +29,19 @@ def _ms(value: float | None) -> str:
     return "–" if value is None else f"{value:g}"
 
 
+def _transaction_lines(phases: list[dict[str, Any]]) -> list[str]:
+    """The translator's transactions per phase, from its own metrics."""
+    rows = [(p["phase"], t) for p in phases if (t := p.get("translator_transactions"))]
+    if not rows:
+        return []
+    lines = ["", "## The translator's transactions", "",
+             "| phase | commits/s | records per transaction | mean commit (ms) |",
+             "| --- | ---: | ---: | ---: |"]
+    lines += [f"| {phase} | {t['per_s']} | {t['records_per_transaction']} | "
+              f"{t['commit_ms_mean']} |" for phase, t in rows]
+    return lines
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The results as Markdown tables."""
     m = result["machine"]
@@ -66,6 +79,7 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {p['phase']} | " + " | ".join(
             _ms(cpu.get(k)) for k in ("postgres", "connect", "kafka", "translator"))
             + f" | {p['pgbench_cpu_s']} |")
+    lines += _transaction_lines(result["phases"])
     lines += _ceiling_lines(result.get("ceiling"))
     v = result["verification"]
     lines += ["", "## Verification", "",

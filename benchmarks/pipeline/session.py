@@ -111,6 +111,7 @@ class Session:
         seen_before = len(self.tail.facts)
         cpu = self._cpu()
         cpu.start()
+        counted = self.translator.transactions()
         result = self._load(phase)
         say(f"phase {phase.label}: {result.transactions} transactions; waiting for "
             f"{self.expected_facts - len(self.tail.facts)} more facts")
@@ -118,6 +119,8 @@ class Session:
                                      self.translator.check_alive)
         drained_at = time.time()
         cpu_s = cpu.stop()
+        transactions = _transactions(counted, self.translator.transactions(),
+                                     drained_at - result.started_at)
         changes = self._new_changes()
         facts = self.tail.facts[seen_before:]
         return {
@@ -134,6 +137,7 @@ class Session:
             "facts": len(facts),
             "facts_per_s": span_rate([f.visible_ms for f in facts]),
             "latency_ms": latencies(changes, facts),
+            "translator_transactions": transactions,
             "cpu_s": cpu_s,
             "cpu_ms_per_transaction": {k: round(1000 * v / max(1, result.transactions), 3)
                                        for k, v in cpu_s.items() if v is not None},
@@ -205,6 +209,22 @@ class Session:
             "ok": (counts["history"] == history and counts["accounts"] == self.transactions
                    == updates and duplicates == 0),
         }
+
+
+def _transactions(before: dict[str, float], after: dict[str, float],
+                  seconds: float) -> dict[str, float] | None:
+    """The translator's transactions during a phase: commits per second, records per
+    transaction and the mean time a commit took (``None`` when its metrics were not read)."""
+    if not before or not after or seconds <= 0:
+        return None
+    commits = after["commits"] - before["commits"]
+    if commits <= 0:
+        return None
+    return {"per_s": round(commits / seconds, 1),
+            "records_per_transaction": round((after["records"] - before["records"]) / commits,
+                                             1),
+            "commit_ms_mean": round(1000 * (after["commit_s"] - before["commit_s"]) / commits,
+                                    2)}
 
 
 def _pgbench(result: PgbenchResult) -> dict[str, Any]:

@@ -84,6 +84,26 @@ class TranslatorProcess:
         except OSError:
             return 0
 
+    def transactions(self) -> dict[str, float]:
+        """Its transaction counters so far, from ``/metrics`` (empty when unreachable):
+        ``commits``, ``records`` (read in committed transactions) and ``commit_s`` (time
+        spent committing)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics",  # noqa: S310
+                                        timeout=2) as resp:
+                text = resp.read().decode()
+        except OSError:
+            return {}
+        wanted = {"cdc_facts_transaction_commits_total": "commits",
+                  "cdc_facts_batch_records_sum": "records",
+                  "cdc_facts_transaction_commit_seconds_sum": "commit_s"}
+        found = {}
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name in wanted:
+                found[wanted[name]] = float(value)
+        return found
+
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 60.0) -> None:
         """Stop it with ``sig`` (SIGKILL for a crash) and count its CPU seconds."""
         if self.process is None or self.process.poll() is not None:

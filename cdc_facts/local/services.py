@@ -394,7 +394,9 @@ class _JavaService(BaseService):
 
     def _jvm_options(self) -> list[str]:
         log4j = self.dir / "log4j2.properties"
+        gc_log = self.log.with_name(f"{self.name}-gc.log")  # pauses, to explain latency
         return ["-Xms256m", f"-Xmx{self.settings.heap}", "-XX:+UseG1GC",
+                f"-Xlog:gc:file={gc_log}:time,uptime:filecount=4,filesize=20M",
                 "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={log4j}",
                 f"-Dkafka.logs.dir={self.dir / 'logs'}"]
 
