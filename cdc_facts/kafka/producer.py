@@ -98,29 +98,80 @@ class BaseFactProducer:
         """Deliver what is queued (at most the timeout) and release the client."""
         if self._client is not None:
             client, self._client = self._client, None
-            try:
-                left = client.flush(self._timeout_s)
-            except KafkaException as exc:  # fenced or failed: nothing more can be delivered
-                log.warning("the producer closed with an error: %s", exc)
-                return
-            if left:
-                log.warning("%d records were still queued when the producer closed", left)
+            _close(client, self._timeout_s)
+
+
+def _close(client: Producer, timeout_s: float) -> None:
+    try:
+        left = client.flush(timeout_s)
+    except KafkaException as exc:  # fenced or failed: nothing more can be delivered
+        log.warning("the producer closed with an error: %s", exc)
+        return
+    if left:
+        log.warning("%d records were still queued when the producer closed", left)
+
+
+#: What the second client's ``transactional.id`` adds to the configured one.
+ALTERNATE_SUFFIX: Final = ".alt"
 
 
 class TransactionalProducer(BaseFactProducer):
-    """Records and offsets in Kafka transactions (``transactional.id`` in the config)."""
+    """Records and offsets in Kafka transactions (``transactional.id`` in the config).
+
+    Two clients take turns, one transaction each, with the configured
+    ``transactional.id`` and that id followed by :data:`ALTERNATE_SUFFIX`. Once a commit
+    returns, the broker's transaction coordinator still writes the commit's markers; until
+    it has, the same id's next transaction cannot add a partition (the coordinator answers
+    CONCURRENT_TRANSACTIONS, and librdkafka retries after a fixed 20 ms). The other id has
+    nothing left to complete, so the next transaction starts at once. Only one transaction
+    is ever open, and both ids fence older instances when the producer starts.
+    """
 
     def __init__(self, config: Mapping[str, str], policy: ErrorPolicy | None = None, *,
                  timeout_s: float = 30.0,
                  factory: Callable[[dict[str, Any]], Producer] = Producer) -> None:
         super().__init__(config, policy, timeout_s=timeout_s, factory=factory)
         self.in_transaction = False
+        first = self._config.get("transactional.id")
+        #: The clients' transactional ids, in turn (one when none is configured).
+        self.transactional_ids: tuple[str | None, ...] = (
+            (first, f"{first}{ALTERNATE_SUFFIX}") if first else (first,))
+        self._clients: list[Producer | None] = [None] * len(self.transactional_ids)
+        self._turn = 0
+
+    @property
+    def client(self) -> Producer:
+        """The client whose turn it is, created on first use."""
+        client = self._clients[self._turn]
+        if client is None:
+            config = {**self._config, "logger": CLIENT_LOG}
+            if self.transactional_ids[self._turn] is not None:
+                config["transactional.id"] = self.transactional_ids[self._turn]
+            client = self._clients[self._turn] = self._factory(config)
+        return client
 
     def start(self) -> None:
-        """Register the transactional.id: the broker aborts the open transaction of an
-        older instance with the same id and fences it out."""
-        self._policy.call("initialise transactions",
-                          lambda: self.client.init_transactions(self._timeout_s))
+        """Register the transactional ids: the broker aborts the open transactions of an
+        older instance with the same ids and fences it out."""
+        for turn in range(len(self._clients)):
+            self._turn = turn
+            self._policy.call("initialise transactions",
+                              lambda: self.client.init_transactions(self._timeout_s))
+        self._turn = 0
+
+    def serve(self) -> None:
+        for client in self._clients:
+            if client is not None:
+                client.poll(0)
+
+    def close(self) -> None:
+        for turn, client in enumerate(self._clients):
+            if client is not None:
+                self._clients[turn] = None
+                _close(client, self._timeout_s)
+
+    def _pass_turn(self) -> None:
+        self._turn = (self._turn + 1) % len(self._clients)
 
     def begin(self) -> None:
         self._policy.call("begin a transaction", self.client.begin_transaction)
@@ -148,6 +199,7 @@ class TransactionalProducer(BaseFactProducer):
         self._policy.call("commit the transaction",
                           lambda: self.client.commit_transaction(self._timeout_s))
         self.in_transaction = False
+        self._pass_turn()
 
     def abort(self) -> None:
         """Abort the open transaction, if any: none of its records becomes visible."""
@@ -155,6 +207,7 @@ class TransactionalProducer(BaseFactProducer):
             self._policy.call("abort the transaction",
                               lambda: self.client.abort_transaction(self._timeout_s))
             self.in_transaction = False
+            self._pass_turn()
 
 
 class AtLeastOnceProducer(BaseFactProducer):

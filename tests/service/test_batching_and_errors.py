@@ -4,6 +4,7 @@ health."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException
@@ -17,6 +18,7 @@ from cdc_facts.errors import (
 )
 from cdc_facts.kafka.deadletters import dead_letter_headers
 from cdc_facts.kafka.errors import ErrorPolicy
+from cdc_facts.kafka.producer import TransactionalProducer
 from cdc_facts.metrics import Health, ServiceMetrics
 from cdc_facts.service import BatchPolicy
 
@@ -220,3 +222,62 @@ def test_a_relayed_fatal_error_stops_the_consumer_and_names_the_instance_id() ->
         consumer.consume(10, 0)
     assert fatal.value.hint is not None and "give each instance its own --instance-id" in \
         fatal.value.hint
+
+
+class _TxnClient:
+    """A fake transactional client noting what it was asked, by its transactional id."""
+
+    def __init__(self, config: dict[str, Any], calls: list[tuple[str, str]]) -> None:
+        self.id = str(config.get("transactional.id"))
+        self.calls = calls
+
+    def __getattr__(self, name: str) -> Callable[..., int]:
+        def call(*_args: object, **_kwargs: object) -> int:
+            self.calls.append((self.id, name))
+            return 0
+        return call
+
+
+class _Group:
+    def group_metadata(self) -> object:
+        return object()
+
+
+def test_transactions_alternate_between_two_transactional_ids() -> None:
+    """The next transaction runs on the other id, whose coordinator state is not still
+    completing the last commit; both ids are initialised (fencing older instances)."""
+    calls: list[tuple[str, str]] = []
+    producer = TransactionalProducer(
+        {"transactional.id": "cdc-facts-grp-a"},
+        factory=lambda config: _TxnClient(config, calls))  # type: ignore[arg-type,return-value]
+    assert producer.transactional_ids == ("cdc-facts-grp-a", "cdc-facts-grp-a.alt")
+    producer.start()
+    for _ in range(2):
+        producer.begin()
+        producer.produce("facts", b"k", b"v")
+        producer.commit({("changes", 0): 1}, _Group())  # type: ignore[arg-type]
+    producer.begin()
+    producer.abort()
+    producer.begin()
+    producer.serve()
+    producer.close()
+    first, second = "cdc-facts-grp-a", "cdc-facts-grp-a.alt"
+    turns = [(who, what) for who, what in calls if what in (
+        "init_transactions", "begin_transaction", "commit_transaction", "abort_transaction")]
+    assert turns == [(first, "init_transactions"), (second, "init_transactions"),
+                     (first, "begin_transaction"), (first, "commit_transaction"),
+                     (second, "begin_transaction"), (second, "commit_transaction"),
+                     (first, "begin_transaction"), (first, "abort_transaction"),
+                     (second, "begin_transaction")]
+    assert {who for who, what in calls if what == "poll"} == {first, second}
+    assert {who for who, what in calls if what == "flush"} >= {first, second}  # closed
+
+
+def test_without_a_transactional_id_there_is_one_client() -> None:
+    calls: list[tuple[str, str]] = []
+    producer = TransactionalProducer(
+        {}, factory=lambda config: _TxnClient(config, calls))  # type: ignore[arg-type,return-value]
+    producer.begin()
+    producer.commit({}, _Group())  # type: ignore[arg-type]
+    producer.begin()
+    assert [who for who, what in calls if what == "begin_transaction"] == ["None", "None"]
