@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from cdc_facts.errors import ConfigError
+from cdc_facts.kafka.producer import ALTERNATE_SUFFIX
 from cdc_facts.settings import KafkaSettings, is_secret_key, load_settings
 
 BASE = {"CDC_FACTS__KAFKA__BOOTSTRAP_SERVERS": "env:9092",
@@ -30,6 +31,9 @@ def test_defaults_and_derived_names() -> None:
     assert settings.guarantee == "exactly-once"
     assert settings.transaction_timeout_ms == 11_000
     assert settings.transactional_id == f"env-group-{settings.instance_id}"
+    # the log names both ids the producer's clients use in turn
+    shown = str(settings.describe()["transactional_id"])
+    assert f"{settings.transactional_id}{ALTERNATE_SUFFIX}" in shown
     assert settings.origins["group_id"] == "CDC_FACTS__SERVICE__GROUP_ID"
     assert settings.origins["batch_size"] == "default"
 
