@@ -559,3 +559,46 @@ def test_damaged_values_with_a_schema_are_refused_or_decoded_alike(
         return
     if change is not None:
         assert same(change, cut(general, columns))
+
+
+KEY_SCHEMA_TEXT = b'{"type":"struct","optional":false,"fields":[{"type":"int32","optional":false,"field":"id"}]}'  # noqa: E501
+
+
+@pytest.mark.parametrize("key", [
+    b'{"schemX":' + KEY_SCHEMA_TEXT + b',"payload":{"id":7}}',  # JSON, but no schema+payload
+    b"@@@@@@@@@@" + KEY_SCHEMA_TEXT + b',"payload":{"id":7}}',  # not JSON at all
+    b'{"schema":' + KEY_SCHEMA_TEXT + b',"payload":}',  # no payload
+    b'{"schema":' + KEY_SCHEMA_TEXT + b',"payload":7}',  # a payload that is no object
+])
+def test_a_key_that_only_looks_like_one_with_a_known_schema_is_decoded_as_a_whole(
+    project_with_schema: Projector, key: bytes
+) -> None:
+    topic = "shop.public.schema_odd_keys"
+    value = with_schema(envelope("c", None, ORDER))
+    decode_change(value, b'{"schema":' + KEY_SCHEMA_TEXT + b',"payload":{"id":7}}',
+                  topic=topic)  # the topic's key schema is now known
+    change = project_with_schema(value, key, topic, 0, 1)
+    try:
+        general = decode_change(value, key, topic=topic, partition=0, offset=1)
+    except ChangeDecodeError:
+        assert change is None
+        return
+    assert change is None or same(change, cut(general, WITH_SCHEMA_COLUMNS))
+
+
+@pytest.mark.parametrize("row", [
+    {**ROW_SCHEMA, "name": "io.debezium.data.Json"},  # a row that is a logical type
+    {**ROW_SCHEMA, "fields": [*ROW_SCHEMA["fields"], ROW_SCHEMA["fields"][2]]},  # total twice
+])
+def test_rows_the_column_decoders_cannot_describe_are_left_to_the_general_decoder(
+    project_with_schema: Projector, row: dict[str, Any]
+) -> None:
+    schema = {**VALUE_SCHEMA, "fields": [{**row, "field": "before"}, {**row, "field": "after"},
+                                         *VALUE_SCHEMA["fields"][2:]]}
+    topic = "shop.public.schema_odd_rows"
+    value = with_schema(envelope("c", None, ORDER), schema)
+    try:
+        decode_change(value, None, topic=topic)  # remembers the schema, whatever it says
+    except ChangeDecodeError as exc:  # a named problem (a dead letter), never a crash
+        assert "after" in exc.message
+    assert project_with_schema(value, None, topic, 0, 1) is None

@@ -78,9 +78,9 @@ def known_schema(raw: bytes, stream: _Stream) -> tuple[_Schema, int] | None:
         return None
     text, schema = known
     start = len(text) + 21  # len('{"schema":') + len(',"payload":')
-    if text.__class__ is bytes and raw.startswith(text, 10) and raw.startswith(
-        b',"payload":', start - 11
-    ) and raw.endswith(b"}"):
+    if text.__class__ is bytes and raw.startswith(b'{"schema":') and raw.startswith(
+        text, 10
+    ) and raw.startswith(b',"payload":', start - 11) and raw.endswith(b"}"):
         return schema, start
     return None
 

@@ -131,8 +131,8 @@ def _plain_key(key: object, topic: str) -> bytes | None:
         return None
     assert isinstance(key, bytes)
     found = known_schema(key, ("key", topic))
-    if found is None or found[0].decode is not None:
-        return None
+    if found is None or found[0].decode is not None or found[1] >= len(key) - 1:
+        return None  # logical types to decode, or no payload: decode_change decides
     return key[found[1]:-1]
 
 

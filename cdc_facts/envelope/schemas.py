@@ -88,6 +88,12 @@ def _decode_field(decoder: Decoder, value: object, name: str) -> None:
             f"cannot decode `{name}.{exc.path}`: {exc.reason}",
             hint="the value does not match the schema the record carries",
         ) from exc
+    except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as exc:
+        # a whole row or key described as a logical type (a hand-made schema)
+        raise ChangeDecodeError(
+            f"cannot decode `{name}`: {exc} (value {_short(value)})",
+            hint="the value does not match the schema the record carries",
+        ) from exc
 
 
 #: Compiled schemas with their text, by ``(length, tail)`` of the text; and by stream
@@ -101,17 +107,24 @@ def _compile_text(text: bytes | str) -> _Schema:
         raise ValueError(f"the schema is a JSON {_json_type(document)}, not an object")
     try:
         fields = {f["field"]: compile_schema(f) for f in document.get("fields") or ()}
-        columns = {f["field"]: _column_decoders(f) for f in document.get("fields") or ()
-                   if f["field"] in ("before", "after") and f.get("type") == "struct"}
+        columns = {f["field"]: decoders for f in document.get("fields") or ()
+                   if f["field"] in ("before", "after")
+                   and (decoders := _column_decoders(f)) is not None}
         return _Schema(compile_schema(document), fields, columns)
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"malformed schema ({type(exc).__name__}: {exc})") from exc
 
 
-def _column_decoders(struct: dict[str, Any]) -> dict[str, Decoder]:
-    """The decoder of each field of a struct schema that needs one."""
-    return {f["field"]: decoder for f in struct.get("fields") or ()
-            if (decoder := compile_schema(f)) is not None}
+def _column_decoders(struct: dict[str, Any]) -> dict[str, Decoder] | None:
+    """The decoder of each field of a plain struct schema that needs one; None for
+    anything else (a logical type, a field named twice): only the whole row's decoder
+    decodes those."""
+    if struct.get("type") != "struct" or struct.get("name") in _LOGICAL_TYPES:
+        return None
+    fields = struct.get("fields") or ()
+    if len({f["field"] for f in fields}) != len(fields):
+        return None
+    return {f["field"]: decoder for f in fields if (decoder := compile_schema(f)) is not None}
 
 
 def compile_schema(schema: dict[str, Any]) -> Decoder | None:
