@@ -130,8 +130,10 @@ class ServiceSettings:
             for name in _FIELDS if name != "bootstrap_servers"
         }
         shown["mappings"] = [str(path) for path in self.mappings]
-        # the producer's two clients take turns (cdc_facts.kafka.producer.ALTERNATE_SUFFIX)
-        shown["transactional_id"] = f"{self.transactional_id} and {self.transactional_id}.alt"
+        if self.guarantee == "exactly-once":
+            # the producer's two clients take turns (cdc_facts.kafka.producer.ALTERNATE_SUFFIX)
+            shown["transactional_id"] = (f"{self.transactional_id} and "
+                                         f"{self.transactional_id}.alt")
         shown["kafka"] = self.kafka.masked()
         return shown
 

@@ -73,7 +73,9 @@ _HINTS: Final = {
     "INVALID_PRODUCER_EPOCH": "a newer instance with the same transactional.id took over",
     "FENCED_INSTANCE_ID": _SAME_INSTANCE_ID,
     "TRANSACTIONAL_ID_AUTHORIZATION_FAILED": "grant the service's principal WRITE and "
-                                             "DESCRIBE on its transactional.id",
+                                             "DESCRIBE on its transactional ids, "
+                                             "<group>-<instance id> and the same with .alt "
+                                             "(a PREFIXED ACL on the first covers both)",
     "GROUP_AUTHORIZATION_FAILED": "grant the service's principal READ on its consumer group",
     "TOPIC_AUTHORIZATION_FAILED": "grant the service's principal access to the topics",
     "_TRANSPORT": "is the broker running? check --bootstrap-servers",
