@@ -48,8 +48,8 @@ log = logging.getLogger("cdc_facts.run")
               help="Commit a transaction at least this often [default: 1000].")
 @click.option("--batch-size", type=int, help="Most records per transaction [default: 1000].")
 @click.option("--transaction-linger-ms", type=int,
-              help="Begin a transaction at the earliest this long after the last commit "
-              "(lower p99 latency at moderate rates) [default: 0].")
+              help="Begin a transaction at the earliest this long after the last commit; "
+              "what arrives meanwhile joins it (fewer, larger transactions) [default: 0].")
 @click.option("--dead-letter-topic", help="[default: <group>.dead-letter]")
 @click.option("--metrics-port", type=int,
               help="Port of /metrics, /healthz and /readyz (0: any free port) [default: 9464].")
