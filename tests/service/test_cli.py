@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
-from tests.service.helpers import REPO, ServiceProcess, create_topics, orders_mapping, unique
+from tests.service.helpers import (
+    REPO,
+    ServiceProcess,
+    create_topics,
+    orders_mapping,
+    read_until,
+    unique,
+)
 
 BAD_MAPPING = """\
 domain: sales
@@ -119,6 +126,43 @@ def test_an_instance_fenced_by_a_newer_one_with_its_id_stops_with_a_clear_messag
     text = " ".join(old.log.read_text().split())
     assert "KafkaFatalError" in text and "fenced" in text.lower()
     assert "give each instance its own --instance-id" in text
+
+
+def test_a_zombie_whose_turn_is_on_the_second_transactional_id_is_fenced_too(
+    tmp_path: Path, kafka_bootstrap: str
+) -> None:
+    """The producer alternates two transactional ids. An instance that has committed one
+    transaction runs its next on `<group>-<id>.alt`; a newer instance with its id fences
+    that one too, and the older one stops at that next transaction."""
+    connector, group, facts = unique("fence2"), unique("grp"), unique("facts")
+    topic = f"{connector}.public.orders"
+    create_topics(kafka_bootstrap, [topic], 2)
+    mappings = orders_mapping(tmp_path / "m", connector, "orders", facts)
+    old, new = (ServiceProcess(mappings, group, kafka_bootstrap, "same", tmp_path / f"{n}.log",
+                               "--no-static-membership")
+                for n in ("old", "new"))
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    try:
+        old.start().wait_ready()
+        producer.produce(topic, _order(connector, 1), b'{"id": 1}', partition=0)
+        producer.flush(10)
+        read_until(kafka_bootstrap, facts, 1)  # one transaction committed: .alt is next
+        new.start().wait_ready()  # both ids registered again: the old instance is fenced
+        _wait_until_assigned(old, 1)
+        for partition in (0, 1):
+            producer.produce(topic, _order(connector, partition + 2),
+                             b'{"id": %d}' % (partition + 2), partition=partition)
+        producer.flush(10)
+        assert old.process is not None
+        assert old.process.wait(60) == 1
+        assert new.terminate() == 0
+    finally:
+        old.ensure_stopped()
+        new.ensure_stopped()
+    text = " ".join(old.log.read_text().split())
+    assert "KafkaFatalError" in text and "fenced" in text.lower()
+    facts_read = read_until(kafka_bootstrap, facts, 3)
+    assert sorted(f["value"]["subject"] for f in facts_read) == ["1", "2", "3"]
 
 
 def _wait_until_assigned(translator: ServiceProcess, count: int) -> None:
