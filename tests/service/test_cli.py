@@ -115,17 +115,14 @@ def test_an_instance_fenced_by_a_newer_one_with_its_id_stops_with_a_clear_messag
                              b'{"id": %d}' % (partition + 1),
                              partition=partition)
         producer.flush(10)
-        assert old.process is not None
-        assert old.process.wait(60) == 1
+        _wait_fenced(old)
         new.wait_ready()
         _wait_until_assigned(new, 2)
         assert new.terminate() == 0
     finally:
         old.ensure_stopped()
         new.ensure_stopped()
-    text = " ".join(old.log.read_text().split())
-    assert "KafkaFatalError" in text and "fenced" in text.lower()
-    assert "give each instance its own --instance-id" in text
+    assert "give each instance its own --instance-id" in _fenced_log(old)
 
 
 def test_a_zombie_whose_turn_is_on_the_second_transactional_id_is_fenced_too(
@@ -153,16 +150,27 @@ def test_a_zombie_whose_turn_is_on_the_second_transactional_id_is_fenced_too(
             producer.produce(topic, _order(connector, partition + 2),
                              b'{"id": %d}' % (partition + 2), partition=partition)
         producer.flush(10)
-        assert old.process is not None
-        assert old.process.wait(60) == 1
+        _wait_fenced(old)
         assert new.terminate() == 0
     finally:
         old.ensure_stopped()
         new.ensure_stopped()
-    text = " ".join(old.log.read_text().split())
-    assert "KafkaFatalError" in text and "fenced" in text.lower()
+    _fenced_log(old)
     facts_read = read_until(kafka_bootstrap, facts, 3)
     assert sorted(f["value"]["subject"] for f in facts_read) == ["1", "2", "3"]
+
+
+def _wait_fenced(translator: ServiceProcess) -> None:
+    """It exits with 1 (a fatal error) within a minute."""
+    assert translator.process is not None
+    assert translator.process.wait(60) == 1
+
+
+def _fenced_log(translator: ServiceProcess) -> str:
+    """Its log, which must say it was fenced."""
+    text = " ".join(translator.log.read_text().split())
+    assert "KafkaFatalError" in text and "fenced" in text.lower()
+    return text
 
 
 def _wait_until_assigned(translator: ServiceProcess, count: int) -> None:
