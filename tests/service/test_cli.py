@@ -151,12 +151,13 @@ def test_a_zombie_whose_turn_is_on_the_second_transactional_id_is_fenced_too(
                              b'{"id": %d}' % (partition + 2), partition=partition)
         producer.flush(10)
         _wait_fenced(old)
+        _wait_until_assigned(new, 2)  # the newer one takes the older one's partition over
+        facts_read = read_until(kafka_bootstrap, facts, 3)
         assert new.terminate() == 0
     finally:
         old.ensure_stopped()
         new.ensure_stopped()
     _fenced_log(old)
-    facts_read = read_until(kafka_bootstrap, facts, 3)
     assert sorted(f["value"]["subject"] for f in facts_read) == ["1", "2", "3"]
 
 
