@@ -177,6 +177,16 @@ def _text(value: object) -> object:
     return str(value).strip()
 
 
+def _instance_id(value: object) -> object:
+    text = str(_text(value))
+    if text.endswith(".alt"):
+        raise ValueError(
+            f"{text!r} ends with `.alt`, which the producer adds for its second "
+            f"transactional id: instances {text[:-4]!r} and {text!r} would share one. "
+            "Choose an id without that ending")
+    return text
+
+
 def _choice(*choices: str) -> Callable[[object], object]:
     def parse(value: object) -> object:
         text = str(value).strip().lower()
@@ -217,7 +227,7 @@ _FIELDS: Final[dict[str, _Field]] = {
     "group_id": _Field(_text, "the consumer group id", option="--group"),
     "bootstrap_servers": _Field(_text, "the Kafka bootstrap servers",
                                 option="--bootstrap-servers"),
-    "instance_id": _Field(_text, "the instance id", option="--instance-id"),
+    "instance_id": _Field(_instance_id, "the instance id", option="--instance-id"),
     "commit_interval_ms": _Field(_int(1), "the commit interval", 1000, "--commit-interval-ms"),
     "batch_size": _Field(_int(1), "the batch size", 1000, "--batch-size"),
     "transaction_linger_ms": _Field(_int(0), "the pause between transactions", 0,

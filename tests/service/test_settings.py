@@ -202,3 +202,14 @@ def test_the_run_command_passes_the_static_membership_flag_through() -> None:
                            (["--static-membership"], True)):
         context = run.make_context("run", args)
         assert context.params["static_membership"] is expected
+
+
+def test_an_instance_id_ending_like_the_second_transactional_id_is_refused() -> None:
+    """`x.alt` would share its main transactional id with the second one of instance `x`."""
+    with pytest.raises(ConfigError) as wrong:
+        load_settings({"mappings": ("m",), "group_id": "g", "bootstrap_servers": "k",
+                       "instance_id": "pod-1.alt"}, environ={})
+    assert "`instance_id`" in wrong.value.message and "'pod-1'" in wrong.value.message
+    ok = load_settings({"mappings": ("m",), "group_id": "g", "bootstrap_servers": "k",
+                        "instance_id": "pod-1.alternate"}, environ={})
+    assert ok.instance_id == "pod-1.alternate"
