@@ -45,6 +45,10 @@ LogFormat = Literal["text", "json"]
 #: Kafka client settings that hold secrets although their names do not say so.
 _SECRET_KAFKA_KEYS: Final = frozenset({"ssl.key.pem", "ssl.keystore.location.password"})
 
+#: What the fact producer's second client adds to the ``transactional.id``: the two take
+#: turns, one transaction each (:class:`cdc_facts.kafka.TransactionalProducer`).
+ALTERNATE_SUFFIX: Final = ".alt"
+
 #: Kafka client settings the service sets itself; a user value would break its guarantees.
 _OWNED_KAFKA_KEYS: Final = {
     "group.id": "use --group (or service.group_id)",
@@ -130,10 +134,9 @@ class ServiceSettings:
             for name in _FIELDS if name != "bootstrap_servers"
         }
         shown["mappings"] = [str(path) for path in self.mappings]
-        if self.guarantee == "exactly-once":
-            # the producer's two clients take turns (cdc_facts.kafka.producer.ALTERNATE_SUFFIX)
+        if self.guarantee == "exactly-once":  # the producer's two clients take turns
             shown["transactional_id"] = (f"{self.transactional_id} and "
-                                         f"{self.transactional_id}.alt")
+                                         f"{self.transactional_id}{ALTERNATE_SUFFIX}")
         shown["kafka"] = self.kafka.masked()
         return shown
 
@@ -179,11 +182,11 @@ def _text(value: object) -> object:
 
 def _instance_id(value: object) -> object:
     text = str(_text(value))
-    if text.endswith(".alt"):
+    if text.endswith(ALTERNATE_SUFFIX):
         raise ValueError(
-            f"{text!r} ends with `.alt`, which the producer adds for its second "
-            f"transactional id: instances {text[:-4]!r} and {text!r} would share one. "
-            "Choose an id without that ending")
+            f"{text!r} ends with `{ALTERNATE_SUFFIX}`, which the producer adds for its second "
+            f"transactional id: instances {text.removesuffix(ALTERNATE_SUFFIX)!r} and "
+            f"{text!r} would share one. Choose an id without that ending")
     return text
 
 

@@ -82,9 +82,10 @@ class Translator:
             column for table in self._tables.values() for plan in table.rules
             for column in (*plan.before_columns, *plan.after_columns)
         )
-        self._project = change_projector(self.read_columns, self.envelope_settings)
-        self._project_schema = (None if self._project is None
-                                else schema_change_projector(self._project, self.read_columns))
+        plain = change_projector(self.read_columns, self.envelope_settings)
+        #: Decoders of schemaless values and of values with a schema (None: not compiled).
+        self._projectors = None if plain is None else (
+            plain, schema_change_projector(plain, self.read_columns))
 
     def tables(self) -> set[tuple[str, str]]:
         """Every ``(connector, table)`` this translator has mappings for."""
@@ -131,13 +132,13 @@ class Translator:
         Raises:
             ChangeDecodeError: the record is not a Debezium change.
         """
-        project = self._project
-        if project is not None and value.__class__ is bytes and (
+        projectors = self._projectors
+        if projectors is not None and value.__class__ is bytes and (
             topic is None or not topic.startswith(HEARTBEAT_TOPIC_PREFIX)
         ):
             assert isinstance(value, bytes)
-            if value.startswith(b'{"schema":'):
-                project = self._project_schema or project
+            plain, with_schema = projectors
+            project = with_schema if value.startswith(b'{"schema":') else plain
             change = project(value, key, topic, partition, offset)
             if change is not None:
                 return change

@@ -155,8 +155,8 @@ def test_records_as_bytes_make_the_same_facts_with_only_the_read_columns(case: s
         records.append(document if wrapped else {"value": document})
     projecting = Translator(load_mappings([CASES / case]))
     general = Translator(load_mappings([CASES / case]))
-    general._project = None
-    assert projecting._project is not None
+    general._projectors = None
+    assert projecting._projectors is not None
     assert _outcomes(projecting, records) == _outcomes(general, records)
 
 

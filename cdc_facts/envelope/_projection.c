@@ -404,6 +404,16 @@ static int number(Scan *s, int keep, PyObject **out) {
 
 static int value(Scan *s, int keep, PyObject **out);
 
+/* After an object member or an array item: 1 when a ',' announces another, 0 when `close`
+ * ends the container (both consumed), -1 for anything else. */
+static int next_item(Scan *s, char close) {
+    skip_ws(s);
+    if (s->p >= s->end) return -1;
+    if (*s->p == ',') { s->p++; return 1; }
+    if (*s->p == close) { s->p++; return 0; }
+    return -1;
+}
+
 /* A dict sized for `size` members: rows and the source block grow no further. */
 static inline PyObject *new_dict(Py_ssize_t size) {
 #if PY_VERSION_HEX < 0x030D0000
@@ -464,11 +474,9 @@ static int object(Scan *s, int keep, PyObject *columns, Py_ssize_t size, PyObjec
             if (rc < 0) { Py_DECREF(key); goto fail; }
         }
         Py_XDECREF(key);
-        skip_ws(s);
-        if (s->p >= s->end) goto fail;
-        if (*s->p == ',') { s->p++; continue; }
-        if (*s->p == '}') { s->p++; break; }
-        goto fail;
+        int more = next_item(s, '}');
+        if (more < 0) goto fail;
+        if (!more) break;
     }
     if (keep) *out = dict;
     return 0;
@@ -495,11 +503,9 @@ static int array(Scan *s, int keep, PyObject **out) {
             Py_DECREF(item);
             if (rc < 0) goto fail;
         }
-        skip_ws(s);
-        if (s->p >= s->end) goto fail;
-        if (*s->p == ',') { s->p++; continue; }
-        if (*s->p == ']') { s->p++; break; }
-        goto fail;
+        int more = next_item(s, ']');
+        if (more < 0) goto fail;
+        if (!more) break;
     }
     if (keep) *out = list;
     return 0;

@@ -33,10 +33,10 @@ from collections.abc import Callable
 from typing import Any, Final, TypeAlias
 
 from cdc_facts.changes import OPS, Change
-from cdc_facts.envelope.documents import known_schema
+from cdc_facts.envelope.documents import _SCHEMA_CACHE_LIMIT, known_schema
 from cdc_facts.envelope.placeholders import _Placeholders
 from cdc_facts.envelope.records import DEFAULT_SETTINGS, EnvelopeSettings, _key
-from cdc_facts.envelope.schemas import ColumnDecoders, _Schema
+from cdc_facts.envelope.schemas import DECODE_ERRORS, ColumnDecoders, _Schema
 from cdc_facts.errors import ChangeDecodeError
 from cdc_facts.types import UNKNOWN
 
@@ -75,8 +75,7 @@ def compiled() -> bool:
 
 
 #: What a value's or key's decoders raise when a value does not match its schema.
-_MISMATCH: Final = (ChangeDecodeError, ValueError, TypeError, KeyError, AttributeError,
-                    ArithmeticError)
+_MISMATCH: Final = (ChangeDecodeError, *DECODE_ERRORS)
 
 
 def schema_change_projector(project: Projector, columns: frozenset[str]) -> Projector:
@@ -95,7 +94,7 @@ def schema_change_projector(project: Projector, columns: frozenset[str]) -> Proj
     def decoders(schema: _Schema) -> ColumnDecoders | None:
         entry = plans.get(id(schema))
         if entry is None or entry[0] is not schema:
-            if len(plans) >= _PLAN_CACHE_LIMIT:
+            if len(plans) >= _SCHEMA_CACHE_LIMIT:  # as many as the schema cache holds
                 plans.clear()
             entry = plans[id(schema)] = (schema, schema.for_columns(columns))
         return entry[1]
@@ -134,7 +133,3 @@ def _plain_key(key: object, topic: str) -> bytes | None:
     if found is None or found[0].decode is not None or found[1] >= len(key) - 1:
         return None  # logical types to decode, or no payload: decode_change decides
     return key[found[1]:-1]
-
-
-#: Schemas remembered by a projector (as many as the envelope's schema cache holds).
-_PLAN_CACHE_LIMIT: Final = 4096

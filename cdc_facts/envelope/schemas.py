@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from cdc_facts.envelope.logical_types import _LOGICAL_TYPES, _PRIMITIVES, Decoder
 from cdc_facts.envelope.parsing import _json_type, _loads
 from cdc_facts.errors import ChangeDecodeError
 from cdc_facts.types import UNKNOWN, Row
+
+#: What a value's decoder raises when the value does not match its schema.
+DECODE_ERRORS: Final = (ValueError, TypeError, KeyError, AttributeError, ArithmeticError)
 
 
 class _FieldError(ValueError):
@@ -88,7 +91,7 @@ def _decode_field(decoder: Decoder, value: object, name: str) -> None:
             f"cannot decode `{name}.{exc.path}`: {exc.reason}",
             hint="the value does not match the schema the record carries",
         ) from exc
-    except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as exc:
+    except DECODE_ERRORS as exc:
         # a whole row or key described as a logical type (a hand-made schema)
         raise ChangeDecodeError(
             f"cannot decode `{name}`: {exc} (value {_short(value)})",
@@ -168,7 +171,7 @@ def _struct_decoder(schema: dict[str, Any]) -> Decoder | None:
                     row[name] = decoder(value)
                 except _FieldError as exc:
                     raise _FieldError(f"{name}.{exc.path}", exc.reason) from exc
-                except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as exc:
+                except DECODE_ERRORS as exc:
                     raise _FieldError(name, f"{exc} (value {_short(value)})") from exc
         return row
 

@@ -25,6 +25,7 @@ from cdc_facts.errors import (
     KafkaUnavailableError,
     TransactionAbortedError,
 )
+from cdc_facts.settings import ALTERNATE_SUFFIX
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,8 @@ _HINTS: Final = {
     "FENCED_INSTANCE_ID": _SAME_INSTANCE_ID,
     "TRANSACTIONAL_ID_AUTHORIZATION_FAILED": "grant the service's principal WRITE and "
                                              "DESCRIBE on its transactional ids, "
-                                             "<group>-<instance id> and the same with .alt "
+                                             "<group>-<instance id> and the same with "
+                                             f"{ALTERNATE_SUFFIX} "
                                              "(a PREFIXED ACL on the first covers both)",
     "GROUP_AUTHORIZATION_FAILED": "grant the service's principal READ on its consumer group",
     "TOPIC_AUTHORIZATION_FAILED": "grant the service's principal access to the topics",

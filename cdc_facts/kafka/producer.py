@@ -22,6 +22,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer, Topic
 from cdc_facts.errors import KafkaUnavailableError
 from cdc_facts.kafka.consumer import ChangeConsumer, Partition
 from cdc_facts.kafka.errors import CLIENT_LOG, Action, ErrorPolicy
+from cdc_facts.settings import ALTERNATE_SUFFIX
 
 log = logging.getLogger(__name__)
 
@@ -111,15 +112,11 @@ def _close(client: Producer, timeout_s: float) -> None:
         log.warning("%d records were still queued when the producer closed", left)
 
 
-#: What the second client's ``transactional.id`` adds to the configured one.
-ALTERNATE_SUFFIX: Final = ".alt"
-
-
 class TransactionalProducer(BaseFactProducer):
     """Records and offsets in Kafka transactions (``transactional.id`` in the config).
 
-    Two clients take turns, one transaction each, with the configured
-    ``transactional.id`` and that id followed by :data:`ALTERNATE_SUFFIX`. Once a commit
+    Two clients take turns, one transaction each, with the configured ``transactional.id``
+    and that id followed by :data:`~cdc_facts.settings.ALTERNATE_SUFFIX`. Once a commit
     returns, the broker's transaction coordinator still writes the commit's markers; until
     it has, the same id's next transaction cannot add a partition (the coordinator answers
     CONCURRENT_TRANSACTIONS, and librdkafka retries after a fixed 20 ms). The other id has
