@@ -90,14 +90,19 @@ class Change:
 
     @property
     def position(self) -> str:
-        """The source position that identifies this change within its connector.
+        """The source position of this change within its connector.
 
-        PostgreSQL: ``lsn:<lsn>`` (every WAL record has its own LSN). MySQL/MariaDB with
-        GTIDs: ``gtid:<gtid>:<n>``, where ``n`` is the event's order inside its transaction
-        (Debezium's ``transaction.total_order``; without transaction metadata, the binlog
-        ``pos`` and ``row``): a GTID names a whole transaction, which may change many rows.
-        Without GTIDs: ``binlog:<file>:<pos>:<row>``. Snapshot reads share one position, so
-        for them the record key is appended.
+        PostgreSQL: ``lsn:<lsn>``. MySQL/MariaDB with GTIDs: ``gtid:<gtid>:<n>``, where
+        ``n`` is the event's order inside its transaction (Debezium's
+        ``transaction.total_order``; without transaction metadata, the binlog ``pos`` and
+        ``row``): a GTID names a whole transaction, which may change many rows. Without
+        GTIDs: ``binlog:<file>:<pos>:<row>``. Snapshot reads share one position, so for
+        them the record key is appended.
+
+        A position may still be shared by several changes: PostgreSQL writes the rows of a
+        ``COPY`` in one WAL record, and an update of a row's primary key becomes a delete
+        and a create at one place (in PostgreSQL and MySQL alike). :attr:`row_position`
+        tells them apart.
         """
         src = self.source
         if src.get("lsn") is not None:
@@ -109,8 +114,28 @@ class Change:
         else:
             base = f"binlog:{src.get('file')}:{src.get('pos')}:{src.get('row', 0)}"
         if self.op == "r":
-            return f"{base}:{_key_text(self.key)}"
+            return f"{base}:{key_text(self.key)}"
         return base
+
+    @property
+    def row_position(self) -> str:
+        """:attr:`position` with the row's key: what names this change among all the
+        changes of its connector, and so what a fact id is made of.
+
+        >>> Change(op="c", before=None, after={"id": 2}, key={"id": 2},
+        ...        source={"lsn": 5000}).row_position
+        'lsn:5000:id=2'
+        """
+        return with_key(self.position, self)
+
+
+def with_key(position: str, change: Change) -> str:
+    """``position`` with the key of ``change`` appended, unless it holds it already (a
+    snapshot read's) or the change has none (a table without a primary key)."""
+    key = change.key
+    if not key or change.op == "r":
+        return position
+    return f"{position}:{key_text(key)}"
 
 
 def _slot_setter(name: str) -> Callable[[Change, Any], None]:
@@ -130,7 +155,15 @@ _set_partition: Final = _slot_setter("partition")
 _set_offset: Final = _slot_setter("offset")
 
 
-def _key_text(key: Row | None) -> str:
+def key_text(key: Row | None) -> str:
+    """A record key as text: ``name=value`` pairs in name order, joined by commas.
+
+    >>> key_text({"order_id": 7, "line": 2})
+    'line=2,order_id=7'
+    """
     if not key:
         return ""
+    if len(key) == 1:  # most keys: one column, on the hot path of every fact id
+        for name, value in key.items():
+            return f"{name}={value}"
     return ",".join(f"{name}={key[name]}" for name in sorted(key))

@@ -19,7 +19,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from cdc_facts.changes import Change
+from cdc_facts.changes import Change, with_key
 from cdc_facts.contracts import Converter, FactContract, Never, converter
 from cdc_facts.errors import (
     ContractViolationError,
@@ -151,8 +151,9 @@ class RulePlan:
         lsn = source.get("lsn")
         position = f"lsn:{lsn}" if lsn is not None and change.op != "r" else change.position
         fact = Fact(
-            self.fact_id(position), self.fact_type, self.source, subject, self._time(change),
-            data, self.topic, self.fact_type, self._provenance(change, position), None,
+            self.fact_id(with_key(position, change)), self.fact_type, self.source, subject,
+            self._time(change), data, self.topic, self.fact_type,
+            self._provenance(change, position), None,
         )
         if not kept:
             self.check(fact)  # raises, naming every way the fact breaks the contract

@@ -79,7 +79,8 @@ def test_a_transition_makes_one_fact(tmp_path: Path) -> None:
     assert fact.source == "/cdc-facts/legacy-shop/public.orders"
     assert fact.time == datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
     assert fact.data == {"order_id": 7, "old_status": "paid", "total": Decimal("12.50")}
-    assert fact.id == fact_id("legacy-shop", "public.orders", "lsn:42", "sales.OrderShipped", 1)
+    assert fact.id == fact_id("legacy-shop", "public.orders", "lsn:42:id=7", "sales.OrderShipped",
+                              1)
     assert fact.extensions == {"cdcop": "u", "cdcposition": "lsn:42",
                                "cdcrule": "sales.OrderShipped.v1", "cdctxid": TXID}
 
@@ -226,6 +227,43 @@ def test_snapshot_fact_ids_differ_per_row(tmp_path: Path) -> None:
     two = Change(op="r", before=None, after={**SHIPPED_ROW, "id": 8}, source=one.source,
                  key={"id": 8})
     assert t.translate(one)[0].id != t.translate(two)[0].id
+
+
+ROW_CHANGED = """\
+  - name: OrderRowChanged
+    version: 1
+    when: op IN ('c', 'd')
+    key: row.id
+"""
+
+
+@pytest.mark.parametrize("source", [
+    {"lsn": 5000},  # PostgreSQL: a COPY's rows, or a key update's delete and create
+    {"lsn": None, "file": "binlog.000003", "pos": 4410, "row": 0},  # MySQL: a key update
+    {"lsn": None, "gtid": "3e11fa47-71ca-11e1-9e33-c80aa9429562:23", "pos": 4410, "row": 0},
+])
+def test_changes_of_different_rows_at_one_source_position_get_different_fact_ids(
+        tmp_path: Path, source: dict[str, object]) -> None:
+    t = translator(tmp_path, ROW_CHANGED)
+    at_one_place = [
+        Change(op="d", before={"id": 1}, after=None, source={**change("d", None, None).source,
+               **source}, key={"id": 1}),
+        Change(op="c", before=None, after={"id": 2}, source={**change("c", None, None).source,
+               **source}, key={"id": 2}),
+        Change(op="c", before=None, after={"id": 3}, source={**change("c", None, None).source,
+               **source}, key={"id": 3}),
+    ]
+    facts = [t.translate(c)[0] for c in at_one_place]
+    assert len({f.id for f in facts}) == 3
+    assert len({f.extensions["cdcposition"] for f in facts}) == 1  # the source position
+    assert [t.translate(c)[0].id for c in at_one_place] == [f.id for f in facts]  # a replay
+
+
+def test_a_fact_id_names_the_position_the_row_the_rule_and_its_version(tmp_path: Path) -> None:
+    t = translator(tmp_path, ROW_CHANGED)
+    (fact,) = t.translate(change("c", None, {"id": 7}))
+    assert fact.id == fact_id("legacy-shop", "public.orders", "lsn:42:id=7",
+                              "sales.OrderRowChanged", 1)
 
 
 def test_truncate_reaches_only_rules_that_ask_for_it(tmp_path: Path) -> None:
