@@ -253,6 +253,13 @@ class KafkaFatalError(TerminalError):
         self.code = code
 
 
+class StopRequested(CdcFactsError):
+    """The service was asked to stop (SIGTERM, SIGINT) while a step was still waiting for
+    Kafka, before it had read anything: it gives up the step and stops cleanly."""
+
+    exit_code = 0
+
+
 class TransactionAbortedError(KafkaUnavailableError):
     """The open Kafka transaction failed and was (or must be) aborted; the records it held
     are read and processed again. ``code`` is the client's error name."""

@@ -20,6 +20,7 @@ it aborted.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -30,7 +31,7 @@ from typing import Any, Final
 from confluent_kafka import Message
 
 from cdc_facts.changes import Change
-from cdc_facts.errors import CdcFactsError, RecordError, TransientError
+from cdc_facts.errors import CdcFactsError, RecordError, StopRequested, TransientError
 from cdc_facts.facts import encode_fact, fact_headers
 from cdc_facts.kafka import (
     AtLeastOnceProducer,
@@ -59,6 +60,12 @@ CONSUME_CHUNK: Final = 500
 
 #: How long a poll waits for the first record of a batch.
 IDLE_WAIT_S: Final = 0.5
+
+#: How long one admin request may wait while the service starts. A request that times out
+#: is retried (up to the error policy's retry timeout), and between two requests the
+#: service sees whether it was asked to stop: SIGTERM while the broker is unreachable
+#: stops it within seconds, not after the whole retry timeout.
+START_CALL_TIMEOUT_S: Final = 5.0
 
 
 @dataclass(frozen=True)
@@ -144,9 +151,11 @@ class Service:
         self.batching = BatchPolicy(settings.batch_size, settings.commit_interval_ms / 1000)
         self._linger_s = settings.transaction_linger_ms / 1000
         self._committed_at = 0.0  # time.monotonic() of the last commit
-        policy = policy or ErrorPolicy()
+        self._stop: threading.Event | None = None  # run's, while it starts
+        # while starting, a stop request ends the retries of a client call
+        policy = dataclasses.replace(policy or ErrorPolicy(), stopped=self._stopping)
         timeout_s = settings.transaction_timeout_ms / 1000 + 30
-        self._admin = TopicAdmin(settings.kafka.config(), policy)
+        self._admin = TopicAdmin(settings.kafka.config(), policy, timeout_s=START_CALL_TIMEOUT_S)
         self._consumer = ChangeConsumer(consumer_config(settings), policy)
         self._producer = producer or _producer(settings, policy)
         self._store = PositionStore(settings.kafka.config(), settings.positions_topic,
@@ -184,12 +193,20 @@ class Service:
 
         Only a stop through ``stop`` commits the open transaction; when anything else
         ends the loop (an error, a bug), the transaction is aborted, so that a record
-        whose handling failed half-way is never committed.
+        whose handling failed half-way is never committed. A stop while the service still
+        starts (waiting for an unreachable broker, say) ends it at once: it has read
+        nothing, so there is nothing to commit.
         """
         try:
-            self.start()
+            self._stop = stop
+            try:
+                self.start()
+            finally:
+                self._stop = None
             while not stop.is_set():
                 self.step()
+        except StopRequested as exc:
+            log.info("%s", exc)
         except BaseException:
             self._failed = True  # whatever stopped the loop, the open batch is aborted
             raise
@@ -228,6 +245,11 @@ class Service:
             if exc is self._assign_error:
                 raise  # partitions were assigned but could not be taken over: start again
             self._abort(exc)
+
+    def _stopping(self) -> bool:
+        """Whether a stop was asked for while the service starts."""
+        stop = self._stop
+        return stop is not None and stop.is_set()
 
     def _linger(self) -> None:
         """Wait out ``transaction_linger_ms`` since the last commit before a new transaction

@@ -23,6 +23,7 @@ from cdc_facts.errors import (
     CdcFactsError,
     KafkaFatalError,
     KafkaUnavailableError,
+    StopRequested,
     TransactionAbortedError,
 )
 from cdc_facts.settings import ALTERNATE_SUFFIX
@@ -100,6 +101,8 @@ class ErrorPolicy:
         max_backoff_s: the longest pause.
         retry_timeout_s: how long a call keeps being retried before
             :class:`~cdc_facts.errors.KafkaUnavailableError` is raised.
+        stopped: whether a stop was asked for: then a failed call is not retried, and
+            :class:`~cdc_facts.errors.StopRequested` is raised instead.
     """
 
     initial_backoff_s: float = 0.1
@@ -107,6 +110,7 @@ class ErrorPolicy:
     retry_timeout_s: float = 60.0
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    stopped: Callable[[], bool] = field(default=lambda: False, repr=False)
 
     def action(self, error: KafkaError) -> Action:
         """What to do about ``error``: retry the call, abort the transaction, or stop."""
@@ -129,6 +133,7 @@ class ErrorPolicy:
             TransactionAbortedError: the open transaction must be aborted.
             KafkaUnavailableError: the call still failed when the retry timeout passed.
             KafkaFatalError: the error is fatal, or neither retriable nor abortable.
+            StopRequested: the call failed in a way worth retrying, but a stop was asked for.
         """
         deadline = self.clock() + self.retry_timeout_s
         backoff = self.initial_backoff_s
@@ -140,6 +145,8 @@ class ErrorPolicy:
                 action = "fatal" if error is None else self.action(error)
                 if action != "retry" or self.clock() + backoff > deadline:
                     raise self.exception(what, exc, action) from exc
+                if self.stopped():
+                    raise StopRequested(f"stopped while waiting to {what}: {exc}") from exc
                 log.warning("could not %s (%s): retrying in %.1f s", what, exc, backoff)
             self.sleep(backoff)
             backoff = min(backoff * 2, self.max_backoff_s)

@@ -16,7 +16,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 
-from cdc_facts.errors import KafkaUnavailableError
+from cdc_facts.errors import KafkaUnavailableError, StopRequested
 from cdc_facts.kafka.admin import TopicAdmin
 from cdc_facts.kafka.errors import CLIENT_LOG, ErrorPolicy
 from cdc_facts.kafka.positions import HighWaterMark, MarkKey, decode_mark
@@ -68,6 +68,8 @@ class PositionStore:
                 if end > 0}
         deadline = self._clock() + self._timeout_s
         while not self._reached(client, ends):
+            if self._policy.stopped():
+                raise StopRequested(f"stopped while reading the positions topic {self.topic}")
             if self._clock() > deadline:
                 raise KafkaUnavailableError(
                     f"could not read the positions topic {self.topic} up to its end within "

@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 Headers = Sequence[tuple[str, str | bytes | None]]
 
+#: How long one ``init_transactions`` call may wait. A call that times out is retried by
+#: the error policy, which sees between two calls whether the service was asked to stop.
+INIT_CALL_TIMEOUT_S: Final = 5.0
+
 #: Produce errors retrying cannot help: the record is larger than the broker accepts.
 _NEVER_FITS: Final = frozenset({"MSG_SIZE_TOO_LARGE", "_MSG_SIZE_TOO_LARGE"})
 
@@ -152,8 +156,8 @@ class TransactionalProducer(BaseFactProducer):
         older instance with the same ids and fences it out."""
         for turn in range(len(self._clients)):
             self._turn = turn
-            self._policy.call("initialise transactions",
-                              lambda: self.client.init_transactions(self._timeout_s))
+            self._policy.call("initialise transactions", lambda: self.client.init_transactions(
+                min(self._timeout_s, INIT_CALL_TIMEOUT_S)))
         self._turn = 0
 
     def serve(self) -> None:

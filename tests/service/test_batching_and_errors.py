@@ -3,6 +3,7 @@ health."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from cdc_facts.errors import (
     ContractViolationError,
     KafkaFatalError,
     KafkaUnavailableError,
+    StopRequested,
     TransactionAbortedError,
 )
 from cdc_facts.kafka.deadletters import dead_letter_headers
@@ -137,6 +139,22 @@ def test_retrying_stops_at_the_retry_timeout() -> None:
     with pytest.raises(KafkaUnavailableError, match="could not commit: broker down"):
         policy.call("commit", _failing(*[down] * 100))
     assert clock.now <= 1.0
+
+
+def test_a_stop_request_ends_the_retries_of_a_failing_call() -> None:
+    clock, stop = _Clock(), threading.Event()
+    policy = ErrorPolicy(sleep=clock.sleep, clock=lambda: clock.now, stopped=stop.is_set)
+    down = KafkaError(KafkaError._TRANSPORT, "broker down")
+    calls = _failing(*[down] * 100)
+
+    def failing_then_asked_to_stop() -> str:
+        if len(clock.pauses) == 2:
+            stop.set()  # SIGTERM arrives during the third try
+        return calls()
+
+    with pytest.raises(StopRequested, match="stopped while waiting to list the topics"):
+        policy.call("list the topics", failing_then_asked_to_stop)
+    assert len(clock.pauses) == 2 and StopRequested.exit_code == 0
 
 
 def test_abortable_and_fatal_errors_are_not_retried() -> None:

@@ -51,6 +51,24 @@ def test_a_bad_mapping_file_stops_run_with_the_messages_of_validate(tmp_path: Pa
     assert "the service does not start" in run.stderr
 
 
+def test_sigterm_while_the_broker_is_unreachable_stops_run_within_seconds(
+        tmp_path: Path) -> None:
+    mappings = orders_mapping(tmp_path, "shop", "orders", "facts")
+    run = subprocess.Popen(  # nothing listens on port 9: the start retries and waits
+        [sys.executable, "-m", "cdc_facts", "run", "--mappings", str(mappings), "--group", "g",
+         "--bootstrap-servers", "127.0.0.1:9"], cwd=REPO, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"})
+    time.sleep(4)
+    assert run.poll() is None, run.communicate()
+    asked = time.monotonic()
+    run.terminate()
+    _, stderr = run.communicate(timeout=60)
+    took = time.monotonic() - asked
+    assert run.returncode == 0, stderr
+    assert took < 15, f"stopped {took:.1f} s after SIGTERM (the start retries for 60 s)"
+    assert "stopped while waiting to" in stderr
+
+
 def test_a_missing_setting_names_every_source_tried(tmp_path: Path) -> None:
     mappings = orders_mapping(tmp_path, "shop", "orders", "facts")
     run = _cli("run", "--mappings", str(mappings), "--bootstrap-servers", "127.0.0.1:9")
