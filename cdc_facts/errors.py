@@ -90,11 +90,20 @@ class Problem:
 
 
 class ConfigError(TerminalError):
-    """A setting is missing or invalid."""
+    """A setting is missing or invalid. ``problems`` holds every problem found in a config
+    file, each at its ``file:line:col``."""
 
-    def __init__(self, message: str, *, hint: str | None = None, key: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        key: str | None = None,
+        problems: list[Problem] | None = None,
+    ) -> None:
         super().__init__(message, hint=hint)
         self.key = key
+        self.problems = problems or []
 
 
 class MappingError(TerminalError):
@@ -209,11 +218,21 @@ class LocalStackError(TerminalError):
 
 
 class ConnectUnavailableError(TransientError):
-    """Kafka Connect is unreachable, answered 5xx, or 409 while it rebalances."""
+    """Kafka Connect is unreachable, answered 5xx, or 409 while it rebalances. The hint
+    follows ``status``: ``None`` (no answer), 409 or a server error."""
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message, hint="is the Connect worker running? `cdc-facts local status`")
+        super().__init__(message, hint=_connect_hint(status))
         self.status = status
+
+
+def _connect_hint(status: int | None) -> str:
+    if status == 409:
+        return "Kafka Connect is rebalancing; try again shortly"
+    if status is not None and status >= 500:
+        return ("the Connect worker failed to answer: look at its log, then try again "
+                "(`cdc-facts local status` shows the local one)")
+    return "is the Connect worker running? `cdc-facts local status`"
 
 
 class KafkaUnavailableError(TransientError):

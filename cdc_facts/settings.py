@@ -28,22 +28,22 @@ import os
 import re
 import socket
 import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, Literal
 
 from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 
-from cdc_facts.errors import ConfigError
-from cdc_facts.secrets import MASK, SECRET_KEY, Secrets
+from cdc_facts.errors import ConfigError, Problem
+from cdc_facts.rules.syntax import character_problem, syntax_problem
+from cdc_facts.secrets import MASK, MIN_MASKED_LENGTH, Secrets
+from cdc_facts.secrets import is_secret_key as is_secret_key
 
 Guarantee = Literal["exactly-once", "at-least-once"]
 LogFormat = Literal["text", "json"]
-
-#: Kafka client settings that hold secrets although their names do not say so.
-_SECRET_KAFKA_KEYS: Final = frozenset({"ssl.key.pem", "ssl.keystore.location.password"})
 
 #: What the fact producer's second client adds to the ``transactional.id``: the two take
 #: turns, one transaction each (:class:`cdc_facts.kafka.TransactionalProducer`).
@@ -141,11 +141,6 @@ class ServiceSettings:
         return shown
 
 
-def is_secret_key(key: str) -> bool:
-    """Whether a client setting holds a secret (``sasl.password``, ``ssl.key.password``…)."""
-    return bool(SECRET_KEY.search(key)) or key in _SECRET_KAFKA_KEYS
-
-
 # --- fields ------------------------------------------------------------------------------
 
 
@@ -159,7 +154,7 @@ class _Field:
     option: str | None = None
 
 
-def _int(minimum: int) -> Callable[[object], object]:
+def _int(minimum: int, maximum: int | None = None) -> Callable[[object], object]:
     def parse(value: object) -> object:
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise ValueError(f"expected a whole number, got {value!r}")
@@ -169,6 +164,8 @@ def _int(minimum: int) -> Callable[[object], object]:
             raise ValueError(f"expected a whole number, got {value!r}") from None
         if number < minimum:
             raise ValueError(f"must be at least {minimum}, got {number}")
+        if maximum is not None and number > maximum:
+            raise ValueError(f"must be at most {maximum}, got {number}")
         return number
 
     return parse
@@ -241,7 +238,7 @@ _FIELDS: Final[dict[str, _Field]] = {
     "topic_partitions": _Field(_int(-1), "partitions of created topics", -1),
     "topic_replication_factor": _Field(_int(-1), "replication factor of created topics", -1),
     "metrics_host": _Field(_text, "the metrics address", "0.0.0.0"),  # noqa: S104
-    "metrics_port": _Field(_int(0), "the metrics port", 9464, "--metrics-port"),
+    "metrics_port": _Field(_int(0, 65535), "the metrics port", 9464, "--metrics-port"),
     "log_format": _Field(_choice("text", "json"), "the log format", "text", "--log-format"),
     "log_level": _Field(_choice("debug", "info", "warning", "error"), "the log level", "info",
                         "--log-level"),
@@ -304,64 +301,80 @@ def _from_env(environ: Mapping[str, str]) -> _Source:
         match = _ENV_NAME.fullmatch(name)
         if match is None:
             continue
-        section, key = match.group(2).lower(), match.group(3)
-        if section == "kafka":
-            _put_kafka(source, _kafka_key(key), environ[name], name)
+        if match.group(2) == "KAFKA":
+            key = _kafka_key(match.group(3))
+            wrong = _put_kafka(source, key, environ[name], name)
         else:
-            _put_service(source, key.lower(), environ[name], name)
+            key = match.group(3).lower()
+            wrong = _put_service(source, key, environ[name], name)
+        if wrong is not None:
+            message, close = wrong
+            known = f"known: {', '.join(sorted(_FIELDS))}" if "unknown" in message else None
+            hint = f"did you mean `{close}`?" if close else known
+            raise ConfigError(f"{name}: {message}", hint=hint, key=key)
     return source
 
 
 def _from_file(path: Path) -> _Source:
-    document = _read_file(path)
-    source = _Source()
-    for section, values in document.items():
+    """Every setting of the file; its problems are collected and raised at once."""
+    file = _ConfigFile.read(path)
+    source, problems = _Source(), []
+    for section, values in file.document.items():
+        at = file.position((str(section),))
         if section not in ("service", "kafka"):
-            raise ConfigError(
-                f"{path}: unknown section `{section}`; the sections are `service` and `kafka`",
-                key=str(section))
-        if not isinstance(values, dict):
-            raise ConfigError(f"{path}: `{section}` must be a table of settings", key=section)
-        for key, value in _flatten(values).items():
-            origin = str(path)
-            if section == "kafka":
-                _put_kafka(source, _kafka_key(key), _kafka_value(value), origin)
-            else:
-                _put_service(source, key.replace("-", "_").replace(".", "_").lower(), value,
-                             origin)
+            close = difflib.get_close_matches(str(section), ["service", "kafka"], n=1)
+            problems.append(Problem(str(path), *at, f"unknown section `{section}`; the "
+                                    "sections are `service` and `kafka`",
+                                    suggestion=close[0] if close else None))
+        elif not isinstance(values, dict):
+            problems.append(Problem(str(path), *at, f"`{section}` must be a table of settings"))
+        else:
+            problems.extend(_file_section(file, source, section, values))
+    if problems:
+        raise file.error(problems)
     return source
 
 
-def _read_file(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read the config file {path}: {exc.strerror}",
-                          hint="check the path given with --config") from exc
-    try:
-        if path.suffix == ".toml":
-            document: object = tomllib.loads(text)
-        elif path.suffix in (".yaml", ".yml"):
-            document = YAML(typ="safe", pure=True).load(text) or {}
+def _file_section(file: _ConfigFile, source: _Source, section: str,
+                  values: Mapping[str, object]) -> list[Problem]:
+    problems = []
+    origin = str(file.path)
+    for keys, value in _leaves(values, (section,)):
+        key = ".".join(keys[1:])
+        if section == "kafka":
+            wrong = _put_kafka(source, _kafka_key(key), _kafka_value(value), origin)
         else:
-            raise ConfigError(f"config file {path}: use a .toml, .yaml or .yml file")
-    except (tomllib.TOMLDecodeError, YAMLError) as exc:
-        raise ConfigError(f"config file {path} is not valid: {exc}") from exc
-    if not isinstance(document, dict):
-        raise ConfigError(f"config file {path} must hold the sections `service` and `kafka`")
-    return document
+            name = key.replace("-", "_").replace(".", "_").lower()
+            wrong = _put_service(source, name, value, origin) or _check_value(name, value)
+        if wrong is not None:
+            message, close = wrong
+            value_error = section == "service" and message.startswith(_WRONG_VALUE)
+            at = file.position(keys, value=value_error)
+            problems.append(Problem(origin, *at, message, suggestion=close))
+    return problems
 
 
-def _flatten(values: Mapping[str, object], prefix: str = "") -> dict[str, object]:
-    """``{"bootstrap": {"servers": "k"}}`` (TOML's reading of dotted keys) -> dotted keys."""
-    flat: dict[str, object] = {}
+_WRONG_VALUE: Final = "wrong value"
+
+
+def _check_value(name: str, value: object) -> tuple[str, str | None] | None:
+    spec = _FIELDS[name]
+    try:
+        spec.parse(value)
+    except ValueError as exc:
+        return f"{_WRONG_VALUE} for {spec.what} (`{name}`): {exc}", None
+    return None
+
+
+def _leaves(values: Mapping[str, object], path: tuple[str, ...]
+            ) -> Iterator[tuple[tuple[str, ...], object]]:
+    """``{"bootstrap": {"servers": "k"}}`` (TOML's and YAML's reading of nested or dotted
+    keys) -> ``(("bootstrap", "servers"), "k")``."""
     for key, value in values.items():
-        name = f"{prefix}{key}"
         if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}."))
+            yield from _leaves(value, (*path, str(key)))
         else:
-            flat[name] = value
-    return flat
+            yield (*path, str(key)), value
 
 
 def _kafka_key(key: str) -> str:
@@ -376,21 +389,161 @@ def _kafka_value(value: object) -> str:
     return str(value)
 
 
-def _put_kafka(source: _Source, key: str, value: str, origin: str) -> None:
+def _put_kafka(source: _Source, key: str, value: str, origin: str
+               ) -> tuple[str, str | None] | None:
+    """Record a client setting; or say why it cannot be set."""
     if key == "bootstrap.servers":
         source.service["bootstrap_servers"] = (value, origin)
-        return
+        return None
     if key in _OWNED_KAFKA_KEYS:
-        raise ConfigError(f"{origin}: `{key}` cannot be set: {_OWNED_KAFKA_KEYS[key]}", key=key)
+        return f"`{key}` cannot be set: {_OWNED_KAFKA_KEYS[key]}", None
     source.kafka[key] = (value, origin)
+    return None
 
 
-def _put_service(source: _Source, key: str, value: object, origin: str) -> None:
+def _put_service(source: _Source, key: str, value: object, origin: str
+                 ) -> tuple[str, str | None] | None:
+    """Record a service setting; or say that it is unknown, with the closest name."""
     if key not in _FIELDS:
         close = difflib.get_close_matches(key, list(_FIELDS), n=1)
-        hint = f"did you mean `{close[0]}`?" if close else f"known: {', '.join(sorted(_FIELDS))}"
-        raise ConfigError(f"{origin}: unknown service setting `{key}`", hint=hint, key=key)
+        return f"unknown service setting `{key}`", close[0] if close else None
     source.service[key] = (value, origin)
+    return None
+
+
+# --- config files ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _ConfigFile:
+    """A parsed config file, and where each of its keys sits in it (YAML: ruamel's
+    positions; TOML: the line that writes the key)."""
+
+    path: Path
+    text: str
+    document: Mapping[str, Any]
+
+    @classmethod
+    def read(cls, path: Path) -> _ConfigFile:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read the config file {path}: {exc.strerror}",
+                              hint="check the path given with --config") from exc
+        if path.suffix not in (".toml", ".yaml", ".yml"):
+            raise ConfigError(f"config file {path}: use a .toml, .yaml or .yml file")
+        document = _load_document(path, text)
+        if not isinstance(document, dict):
+            raise ConfigError(f"config file {path} must hold the sections `service` and `kafka`")
+        return cls(path, text, document)
+
+    def error(self, problems: list[Problem]) -> ConfigError:
+        """One error naming every problem, one per line, with secret values masked."""
+        return _file_error(self.path, self.text, problems)
+
+    def position(self, keys: tuple[str, ...], *, value: bool = False) -> tuple[int, int]:
+        """1-based line and column of a key (or of its value), as near as can be told."""
+        if self.path.suffix != ".toml":
+            return _yaml_position(self.document, keys, value)
+        return _toml_position(self.text, keys)
+
+
+def _load_document(path: Path, text: str) -> object:
+    """The document of a TOML or YAML file; a syntax error is one problem at its position."""
+    try:
+        if path.suffix == ".toml":
+            return tomllib.loads(text)
+        return YAML(typ="rt").load(text) or {}
+    except tomllib.TOMLDecodeError as exc:
+        at = _TOML_AT.search(str(exc))
+        line, col = (int(at.group(1)), int(at.group(2))) if at else (1, 1)
+        problem = Problem(str(path), line, col,
+                          f"TOML syntax error: {_TOML_AT.sub('', str(exc)).strip()}")
+    except MarkedYAMLError as exc:
+        # no suggestion: it would repeat the line, and the line may hold a secret
+        problem = replace(syntax_problem(str(path), text, exc), suggestion=None)
+    except ReaderError as exc:
+        problem = character_problem(str(path), text, exc)
+    except YAMLError as exc:
+        problem = Problem(str(path), 1, 1, f"YAML error: {type(exc).__name__}")
+    raise _file_error(path, text, [problem])
+
+
+def _file_error(path: Path, text: str, problems: list[Problem]) -> ConfigError:
+    if len(problems) == 1:
+        message = str(problems[0])
+    else:
+        message = (f"{len(problems)} problems in the config file {path}:\n  "
+                   + "\n  ".join(str(p) for p in problems))
+    error = ConfigError(message, problems=problems,
+                        hint="fix the config file; docs/service.md lists every setting")
+    return _written_secrets(text).mask_error(error)
+
+
+_TOML_AT: Final = re.compile(r"\(at line (\d+), column (\d+)\)")
+#: ``key: value`` or ``key = value`` on one line of a config file, as written.
+_WRITTEN: Final = re.compile(r"""^\s*(?:-\s+)?["']?([^"'\s:=#]+)["']?\s*[:=][ \t]*(.*?)\s*$""")
+
+
+def _written_secrets(text: str) -> Secrets:
+    """The values written for secret keys in ``text``, read line by line (a block scalar's
+    lines too), so that they are masked even when the file cannot be parsed."""
+    secrets, block_indent = Secrets(), None
+    for line in text.splitlines():
+        indent = len(line) - len(line.lstrip())
+        if block_indent is not None and (indent > block_indent or not line.strip()):
+            _add_written(secrets, line.strip())
+            continue
+        block_indent = None
+        match = _WRITTEN.match(line)
+        if match is None or not is_secret_key(match.group(1)):
+            continue
+        value = re.sub(r"\s+#.*$", "", match.group(2)).strip()
+        if not value or value[0] in "|>":
+            block_indent = indent
+        for form in (match.group(2), value, value.strip("'\""), value.lstrip("*&")):
+            _add_written(secrets, form)
+    return secrets
+
+
+def _add_written(secrets: Secrets, value: str) -> None:
+    if len(value) >= MIN_MASKED_LENGTH:  # shorter ones are not masked in text anyway
+        secrets.add(value)
+
+
+def _yaml_position(node: Any, keys: tuple[str, ...], value: bool) -> tuple[int, int]:
+    line, col = 0, 0
+    for index, key in enumerate(keys):
+        if not hasattr(node, "lc"):
+            break
+        try:
+            last = index == len(keys) - 1
+            line, col = node.lc.value(key) if (value and last) else node.lc.key(key)
+        except (KeyError, TypeError):
+            break
+        node = node.get(key) if isinstance(node, dict) else None
+    return int(line) + 1, int(col) + 1
+
+
+def _toml_position(text: str, keys: tuple[str, ...]) -> tuple[int, int]:
+    """The line that writes ``keys`` (``[section]``, then ``a.b = ...`` or ``"a.b" = ...``)."""
+    lines = text.splitlines()
+    header = re.compile(rf"^\s*\[\s*{re.escape(keys[0])}\s*[\].]")
+    start = next((i for i, line in enumerate(lines) if header.match(line)), None)
+    if start is None:
+        return 1, 1
+    dotted = ".".join(keys[1:])
+    for number in range(start + 1, len(lines) if dotted else start + 1):
+        written = _TOML_KEY.match(lines[number])
+        if written is None:
+            continue
+        key = re.sub(r"[\s'\"]", "", written.group(1))
+        if dotted == key or dotted.endswith(f".{key}"):
+            return number + 1, written.start(1) + 1
+    return start + 1, lines[start].index("[") + 1
+
+
+_TOML_KEY: Final = re.compile(r"^\s*([^=\[#][^=]*?)\s*=")
 
 
 # --- resolving ---------------------------------------------------------------------------

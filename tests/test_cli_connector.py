@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -109,10 +112,12 @@ def test_mysql_render_needs_bootstrap(tmp_path: Path) -> None:
     path = tmp_path / "my.yaml"
     path.write_text(SPEC.replace("postgres", "mysql").replace("public.", "shop."))
     result = invoke("connector", "render", str(path),
-                    env={**ENV, "CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS": None})
+                    env={**ENV, "CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS": None,
+                         "CDC_FACTS__KAFKA__BOOTSTRAP_SERVERS": None})
     assert result.exit_code == 1 and "CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS" in result.stderr
     result = invoke("connector", "render", str(path),
-                    env={**ENV, "CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS": "k:9092"})
+                    env={**ENV, "CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS": "k:9092",
+                         "CDC_FACTS__KAFKA__BOOTSTRAP_SERVERS": None})
     assert json.loads(result.stdout)["schema.history.internal.kafka.bootstrap.servers"] == "k:9092"
 
 
@@ -134,12 +139,192 @@ def test_remove_drop_slot_needs_spec() -> None:
     assert result.exit_code == 2 and "--drop-slot needs --spec" in result.stderr
 
 
+def test_preflight_unsupported_kind_prints_the_message_literally(tmp_path: Path) -> None:
+    path = tmp_path / "ss.yaml"
+    path.write_text(SPEC.replace("postgres", "sqlserver").replace("public.", "dbo."))
+    result = invoke("preflight", str(path), env={**ENV, "COLUMNS": "30"})
+    assert result.exit_code == 1
+    # not cut at 30 columns: one line holds the whole message
+    assert "PreflightError: preflight checks postgres, mariadb, mysql databases, not " \
+        "sqlserver\n" in result.stderr
+
+
 def test_preflight_unsupported_kind(tmp_path: Path) -> None:
     path = tmp_path / "ss.yaml"
     path.write_text(SPEC.replace("postgres", "sqlserver").replace("public.", "dbo."))
     result = invoke("preflight", str(path), env=ENV)
     assert result.exit_code == 1
     assert "preflight checks postgres, mariadb, mysql databases, not sqlserver" in result.stderr
+
+
+@pytest.mark.parametrize("variables", [
+    {"CDC_FACTS__KAFKA__BOOTSTRAP_SERVERS": "two:1", "CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS": None},
+    {"CDC_FACTS__KAFKA__BOOTSTRAP_SERVERS": None, "CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS": "one:1"},
+    {"CDC_FACTS__KAFKA__BOOTSTRAP_SERVERS": "two:1", "CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS": "one:1"},
+])
+def test_both_spellings_of_the_bootstrap_variable_work_and_two_underscores_win(
+        variables: dict[str, str | None]) -> None:
+    example = Path(__file__).resolve().parent.parent / "connectors/examples/mariadb-inventory.yaml"
+    result = invoke("connector", "render", str(example),
+                    env={"INVENTORY_DB_PASSWORD": "inv-pa55", **variables})
+    assert result.exit_code == 0, result.stderr
+    expected = variables["CDC_FACTS__KAFKA__BOOTSTRAP_SERVERS"] or "one:1"
+    assert json.loads(result.stdout)["schema.history.internal.kafka.bootstrap.servers"] == expected
+
+
+# --- against a fake Connect worker -------------------------------------------------------
+
+
+class FakeConnect:
+    """A Kafka Connect REST API on a free localhost port: ``routes`` maps ``"GET /path"``
+    to ``(status, body)``; every request is recorded with its Authorization header."""
+
+    def __init__(self, routes: dict[str, tuple[int, object]]) -> None:
+        self.routes = routes
+        self.requests: list[tuple[str, str | None]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def answer(self) -> None:
+                request = f"{self.command} {self.path}"
+                fake.requests.append((request, self.headers.get("Authorization")))
+                status, body = fake.routes.get(request, (404, {"message": f"no {request}"}))
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_PUT = do_POST = do_DELETE = answer
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeConnect:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+TRACE_SECRET = "tr4ce-Pa55"
+FAILED_STATUS = {
+    "name": "legacy-shop", "type": "source",
+    "connector": {"state": "RUNNING", "worker_id": "w:8083"},
+    "tasks": [{"id": 0, "state": "FAILED", "worker_id": "w:8083",
+               "trace": f"org.apache.kafka.connect.errors.ConnectException: login with "
+                        f"{TRACE_SECRET} failed\n\tat x\nCaused by: jdbc:postgresql://cdc:"
+                        f"{TRACE_SECRET}@db/shop refused"}],
+}
+STORED_CONFIG = {"name": "legacy-shop", "database.password": TRACE_SECRET,
+                 "database.user": "cdc"}
+
+
+@pytest.fixture
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("cdc_facts.connect.client.time.sleep", lambda _seconds: None)
+
+
+@pytest.mark.parametrize("args", [("status", "legacy-shop"), ("status", "legacy-shop", "--json"),
+                                  ("status", "--json"), ("restart", "legacy-shop")])
+def test_status_masks_the_secrets_of_the_connectors_config(args: tuple[str, ...]) -> None:
+    routes: dict[str, tuple[int, object]] = {
+        "GET /connectors/legacy-shop/config": (200, STORED_CONFIG),
+        "GET /connectors/legacy-shop/status": (200, FAILED_STATUS),
+        "GET /connectors?expand=info": (200, {"legacy-shop": {"info": {"config": STORED_CONFIG}}}),
+        "GET /connectors?expand=status": (200, {"legacy-shop": {"status": FAILED_STATUS}}),
+        "POST /connectors/legacy-shop/restart?includeTasks=true&onlyFailed=true":
+            (202, FAILED_STATUS),
+    }
+    with FakeConnect(routes) as fake:
+        result = invoke("connector", *args, env={"CDC_FACTS_CONNECT_URL": fake.url})
+    assert result.exit_code == 0, all_text(result)
+    assert "FAILED" in result.stdout
+    assert TRACE_SECRET not in all_text(result)
+    if "--json" in args:
+        assert "login with ****" in result.stdout
+
+
+def test_credentials_in_the_connect_url_are_used_and_never_shown(no_sleep: None) -> None:
+    routes: dict[str, tuple[int, object]] = {
+        "GET /connectors/shop/config": (200, {}),
+        "GET /connectors/shop/status": (500, {"message": "no luck for admin:hunter2x"}),
+    }
+    with FakeConnect(routes) as fake:
+        url = fake.url.replace("http://", "http://admin:hunter2x@")
+        result = invoke("connector", "status", "shop", env={"CDC_FACTS_CONNECT_URL": url})
+    assert result.exit_code == 3
+    assert "Kafka Connect answered GET /connectors/shop/status with 500" in result.stderr
+    assert "hunter2x" not in all_text(result)
+    sent = base64.b64encode(b"admin:hunter2x").decode()
+    assert {auth for _request, auth in fake.requests} == {f"Basic {sent}"}
+
+
+def test_an_unreachable_connect_url_never_shows_its_password(no_sleep: None) -> None:
+    result = invoke("connector", "pause", "shop",
+                    env={"CDC_FACTS_CONNECT_URL": "http://admin:hunter2x@127.0.0.1:9"})
+    assert result.exit_code == 3
+    assert "Kafka Connect at http://127.0.0.1:9 is unreachable" in result.stderr
+    assert "hunter2x" not in all_text(result)
+
+
+def test_409_is_retried_with_a_line_per_retry_and_a_hint_of_its_own(no_sleep: None) -> None:
+    rebalance = (409, {"message": "Cannot complete request momentarily due to stale config"})
+    with FakeConnect({"PUT /connectors/shop/pause": rebalance}) as fake:
+        result = invoke("connector", "pause", "shop", env={"CDC_FACTS_CONNECT_URL": fake.url})
+    assert result.exit_code == 3
+    retries = [line for line in result.stderr.splitlines() if "; retry " in line]
+    assert len(retries) == 5 and retries[0].endswith("retry 1 of 5 in 0.5s")
+    assert "hint: Kafka Connect is rebalancing; try again shortly" in result.stderr
+    assert "running?" not in result.stderr
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("127.0.0.1:8083", "`127.0.0.1:8083` is not an http:// or https:// URL"),
+    ("ftp://connect:8083", "`ftp://connect:8083` is not an http:// or https:// URL"),
+    ("admin:hunter2x@connect:8083", "`****@connect:8083` is not"),
+    ("http://connect:99999", "with a host and a valid port"),
+])
+def test_a_connect_url_that_cannot_work_is_a_usage_error(url: str, shown: str) -> None:
+    result = invoke("connector", "status", "--connect-url", url)
+    assert result.exit_code == 2
+    assert shown in result.stderr
+    assert "hunter2x" not in all_text(result) and "Traceback" not in all_text(result)
+
+
+def test_a_missing_ca_bundle_is_a_usage_error() -> None:
+    result = invoke("connector", "status", "--connect-ca", "/nonexistent.pem")
+    assert result.exit_code == 2 and "'/nonexistent.pem' does not exist" in result.stderr
+
+
+def test_remove_checks_the_admin_dsn_before_deleting_and_never_shows_it(spec: Path) -> None:
+    with FakeConnect({"GET /connectors/shop": (200, {"name": "shop"}),
+                      "DELETE /connectors/shop": (204, b"")}) as fake:
+        result = invoke("connector", "remove", "shop", "--drop-slot", "--spec", str(spec),
+                        "--admin-dsn", "postgresql://admin:my secret@h/db",
+                        env={**ENV, "CDC_FACTS_CONNECT_URL": fake.url})
+    assert result.exit_code == 2
+    assert "the admin DSN is not a valid PostgreSQL connection string" in result.stderr
+    assert "secret" not in all_text(result)
+    assert fake.requests == []
+
+
+def test_remove_names_the_admin_dsn_host_never_its_password(spec: Path) -> None:
+    with FakeConnect({"GET /connectors/shop": (404, {"message": "not found"})}) as fake:
+        result = invoke("connector", "remove", "shop", "--drop-slot", "--spec", str(spec),
+                        "--admin-dsn", "postgresql://admin:my%20s3cret@127.0.0.1:9/shopdb",
+                        env={**ENV, "CDC_FACTS_CONNECT_URL": fake.url})
+    assert result.exit_code == 3, all_text(result)
+    assert "PostgreSQL at 127.0.0.1:9/shopdb cannot be reached" in result.stderr
+    assert "s3cret" not in all_text(result)
 
 
 # --- against the stack -------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +14,7 @@ from requests.structures import CaseInsensitiveDict
 
 from cdc_facts.connect import ConnectClient, failure, is_running
 from cdc_facts.errors import (
+    ConfigError,
     ConnectorFailedError,
     ConnectRequestError,
     ConnectUnavailableError,
@@ -97,6 +99,41 @@ def test_init_does_no_network() -> None:
     client = ConnectClient("http://unreachable.invalid:1")
     assert client.base_url == "http://unreachable.invalid:1"
     assert "unreachable.invalid" in repr(client)
+
+
+def test_credentials_in_the_url_become_basic_auth_and_are_never_shown() -> None:
+    session = requests.Session()
+    adapter = HandlerAdapter(fixed(200, []))
+    session.mount("http://connect.test:8083/", adapter)
+    client = ConnectClient("http://admin:hunt%40er2@connect.test:8083/", session=session)
+    assert client.base_url == BASE
+    assert "hunt" not in repr(client) and "admin" not in repr(client)
+    client.connectors()
+    assert adapter.requests[0].url == BASE + "/connectors"
+    sent = base64.b64encode(b"admin:hunt@er2").decode()
+    assert adapter.requests[0].headers["Authorization"] == f"Basic {sent}"
+
+
+def test_an_unreachable_url_with_credentials_names_the_host_only() -> None:
+    client = ConnectClient("http://admin:hunter2@127.0.0.1:9", retries=0, timeout=2)
+    with pytest.raises(ConnectUnavailableError) as info:
+        client.connectors()
+    assert "127.0.0.1:9" in str(info.value)
+    assert "hunter2" not in str(info.value) and "admin" not in str(info.value)
+
+
+def test_a_url_without_scheme_is_a_config_error() -> None:
+    client = ConnectClient("127.0.0.1:8083", retries=3)
+    with pytest.raises(ConfigError) as info:
+        client.connectors()
+    assert info.value.hint is not None and "--connect-url" in info.value.hint
+
+
+def test_a_missing_ca_bundle_is_a_config_error() -> None:
+    client = ConnectClient("https://connect.test:8083", verify="/nonexistent/ca.pem")
+    with pytest.raises(ConfigError, match="cannot use the TLS files") as info:
+        client.connectors()
+    assert info.value.hint is not None and "--connect-ca" in info.value.hint
 
 
 def test_session_is_created_lazily() -> None:
@@ -256,6 +293,34 @@ def test_409_exhausted_is_unavailable() -> None:
     with pytest.raises(ConnectUnavailableError) as info:
         client.put_config("shop", {})
     assert info.value.status == 409
+    assert info.value.hint == "Kafka Connect is rebalancing; try again shortly"
+
+
+def test_5xx_and_unreachable_have_their_own_hints() -> None:
+    client, _ = make_client(fixed(500, {"message": "Request timed out"}), retries=0)
+    with pytest.raises(ConnectUnavailableError) as info:
+        client.connectors()
+    assert info.value.hint is not None and "log" in info.value.hint
+    assert "running?" not in info.value.hint
+    refused = requests.ConnectionError("connection refused")
+    client, _ = make_client(fixed(0, refused), retries=0)
+    with pytest.raises(ConnectUnavailableError) as info:
+        client.connectors()
+    assert info.value.hint is not None and "running?" in info.value.hint
+
+
+def test_every_retry_is_reported() -> None:
+    lines: list[str] = []
+    rebalance = (409, {"message": "rebalance in progress"})
+    client, _ = make_client(sequence(rebalance, rebalance, (200, ["shop"])), retries=5,
+                            on_retry=lines.append)
+    assert client.connectors() == ["shop"]
+    assert lines == [
+        "GET /connectors: Kafka Connect answered GET /connectors with 409: rebalance in "
+        "progress; retry 1 of 5 in 0.0s",
+        "GET /connectors: Kafka Connect answered GET /connectors with 409: rebalance in "
+        "progress; retry 2 of 5 in 0.0s",
+    ]
 
 
 def test_connection_error_is_retried_then_unavailable() -> None:
@@ -276,6 +341,13 @@ def test_non_json_error_body_is_reported() -> None:
     client, _ = make_client(fixed(404, b"<html>Not Found</html>"))
     with pytest.raises(ConnectRequestError, match="Not Found"):
         client.status("shop")
+
+
+def test_a_non_json_body_is_quoted_as_sent_so_that_masking_finds_secrets() -> None:
+    client, _ = make_client(fixed(200, b"<html>\n proxy says pa\\ss\n</html>"))
+    with pytest.raises(ConnectUnavailableError) as info:
+        client.status("shop")
+    assert str(info.value).endswith("non-JSON content: <html> proxy says pa\\ss </html>")
 
 
 def test_unexpected_shape_is_unavailable() -> None:

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from cdc_facts.errors import ConnectorFailedError, ConnectorSpecError, Problem
-from cdc_facts.secrets import MASK, Secrets, install_log_masking
+from cdc_facts.secrets import MASK, Secrets, install_log_masking, is_secret_key
 
 
 def test_mask_text_and_url_encoded_forms() -> None:
@@ -18,8 +18,8 @@ def test_mask_text_and_url_encoded_forms() -> None:
 
 
 def test_longest_secret_first() -> None:
-    secrets = Secrets(["abc", "abcdef"])
-    assert secrets.mask("abcdef abc") == f"{MASK} {MASK}"
+    secrets = Secrets(["abcd", "abcdefg"])
+    assert secrets.mask("abcdefg abcd") == f"{MASK} {MASK}"
 
 
 def test_empty_secret_is_ignored() -> None:
@@ -29,10 +29,52 @@ def test_empty_secret_is_ignored() -> None:
 
 
 def test_mask_json_is_a_deep_copy() -> None:
-    secrets = Secrets(["s3"])
-    document = {"a": ["x s3", {"b": "s3"}], "n": 1, "s3": None}
+    secrets = Secrets(["s3cr"])
+    document = {"a": ["x s3cr", {"b": "s3cr"}], "n": 1, "s3cr": None}
     assert secrets.mask_json(document) == {"a": [f"x {MASK}", {"b": MASK}], "n": 1, MASK: None}
-    assert document["a"] == ["x s3", {"b": "s3"}]
+    assert document["a"] == ["x s3cr", {"b": "s3cr"}]
+
+
+def test_a_short_secret_is_masked_only_as_a_whole_value(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="cdc_facts.secrets"):
+        secrets = Secrets(["a", "a"])
+    assert "pw" not in secrets and "a" in secrets
+    assert secrets.mask("database at localhost") == "database at localhost"
+    assert secrets.mask("a") == MASK
+    assert secrets.mask_json({"password": "a", "host": "a.b"}) == {"password": MASK, "host": "a.b"}
+    assert len(caplog.records) == 1 and "too short to be masked" in caplog.messages[0]
+
+
+def test_escaped_forms_are_masked_too() -> None:
+    secrets = Secrets(['pa\\ss"word'])
+    assert secrets.mask(repr('pa\\ss"word')) == f"'{MASK}'"
+    assert secrets.mask('{"pw": "pa\\\\ss\\"word"}') == f'{{"pw": "{MASK}"}}'
+
+
+@pytest.mark.parametrize("key", [
+    "database.password", "value.converter.basic.auth.user.info",
+    "schema.registry.basic.auth.user.info", "ssl.keystore.key",
+    "producer.override.ssl.keystore.key", "ssl.key.pem", "consumer.ssl.key.pem",
+    "snowflake.private.key", "sasl.jaas.config", "sasl.oauthbearer.client.secret",
+])
+def test_secret_keys(key: str) -> None:
+    assert is_secret_key(key)
+
+
+@pytest.mark.parametrize("key", [
+    "ssl.key.location", "ssl.keystore.location", "key.converter", "message.key.columns",
+    "ssl.keystore.type", "database.user", "sasl.username",
+])
+def test_keys_that_are_not_secret(key: str) -> None:
+    assert not is_secret_key(key)
+
+
+def test_add_config_learns_secret_keys_and_url_passwords() -> None:
+    secrets = Secrets()
+    secrets.add_config({"database.password": "pg-pa55", "database.user": "cdc",
+                        "jdbc.url": "jdbc:postgresql://cdc:url%40pass@db:5432/shop",
+                        "tasks.max": 1})
+    assert secrets.mask("pg-pa55 url@pass cdc") == f"{MASK} {MASK} cdc"
 
 
 def test_mask_config_masks_secret_keys_even_unknown_values() -> None:
@@ -53,9 +95,11 @@ def test_mask_error_in_place() -> None:
 
 def test_mask_error_problems() -> None:
     secrets = Secrets(["s3cr3t"])
-    error = ConnectorSpecError("bad", problems=[Problem("f", 1, 1, "s3cr3t", fragment="s3cr3t")])
+    error = ConnectorSpecError("bad", problems=[Problem("f", 1, 1, "s3cr3t", fragment="s3cr3t",
+                                                        suggestion="pw: 's3cr3t'")])
     secrets.mask_error(error)
     assert error.problems[0].message == MASK and error.problems[0].fragment == MASK
+    assert error.problems[0].suggestion == f"pw: '{MASK}'"
 
 
 def test_log_filter(caplog: pytest.LogCaptureFixture) -> None:

@@ -66,8 +66,35 @@ def test_missing_variable_names_it_at_its_position() -> None:
     found = problems_of(GOOD, env={})
     assert found == [
         "c.yaml:8:13: `database.password`: environment variable SHOP_DB_PASSWORD is not set; "
-        "export SHOP_DB_PASSWORD=... or write ${SHOP_DB_PASSWORD:-default}"
+        "export SHOP_DB_PASSWORD=..."
     ]
+
+
+def test_a_missing_variable_of_another_key_may_take_a_default() -> None:
+    found = problems_of(GOOD.replace("name: shop", "name: ${SHOP_DB_NAME}"))
+    assert found == [
+        "c.yaml:6:9: `database.name`: environment variable SHOP_DB_NAME is not set; "
+        "export SHOP_DB_NAME=... or write ${SHOP_DB_NAME:-default}"
+    ]
+
+
+@pytest.mark.parametrize(("host", "problem"), [
+    ("${A:-${B}}", "c.yaml:4:9: `database.host`: `${A:-${B}` holds `${` in its default: "
+     "references do not nest; a default is plain text"),
+    ("${A:-x}}", "c.yaml:4:9: `database.host`: `}` after `${A:-x}` closes nothing: a default "
+     "cannot hold `}`"),
+    ("'db-${A:-${B:-x}}-1'", "c.yaml:4:9: `database.host`: `${A:-${B:-x}` holds `${`"),
+])
+def test_nested_references_and_stray_braces_are_refused(host: str, problem: str) -> None:
+    [found] = problems_of(GOOD.replace("${SHOP_DB_HOST:-127.0.0.1}", host),
+                          env={**ENV, "B": "b"})
+    assert found.startswith(problem)
+
+
+def test_a_brace_that_is_text_still_works() -> None:
+    spec = parse_spec(GOOD.replace("${SHOP_DB_HOST:-127.0.0.1}", "'{db}-${SHOP_DB_HOST}'"),
+                      env=ENV)
+    assert spec.database.host == "{db}-db.internal"
 
 
 @pytest.mark.parametrize("password", ["hunter2", "'${PW:-hunter2}'", "'x${PW}'"])
@@ -76,6 +103,26 @@ def test_literal_password_is_an_error_and_never_echoed(password: str) -> None:
     [found] = problems_of(text, env={"PW": "x"})
     assert found.startswith("c.yaml:8:13: `database.password` is a secret")
     assert "hunter2" not in found
+
+
+@pytest.mark.parametrize("key", [
+    "value.converter.basic.auth.user.info", "database.ssl.keystore.key", "ssl.key.pem",
+])
+def test_options_holding_credentials_or_private_keys_are_secrets(key: str) -> None:
+    [found] = problems_of(GOOD + f"  {key}: literal-Cred\n")
+    assert f"`options.{key}` is a secret" in found and "literal-Cred" not in found
+    spec = parse_spec(GOOD + f"  {key}: ${{CRED}}\n", env={**ENV, "CRED": "user:Cr3d-x"})
+    assert "user:Cr3d-x" in spec.secrets
+
+
+def test_repr_masks_secret_options() -> None:
+    env = {**ENV, "CRED": "user:Cr3d-x"}
+    spec = parse_spec(GOOD + "  value.converter.basic.auth.user.info: ${CRED}\n"
+                      "  database.sslpassword: ${SHOP_DB_PASSWORD}\n", env=env)
+    shown = repr(spec)
+    assert "Cr3d-x" not in shown and "pa55-w0rd!" not in shown
+    assert "'value.converter.basic.auth.user.info': '****'" in shown
+    assert "'heartbeat.interval.ms': '5000'" in shown
 
 
 def test_secret_option_must_come_from_env() -> None:

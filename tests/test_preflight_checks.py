@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import psycopg
 import pytest
 
-from cdc_facts.preflight import Target, read_rules
+from cdc_facts.errors import DatabaseUnavailableError, PreflightError
+from cdc_facts.preflight import Target, admin_params, parse_dsn, postgres, read_rules
 from cdc_facts.preflight.columns import Column, compatible, mysql_family, pg_family
 from cdc_facts.preflight.model import Check, Report
 from cdc_facts.preflight.mysql import MyCatalog, mysql_checks, parse_grants
@@ -392,3 +394,56 @@ def test_table_needs_rules_reading() -> None:
     needs = TableNeeds("t", reads=[ColumnRead("r1", "before", "a"), ColumnRead("r2", "after", "a"),
                                    ColumnRead("r1", "before", "b")])
     assert needs.rules_reading({"a"}, ("before",)) == {"r1": {"before.a"}}
+
+
+# --- admin DSNs and connection errors -----------------------------------------------------
+
+
+def test_admin_dsn_of_postgres_is_parsed_into_parameters() -> None:
+    params = admin_params("postgres", "postgresql://admin:my%20s3cret@db.internal:5433/shop")
+    assert params == {"user": "admin", "password": "my s3cret", "host": "db.internal",
+                      "port": "5433", "dbname": "shop"}
+    assert admin_params("postgres", "host=db dbname=shop user=a")["host"] == "db"
+
+
+@pytest.mark.parametrize(("kind", "dsn", "message"), [
+    ("postgres", "postgresql://admin:my s3cret@h/db", "not a valid PostgreSQL connection"),
+    ("postgres", "host=h password=my s3cret", "not a valid PostgreSQL connection"),
+    ("postgres", "mysql://root:s3cret@h/db", "is for MySQL/MariaDB"),
+    ("mariadb", "postgresql://admin:s3cret@h/db", "is for PostgreSQL"),
+    ("mariadb", "mysql://root:s3cret@h:99999/db", "must look like mysql://"),
+])
+def test_a_bad_admin_dsn_is_refused_without_quoting_it(kind: str, dsn: str, message: str) -> None:
+    with pytest.raises(PreflightError) as info:
+        admin_params(kind, dsn)
+    assert message in info.value.message
+    assert info.value.__context__ is None or info.value.__suppress_context__  # no psycopg text
+    assert "s3cret" not in f"{info.value.message} {info.value.hint}"
+
+
+def test_an_unreachable_server_is_named_by_host_port_and_database() -> None:
+    params = parse_dsn("postgresql://admin:s3cret@127.0.0.1:9/shopdb")
+    with pytest.raises(DatabaseUnavailableError) as info:
+        postgres.connect(params)
+    assert info.value.message.startswith("PostgreSQL at 127.0.0.1:9/shopdb cannot be reached")
+    assert "s3cret" not in info.value.message
+
+
+class _FakeConnection:
+    def __enter__(self) -> _FakeConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("raised", "expected"), [
+    (psycopg.OperationalError("server closed the connection"), DatabaseUnavailableError),
+    (psycopg.errors.InsufficientPrivilege("permission denied for table x"), PreflightError),
+])
+def test_psycopg_errors_inside_a_session_become_typed_errors(
+        monkeypatch: pytest.MonkeyPatch, raised: psycopg.Error, expected: type[Exception]) -> None:
+    monkeypatch.setattr(postgres.psycopg, "connect", lambda **_kwargs: _FakeConnection())
+    with pytest.raises(expected) as info, postgres.session({"host": "db", "dbname": "shop"}):
+        raise raised
+    assert "PostgreSQL at db/shop" in str(info.value)

@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from cdc_facts.cli.output import render_error
+from cdc_facts.cli.output import render_error, render_unexpected
 from cdc_facts.errors import CdcFactsError
 
 #: Command name -> the module that defines it (in its ``COMMANDS`` list). Modules are
@@ -53,6 +53,13 @@ class _Root(click.Group):
                 raise
             render_error(exc)
             sys.exit(exc.exit_code)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:  # an error no adapter turned into a CdcFactsError: a bug
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            render_unexpected(exc)
+            sys.exit(1)
 
 
 @click.group(cls=_Root, context_settings={"help_option_names": ["-h", "--help"]})

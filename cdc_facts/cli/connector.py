@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
 from cdc_facts.cli.options import (
-    SECRETS,
     admin_option,
     bootstrap_option,
     connect_client,
@@ -30,7 +30,7 @@ from cdc_facts.cli.options import (
     say_json,
     spec_arg,
 )
-from cdc_facts.cli.output import print_json, stderr, stdout
+from cdc_facts.cli.output import SECRETS, print_json, stderr, stdout
 from cdc_facts.cli.preflight import preflight_report
 from cdc_facts.connect import ConnectClient, Status, failure
 from cdc_facts.connectors import ConnectorSpec, render
@@ -98,7 +98,7 @@ def _render_validation(spec: ConnectorSpec, errors: dict[str, list[str]]) -> Non
     if not errors:
         say(f"[green]✓[/] Connect accepts the config of {escape(spec.name)}")
         return
-    table = Table("setting", "error", title=f"{spec.name}: invalid settings")
+    table = Table("setting", "error", title=f"{escape(spec.name)}: invalid settings")
     for key, messages in sorted(errors.items()):
         table.add_row(escape(key), escape(SECRETS.mask("\n".join(messages))))
     stdout.print(table)
@@ -154,9 +154,9 @@ def register_command(ctx: click.Context, /, spec_path: Path, mappings: tuple[Pat
 def _wait(client: ConnectClient, name: str, timeout: float, *, quiet: bool) -> Status:
     if quiet:
         return client.wait_running(name, timeout=timeout)
-    with stderr.status(f"waiting for {name} to run...") as spinner:
+    with stderr.status(f"waiting for {escape(name)} to run...") as spinner:
         def progress(status: Status) -> None:
-            spinner.update(f"waiting for {name}: {escape(_summary(status))}")
+            spinner.update(f"waiting for {escape(name)}: {escape(_summary(status))}")
 
         return client.wait_running(name, timeout=timeout, on_progress=progress)
 
@@ -169,7 +169,7 @@ def _failure_trace() -> Iterator[None]:
     except ConnectorFailedError as exc:
         if exc.trace:
             say("[bold]task trace:[/]", err=True)
-            stderr.print(SECRETS.mask(exc.trace), markup=False, highlight=False)
+            stderr.print(SECRETS.mask(exc.trace), markup=False, highlight=False, soft_wrap=True)
         raise
 
 
@@ -188,8 +188,17 @@ def _summary(status: Status) -> str:
 @click.pass_context
 @masked
 def status_command(ctx: click.Context, /, name: str | None, as_json: bool, **_: object) -> None:
-    """Show one connector's status and tasks, or every connector's state."""
+    """Show one connector's status and tasks, or every connector's state.
+
+    Task traces can quote the connector's secrets: its config is read from Connect first,
+    and the values of its secret keys are masked.
+    """
     client = connect_client(ctx)
+    if name:
+        _learn_secrets(client, name)
+    else:
+        for config in client.configs().values():
+            SECRETS.add_config(config)
     statuses = {name: client.status(name)} if name else client.statuses()
     if as_json:
         say_json(statuses[name] if name else statuses)
@@ -197,6 +206,15 @@ def status_command(ctx: click.Context, /, name: str | None, as_json: bool, **_: 
         _render_status(statuses[name])
     else:
         _render_statuses(statuses)
+
+
+def _learn_secrets(client: ConnectClient, name: str) -> None:
+    """Mask the secrets of the connector's config (as Connect stores it) from now on."""
+    try:
+        SECRETS.add_config(client.config(name))
+    except ConnectRequestError as exc:
+        if exc.status != 404:  # an unknown connector has no status either: status says so
+            raise
 
 
 def _state(state: object) -> str:
@@ -207,12 +225,13 @@ def _state(state: object) -> str:
 
 def _render_status(status: Status) -> None:
     connector_state = status.get("connector", {})
-    table = Table("part", "state", "worker", "trace", title=f"connector {status.get('name')}")
+    table = Table("part", "state", "worker", "trace",
+                  title=f"connector {escape(str(status.get('name')))}")
     table.add_row("connector", _state(connector_state.get("state")),
                   escape(str(connector_state.get("worker_id", ""))),
                   escape(_first(connector_state.get("trace"))))
     for task in status.get("tasks") or []:
-        table.add_row(f"task {task.get('id')}", _state(task.get("state")),
+        table.add_row(f"task {escape(str(task.get('id')))}", _state(task.get("state")),
                       escape(str(task.get("worker_id", ""))), escape(_first(task.get("trace"))))
     stdout.print(table)
 
@@ -260,7 +279,9 @@ for _verb, _action in (("pause", ConnectClient.pause), ("resume", ConnectClient.
 def restart_command(ctx: click.Context, /, name: str, include_tasks: bool, only_failed: bool,
                     **_: object) -> None:
     """Restart a connector and (by default) its failed tasks."""
-    status = connect_client(ctx).restart(name, include_tasks=include_tasks, only_failed=only_failed)
+    client = connect_client(ctx)
+    _learn_secrets(client, name)
+    status = client.restart(name, include_tasks=include_tasks, only_failed=only_failed)
     say(f"[green]✓[/] restart requested for connector {escape(name)}")
     if status:
         _render_status(status)
@@ -281,25 +302,32 @@ def remove_command(ctx: click.Context, /, name: str, drop_slot: bool, spec_path:
     if drop_slot and spec_path is None:
         raise click.UsageError("--drop-slot needs --spec SPEC to know the database")
     spec = load_masked_spec(spec_path) if spec_path else None
+    # everything --drop-slot needs is checked before the connector is gone
+    slot = _slot_target(spec, admin_dsn) if drop_slot and spec is not None else None
     client = connect_client(ctx)
     if client.exists(name):
         client.delete(name)
         say(f"[green]✓[/] removed connector {escape(name)}")
     else:
         say(f"connector {escape(name)} is not registered")
-    if drop_slot and spec is not None:
-        _drop_slot(spec, admin_dsn)
+    if slot is not None:
+        _drop_slot(*slot)
 
 
-def _drop_slot(spec: ConnectorSpec, admin_dsn: str | None) -> None:
-    from cdc_facts.preflight.slots import drop_slot_and_publication
-
+def _slot_target(spec: ConnectorSpec, admin_dsn: str | None
+                 ) -> tuple[dict[str, Any], dict[str, str]]:
+    """How to connect to drop the spec's slot, and its rendered config."""
     if spec.kind != "postgres":
         raise PreflightError(f"--drop-slot applies to PostgreSQL connectors, not {spec.kind}")
     config = render(spec, kafka_bootstrap=None)
-    if admin_dsn:
-        SECRETS.add(admin_dsn)
     params = admin_params("postgres", admin_dsn) if admin_dsn else connection_params(spec, config)
+    SECRETS.add(str(params.get("password") or ""))
+    return params, config
+
+
+def _drop_slot(params: dict[str, Any], config: dict[str, str]) -> None:
+    from cdc_facts.preflight.slots import drop_slot_and_publication
+
     dropped = drop_slot_and_publication(params, config["slot.name"], config["publication.name"])
     for what in dropped:
         say(f"[green]✓[/] dropped {escape(what)}")
@@ -319,7 +347,7 @@ def offsets_command(ctx: click.Context, /, name: str, as_json: bool, **_: object
     if as_json:
         say_json(offsets)
         return
-    table = Table("partition", "offset", title=f"offsets of {name}")
+    table = Table("partition", "offset", title=f"offsets of {escape(name)}")
     for entry in offsets:
         table.add_row(escape(_pairs(entry.get("partition"))), escape(_pairs(entry.get("offset"))))
     stdout.print(table if offsets else f"no offsets committed yet for {escape(name)}")

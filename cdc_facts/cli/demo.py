@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -21,14 +22,15 @@ _OPS = {"c": "insert", "u": "update", "d": "delete", "r": "snapshot", "t": "trun
 
 
 def _progress(message: str) -> None:
-    stderr.print(f"[cyan]•[/] {message}", highlight=False)
+    stderr.print(f"[cyan]•[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def _print_fact(event: dict[str, Any]) -> None:
     op = _OPS.get(str(event.get("cdcop")), str(event.get("cdcop")))
-    stdout.print(f"[green]fact[/] [bold green]{event['type']}[/] subject={event['subject']} "
-                 f"time={event['time']} [dim]from {op} at {event.get('cdcposition', '')}[/]",
-                 highlight=False)
+    stdout.print(f"[green]fact[/] [bold green]{escape(str(event['type']))}[/] "
+                 f"subject={escape(str(event['subject']))} time={escape(str(event['time']))} "
+                 f"[dim]from {escape(op)} at {escape(str(event.get('cdcposition', '')))}[/]",
+                 highlight=False, soft_wrap=True)
     stdout.print(f"     {json.dumps(event['data'], ensure_ascii=False)}", highlight=False,
                  markup=False)
 
@@ -83,7 +85,7 @@ def _summary(changes: int, counts: Counter[str]) -> None:
     table.add_column("fact type")
     table.add_column("count", justify="right")
     for fact_type, count in sorted(counts.items()):
-        table.add_row(fact_type, str(count))
+        table.add_row(escape(fact_type), str(count))
     stdout.print(table)
     stdout.print("The stack keeps running: `cdc-facts local status`, `cdc-facts local down`.")
 

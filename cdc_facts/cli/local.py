@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from cdc_facts.cli.output import print_json, stderr, stdout
@@ -21,7 +22,7 @@ def _stack(home: Path | None, **ports: int) -> LocalStack:
 
 
 def _progress(message: str) -> None:
-    stderr.print(f"[cyan]•[/] {message}", highlight=False)
+    stderr.print(f"[cyan]•[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def _status_table(statuses: list[ServiceStatus]) -> Table:
@@ -31,7 +32,7 @@ def _status_table(statuses: list[ServiceStatus]) -> Table:
     for st in statuses:
         state = "[green]ready[/]" if st.ready else ("[yellow]starting[/]" if st.running
                                                      else "[red]stopped[/]")
-        table.add_row(st.name, state, str(st.pid or "-"), st.endpoint)
+        table.add_row(escape(st.name), state, str(st.pid or "-"), escape(st.endpoint))
     return table
 
 

@@ -1,4 +1,10 @@
-"""Rendering shared by the commands: errors, tables, JSON."""
+"""Rendering shared by the commands: errors, tables, JSON.
+
+Text that comes from users, files, databases or Kafka Connect is printed literally: it goes
+through :func:`rich.markup.escape` (or ``markup=False``), so that ``[public.orders]`` shows
+as written and ``[/x]`` cannot break the output, and with ``soft_wrap=True``, so that a
+``file:line:col`` line is never cut in two when the output is not a terminal.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +17,17 @@ from rich.console import Console
 from rich.markup import escape
 
 from cdc_facts.errors import CdcFactsError, LocalStackError, MappingError, Problem
+from cdc_facts.secrets import Secrets
 
 #: People read stdout; errors and progress go to stderr.
 stdout = Console()
 stderr = Console(stderr=True)
+#: Every secret the process has seen; masked in all output and log records.
+SECRETS = Secrets()
 
 
 def render_error(exc: CdcFactsError) -> None:
-    """Print ``ErrorType: message`` and a hint on stderr.
+    """Print ``ErrorType: message`` and a hint on stderr, literally and secrets masked.
 
     Mapping problems come first, each once and as ``cdc-facts validate`` shows them, then
     one line that counts them.
@@ -28,13 +37,30 @@ def render_error(exc: CdcFactsError) -> None:
         stderr.print(f"[bold red]MappingError[/]: {mapping_summary(exc.problems)}",
                      highlight=False, soft_wrap=True)
         return
-    stderr.print(f"[bold red]{type(exc).__name__}[/]: {exc.message}", highlight=False)
+    _error_line(type(exc).__name__, exc.message)
     if isinstance(exc, LocalStackError) and exc.log_tail:
-        stderr.print(f"  last lines of the {exc.service} log:", highlight=False)
+        _literal(f"  last lines of the {exc.service} log:")
         for line in exc.log_tail:
-            stderr.print(f"    {line}", highlight=False, markup=False)
+            _literal(f"    {line}")
     if exc.hint:
-        stderr.print(f"[dim]hint:[/] {exc.hint}", highlight=False)
+        stderr.print(f"[dim]hint:[/] {escape(SECRETS.mask(exc.hint))}", highlight=False,
+                     soft_wrap=True)
+
+
+def render_unexpected(exc: Exception) -> None:
+    """Print an error cdc-facts did not foresee as ``ErrorType: message``, secrets masked."""
+    _error_line(type(exc).__name__, str(exc) or repr(exc))
+    stderr.print("[dim]hint:[/] this is unexpected: run again with --debug to see the "
+                 "traceback, and report it", highlight=False, soft_wrap=True)
+
+
+def _error_line(name: str, message: str) -> None:
+    stderr.print(f"[bold red]{name}[/]: {escape(SECRETS.mask(message))}", highlight=False,
+                 soft_wrap=True)
+
+
+def _literal(text: str) -> None:
+    stderr.print(SECRETS.mask(text), highlight=False, markup=False, soft_wrap=True)
 
 
 def mapping_summary(problems: Sequence[Problem]) -> str:
@@ -58,7 +84,8 @@ def render_problems(problems: Sequence[Problem], console: Console = stdout) -> N
         for text in _excerpt(problem, source):
             console.print(text, highlight=False, markup=False, soft_wrap=True)
         if problem.suggestion:
-            console.print(f"    did you mean `{escape(problem.suggestion)}`?", highlight=False)
+            console.print(f"    did you mean `{escape(problem.suggestion)}`?", highlight=False,
+                          soft_wrap=True)
 
 
 def _file_lines(file: str) -> list[str]:

@@ -10,7 +10,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from cdc_facts.cli.options import (
-    SECRETS,
     admin_option,
     json_flag,
     load_masked_spec,
@@ -21,7 +20,7 @@ from cdc_facts.cli.options import (
     say_json,
     spec_arg,
 )
-from cdc_facts.cli.output import stdout
+from cdc_facts.cli.output import SECRETS, stdout
 from cdc_facts.connectors import ConnectorSpec, render
 from cdc_facts.errors import PreflightError
 from cdc_facts.preflight import Report, admin_params, run_preflight
@@ -74,7 +73,8 @@ def _show_fixes(fixes: list[str]) -> None:
 
 def _render_report(report: Report) -> None:
     table = Table("status", "check", "observed", "remedy",
-                  title=f"preflight {report.connector} ({report.kind})", show_lines=False)
+                  title=f"preflight {escape(report.connector)} ({escape(report.kind)})",
+                  show_lines=False)
     for check in report.checks:
         observed, remedy = SECRETS.mask(check.observed), SECRETS.mask(check.remedy)
         table.add_row(_ICONS[check.status], escape(check.label), escape(observed), escape(remedy))

@@ -60,7 +60,7 @@ def validate(paths: tuple[Path, ...]) -> None:
 
 
 def _fail(message: str) -> None:
-    stdout.print(f"[red]✗[/] {escape(message)}", highlight=False)
+    stdout.print(f"[red]✗[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(1)
 
 
@@ -100,7 +100,7 @@ def _render_result(result: ExampleResult) -> None:
     if result.error is not None:
         error = result.error
         stdout.print(f"    [red]{type(error).__name__}[/]: {escape(error.message)}",
-                     highlight=False)
+                     highlight=False, soft_wrap=True)
     if result.mismatches:
         stdout.print(_diff_table(result))
 
@@ -114,7 +114,7 @@ def _diff_table(result: ExampleResult) -> Table:
     for m in result.mismatches:
         fact = "all" if m.index < 0 else f"#{m.index + 1}"
         expected, actual = _show(m.expected), _show(m.actual)
-        table.add_row(fact, m.attribute, f"[green]- {escape(expected)}[/]",
+        table.add_row(fact, escape(m.attribute), f"[green]- {escape(expected)}[/]",
                       f"[red]+ {escape(actual)}[/]")
     return table
 
@@ -242,7 +242,7 @@ def explain(mappings: tuple[Path, ...], change_file: IO[str]) -> None:
         error = exc
     seen = translator.prepare(change)
     rules = translator.ruleset.rules_for(change.connector, change.table)
-    tree = Tree(f"[bold]{escape(change.table)}[/] op={change.op} ({len(rules)} rule(s))")
+    tree = Tree(f"[bold]{escape(change.table)}[/] op={escape(change.op)} ({len(rules)} rule(s))")
     for rule in rules:
         tree.add(_explain_rule(rule, seen, facts.get(rule.fact_type)))
     stdout.print(tree)
@@ -252,12 +252,12 @@ def explain(mappings: tuple[Path, ...], change_file: IO[str]) -> None:
 
 def _explain_rule(rule: Rule, change: Change, fact: Fact | None) -> Tree:
     if change.op == "r" and rule.snapshot == "skip":
-        return Tree(f"[dim]{rule.fact_type}: skipped (snapshot: skip)[/]")
+        return Tree(f"[dim]{escape(rule.fact_type)}: skipped (snapshot: skip)[/]")
     value = rule.when.evaluate(change)
     verdict = "[green]matched[/]" if value is True else "[dim]not matched[/]"
     if value is UNKNOWN:
-        verdict = f"[yellow]unknown[/] (on_unknown: {rule.on_unknown})"
-    node = Tree(f"[bold]{rule.fact_type}[/]: {verdict}")
+        verdict = f"[yellow]unknown[/] (on_unknown: {escape(rule.on_unknown)})"
+    node = Tree(f"[bold]{escape(rule.fact_type)}[/]: {verdict}")
     when = node.add(f"when {escape(rule.when.sql)} → {escape(_sql_value(value))}")
     for sub_sql, sub_value in rule.when.explain(change)[1:]:
         shown = _sql_value(sub_value)

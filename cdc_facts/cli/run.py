@@ -21,9 +21,8 @@ from pathlib import Path
 from types import FrameType
 
 import click
-from rich.markup import escape
 
-from cdc_facts.cli.output import render_problems, stderr
+from cdc_facts.cli.output import SECRETS, render_problems, stderr
 from cdc_facts.errors import ConfigError
 from cdc_facts.metrics import MetricsServer
 from cdc_facts.rules.loader import read_mappings
@@ -51,7 +50,7 @@ log = logging.getLogger("cdc_facts.run")
               help="Begin a transaction at the earliest this long after the last commit; "
               "what arrives meanwhile joins it (fewer, larger transactions) [default: 0].")
 @click.option("--dead-letter-topic", help="[default: <group>.dead-letter]")
-@click.option("--metrics-port", type=int,
+@click.option("--metrics-port", type=click.IntRange(0, 65535),
               help="Port of /metrics, /healthz and /readyz (0: any free port) [default: 9464].")
 @click.option("--guarantee", type=click.Choice(["exactly-once", "at-least-once"]),
               help="Processing guarantee [default: exactly-once].")
@@ -69,6 +68,7 @@ def run(config_file: Path | None, **options: object) -> None:
     the --config file; see docs/service.md.
     """
     settings = load_settings(options, os.environ, config_file)
+    SECRETS.update(settings.kafka.secrets())  # in errors, as in logs
     install_log_masking(settings.kafka.secrets())
     configure_logging(settings.log_format, settings.log_level)
     service = Service(settings, _translator(settings))
@@ -94,10 +94,10 @@ def _translator(settings: ServiceSettings) -> Translator:
         render_problems(report.problems)
         stderr.print(f"[red]✗[/] {len(report.errors)} error(s) in {len(report.files)} "
                      "mapping file(s): the service does not start; run `cdc-facts validate` "
-                     "after fixing them", highlight=False)
+                     "after fixing them", highlight=False, soft_wrap=True)
         sys.exit(1)
     if not report.ruleset.tables():
-        raise ConfigError(f"the mappings ({', '.join(map(escape, map(str, settings.mappings)))})"
+        raise ConfigError(f"the mappings ({', '.join(map(str, settings.mappings))})"
                           " cover no table: there is nothing to translate")
     return Translator(report.ruleset)
 

@@ -7,24 +7,32 @@ tests) or let the client create one lazily on the first request. No network happ
 Recoverability follows :mod:`cdc_facts.errors`: a 409 (rebalance in progress), a 5xx or a
 connection error is retried with exponential backoff and, once retries are exhausted,
 raised as :class:`~cdc_facts.errors.ConnectUnavailableError`; any other 4xx is raised at
-once as :class:`~cdc_facts.errors.ConnectRequestError` carrying Connect's own message.
+once as :class:`~cdc_facts.errors.ConnectRequestError` carrying Connect's own message. Each
+retry is reported to ``on_retry``, so that a command can show why it waits. A URL that
+cannot be used (no ``http://``, an unreadable CA bundle) is a
+:class:`~cdc_facts.errors.ConfigError`.
 
->>> client = ConnectClient("http://127.0.0.1:8083")
->>> client.base_url
-'http://127.0.0.1:8083'
+Credentials written in the URL (``http://user:password@host:8083``) become HTTP basic
+authentication; ``base_url``, ``repr`` and every error show the URL without them.
+
+>>> client = ConnectClient("http://admin:hunter2@127.0.0.1:8083")
+>>> client.base_url, client
+('http://127.0.0.1:8083', ConnectClient('http://127.0.0.1:8083'))
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
 
 from cdc_facts.errors import (
+    ConfigError,
     ConnectorFailedError,
     ConnectRequestError,
     ConnectUnavailableError,
@@ -38,21 +46,34 @@ Status = dict[str, Any]
 #: Called with each status seen while waiting for a connector to run.
 ProgressCallback = Callable[[Status], None]
 
+#: Called with one line (what failed, when the next try is) before each retry.
+RetryCallback = Callable[[str], None]
+
 _RETRY_STATUSES = frozenset({409, 500, 502, 503, 504})
+#: Request errors that retrying cannot fix: the URL or a header is malformed.
+_BAD_REQUEST = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidHeader,
+)
+_URL_HINT = "check --connect-url (CDC_FACTS_CONNECT_URL), e.g. http://127.0.0.1:8083"
 
 
 class ConnectClient:
     """Client for one Kafka Connect cluster.
 
     Args:
-        base_url: Root of the REST API, e.g. ``http://127.0.0.1:8083``.
+        base_url: Root of the REST API, e.g. ``http://127.0.0.1:8083``; credentials in it
+            (``http://user:password@host``) are used for basic authentication.
         session: Transport to use; a new :class:`requests.Session` when ``None``.
-        auth: ``(user, password)`` for HTTP basic authentication.
+        auth: ``(user, password)`` for HTTP basic authentication (wins over the URL's).
         verify: TLS verification: ``True``, ``False`` or a CA bundle path.
         cert: Client certificate: a path, or a ``(cert, key)`` pair of paths.
         timeout: Seconds to wait for each HTTP response.
         retries: How many times to retry a request that failed transiently.
         backoff: First retry delay in seconds; it doubles on each retry.
+        on_retry: Called with one line before each retry.
     """
 
     def __init__(
@@ -66,15 +87,18 @@ class ConnectClient:
         timeout: float = 30.0,
         retries: int = 5,
         backoff: float = 0.5,
+        on_retry: RetryCallback | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        url, url_auth = split_userinfo(base_url)
+        self.base_url = url.rstrip("/")
         self._session = session
-        self._auth = auth
+        self._auth = auth or url_auth
         self._verify = verify
         self._cert = cert
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
+        self.on_retry = on_retry
 
     def __repr__(self) -> str:
         return f"ConnectClient({self.base_url!r})"
@@ -97,6 +121,12 @@ class ConnectClient:
         """The status of every connector, by name, in one request."""
         answer = self._json("GET", "/connectors?expand=status")
         return {name: dict(entry.get("status", {})) for name, entry in sorted(answer.items())}
+
+    def configs(self) -> dict[str, dict[str, str]]:
+        """The configuration of every connector, by name, in one request."""
+        answer = self._json("GET", "/connectors?expand=info")
+        return {name: dict(entry.get("info", {}).get("config", {}))
+                for name, entry in sorted(answer.items())}
 
     def validate(self, plugin_class: str, config: dict[str, str]) -> dict[str, Any]:
         """Ask the plugin to validate a configuration without creating anything.
@@ -233,13 +263,15 @@ class ConnectClient:
     ) -> dict[str, Any]:
         answer = _body(self._request(method, path, body=body, connector=connector))
         if not isinstance(answer, dict):
-            raise ConnectUnavailableError(f"Kafka Connect answered {method} {path} with {answer!r}")
+            raise ConnectUnavailableError(f"Kafka Connect answered {method} {path} with "
+                                          f"{_snippet(json.dumps(answer))}, not an object")
         return answer
 
     def _json_list(self, method: str, path: str) -> list[Any]:
         answer = _body(self._request(method, path))
         if not isinstance(answer, list):
-            raise ConnectUnavailableError(f"Kafka Connect answered {method} {path} with {answer!r}")
+            raise ConnectUnavailableError(f"Kafka Connect answered {method} {path} with "
+                                          f"{_snippet(json.dumps(answer))}, not a list")
         return answer
 
     def _request(
@@ -260,7 +292,11 @@ class ConnectClient:
             if attempt >= self.retries:
                 raise failure
             delay = self.backoff * (2**attempt)
-            log.info("%s %s failed (%s); retrying in %.1fs", method, path, failure, delay)
+            line = (f"{method} {path}: {failure.message}; retry {attempt + 1} of "
+                    f"{self.retries} in {delay:.1f}s")
+            log.info("%s", line)
+            if self.on_retry is not None:
+                self.on_retry(line)
             time.sleep(delay)
             attempt += 1
 
@@ -292,6 +328,19 @@ class ConnectClient:
             return ConnectUnavailableError(
                 f"Kafka Connect at {self.base_url} is unreachable: {exc}"
             )
+        except _BAD_REQUEST as exc:
+            raise ConfigError(f"cannot send {method} {path} to Kafka Connect at "
+                              f"{self.base_url}: {exc}", hint=_URL_HINT, key="connect_url") from exc
+        except requests.RequestException as exc:  # a broken answer: try again
+            return ConnectUnavailableError(
+                f"Kafka Connect at {self.base_url} sent a broken answer to {method} {path}: {exc}"
+            )
+        except OSError as exc:  # requests reads the CA bundle and client certificate late
+            raise ConfigError(
+                f"cannot use the TLS files for Kafka Connect at {self.base_url}: {exc}",
+                hint="check --connect-ca (CDC_FACTS_CONNECT_CA): a readable CA bundle",
+                key="connect_ca",
+            ) from exc
         if response.status_code < 400:
             return response
         message = _error_message(response)
@@ -377,7 +426,7 @@ def _error_message(response: requests.Response) -> str:
     try:
         answer = response.json()
     except ValueError:
-        return response.text.strip()[:500] or response.reason or ""
+        return _snippet(response.text, 500) or response.reason or ""
     if isinstance(answer, dict) and "message" in answer:
         return str(answer["message"])
     return str(answer)[:500]
@@ -391,9 +440,38 @@ def _body(response: requests.Response) -> Any:
     except ValueError as exc:
         raise ConnectUnavailableError(
             f"Kafka Connect answered {response.request.method} {response.url} with non-JSON "
-            f"content: {response.text[:200]!r}",
+            f"content: {_snippet(response.text)}",
             status=response.status_code,
         ) from exc
+
+
+def _snippet(text: str, limit: int = 200) -> str:
+    """``text`` on one line, cut at ``limit`` characters, otherwise as sent: no repr, whose
+    escapes would hide a secret from masking.
+
+    >>> _snippet("<html>\\n  <b>proxy</b>\\n</html>")
+    '<html> <b>proxy</b> </html>'
+    """
+    return " ".join(text.split())[:limit]
+
+
+def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``url`` without the ``user:password@`` part, and the credentials it held.
+
+    >>> split_userinfo("https://admin:p%40ss@connect:8083/")
+    ('https://connect:8083/', ('admin', 'p@ss'))
+    >>> split_userinfo("http://connect:8083")
+    ('http://connect:8083', None)
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url, None
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    return urlunsplit(parts._replace(netloc=host)), (unquote(user), unquote(password))
 
 
 def _path(name: str) -> str:

@@ -6,6 +6,9 @@
 ('NOPE',)
 >>> expand("$${LITERAL}", {}).value
 '${LITERAL}'
+
+A default is plain text: it cannot hold another reference or a ``}``
+(:func:`reference_problem` finds both).
 """
 
 from __future__ import annotations
@@ -79,6 +82,34 @@ def expand(text: str, env: Mapping[str, str]) -> Expanded:
         value, tuple(variables), tuple(missing), tuple(defaulted), tuple(with_default),
         "".join(literal),
     )
+
+
+def reference_problem(text: str) -> tuple[int, str] | None:
+    """Offset and description of the first reference that does not mean what it seems.
+
+    >>> reference_problem("${1BAD}")
+    (0, '`${1BAD}...` is not a valid reference; write ${VAR} or ${VAR:-default}')
+    >>> reference_problem("${A:-${B}}")[1]
+    '`${A:-${B}` holds `${` in its default: references do not nest; a default is plain text'
+    >>> reference_problem("${A:-x}}")[1]
+    '`}` after `${A:-x}` closes nothing: a default cannot hold `}`'
+    >>> reference_problem("${HOST:-db}:${PORT}") is None
+    True
+    """
+    stripped = text.replace("$$", "\0\0")
+    for match in _REFERENCE.finditer(stripped):
+        default = match.group(2)
+        if default is not None and "${" in default:
+            return match.start(), (f"`{match.group(0)}` holds `${{` in its default: "
+                                   "references do not nest; a default is plain text")
+        if default is not None and stripped.startswith("}", match.end()):
+            return match.end(), (f"`}}` after `{match.group(0)}` closes nothing: a default "
+                                 "cannot hold `}`")
+    broken = broken_reference(text)
+    if broken is not None:
+        return broken, (f"`{text[broken:broken + 12]}...` is not a valid reference; write "
+                        "${VAR} or ${VAR:-default}")
+    return None
 
 
 def broken_reference(text: str) -> int | None:

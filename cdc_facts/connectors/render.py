@@ -155,8 +155,9 @@ def _schema_history(spec: ConnectorSpec, kafka_bootstrap: str | None) -> dict[st
         raise ConfigError(
             f"connector `{spec.name}` ({spec.kind}) keeps its schema history in Kafka and "
             "needs the Kafka bootstrap servers",
-            hint="set CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS, pass --kafka-bootstrap, or set the "
-            f"`{BOOTSTRAP_KEY}` option in the spec",
+            hint="pass --kafka-bootstrap, set CDC_FACTS__KAFKA__BOOTSTRAP_SERVERS (or "
+            f"CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS), or set the `{BOOTSTRAP_KEY}` option in the "
+            "spec",
             key="kafka.bootstrap_servers",
         )
     return {

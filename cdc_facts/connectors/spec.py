@@ -33,9 +33,9 @@ from typing import Any, Literal
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
-from cdc_facts.connectors.env import broken_reference, expand
+from cdc_facts.connectors.env import expand, reference_problem
 from cdc_facts.errors import ConnectorSpecError, Problem
-from cdc_facts.secrets import SECRET_KEY, Secrets
+from cdc_facts.secrets import MASK, Secrets, is_secret_key
 
 Kind = Literal["postgres", "mariadb", "mysql", "sqlserver", "oracle"]
 KINDS: tuple[Kind, ...] = ("postgres", "mariadb", "mysql", "sqlserver", "oracle")
@@ -90,6 +90,16 @@ class ConnectorSpec:
     file: str = "<memory>"
     secrets: Secrets = field(default_factory=Secrets, repr=False, compare=False)
 
+    def __repr__(self) -> str:
+        """Like the dataclass's, with the values of secret options (and any secret inside
+        another option) masked."""
+        options = {key: MASK if is_secret_key(key) and value else self.secrets.mask(value)
+                   for key, value in self.options.items()}
+        return (f"ConnectorSpec(name={self.name!r}, kind={self.kind!r}, "
+                f"database={self.database!r}, tables={self.tables!r}, "
+                f"snapshot={self.snapshot!r}, options={options!r}, "
+                f"signal_table={self.signal_table!r}, file={self.file!r})")
+
     @property
     def is_mysql(self) -> bool:
         """Whether the database speaks the MySQL protocol (MySQL or MariaDB)."""
@@ -126,8 +136,8 @@ def parse_spec(text: str, *, file: str = "<memory>", env: Mapping[str, str]) -> 
 
     >>> spec = parse_spec(
     ...     "name: shop\\nkind: postgres\\ndatabase: {host: db, name: shop, user: cdc,"
-    ...     " password: '${PW}'}\\ntables: [public.orders]\\n", env={"PW": "x"})
-    >>> spec.database.port, spec.secrets.mask("pw=x")
+    ...     " password: '${PW}'}\\ntables: [public.orders]\\n", env={"PW": "s3cr3t"})
+    >>> spec.database.port, spec.secrets.mask("pw=s3cr3t")
     (5432, 'pw=****')
     """
     reader = _Reader(file, env)
@@ -225,15 +235,16 @@ class _Reader:
         return self._expand(str(raw), _value_at(node, key), label, secret=secret)
 
     def _expand(self, raw: str, at: tuple[int, int], label: str, *, secret: bool) -> str | None:
-        broken = broken_reference(raw)
-        if broken is not None:
-            self.problem(at, f"`{label}`: `{raw[broken:broken + 12]}...` is not a valid "
-                         "reference; write ${VAR} or ${VAR:-default}")
+        wrong = reference_problem(raw)
+        if wrong is not None:
+            self.problem(at, f"`{label}`: {wrong[1]}")
             return None
         expanded = expand(raw, self.env)
         for name in expanded.missing:
-            self.problem(at, f"`{label}`: environment variable {name} is not set; "
-                         f"export {name}=... or write ${{{name}:-default}}")
+            # a secret takes no default: the file would hold it
+            advice = f"export {name}=..." if secret else \
+                f"export {name}=... or write ${{{name}:-default}}"
+            self.problem(at, f"`{label}`: environment variable {name} is not set; {advice}")
         if secret and not expanded.only_references:
             self.problem(at, f"`{label}` is a secret: write it as ${{VARIABLE}} and set the "
                          "variable in the environment, never the value (or a default) in the file")
@@ -349,7 +360,7 @@ class _Reader:
                          "comma-separated, as Debezium expects)")
             return None
         text = ("true" if raw else "false") if isinstance(raw, bool) else str(raw)
-        return self._expand(text, at, f"options.{key}", secret=bool(SECRET_KEY.search(key)))
+        return self._expand(text, at, f"options.{key}", secret=is_secret_key(key))
 
 
 def _qualified(table: str) -> bool:

@@ -7,7 +7,13 @@ never anything that needs a restart.
 
 from cdc_facts.preflight.model import Check, Report, Status, Target
 from cdc_facts.preflight.needs import ColumnRead, TableNeeds, read_rules
-from cdc_facts.preflight.run import SUPPORTED, admin_params, connection_params, run_preflight
+from cdc_facts.preflight.run import (
+    SUPPORTED,
+    admin_params,
+    connection_params,
+    parse_dsn,
+    run_preflight,
+)
 
 __all__ = [
     "SUPPORTED",
@@ -19,6 +25,7 @@ __all__ = [
     "Target",
     "admin_params",
     "connection_params",
+    "parse_dsn",
     "read_rules",
     "run_preflight",
 ]

@@ -273,6 +273,10 @@ def connect(params: Mapping[str, Any]) -> Any:
                                            hint="is the database running and reachable?") from exc
         raise PreflightError(f"MySQL/MariaDB at {where} refused the connection: {message}",
                              hint="check database.user and the password variable") from exc
+    except pymysql.err.MySQLError as exc:
+        raise PreflightError(f"cannot connect to MySQL/MariaDB at {params.get('host', '')}:"
+                             f"{params.get('port', '')}: {exc}",
+                             hint="check the connection settings") from exc
 
 
 def apply(conn: Any, statements: list[str]) -> None:

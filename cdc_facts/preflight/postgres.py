@@ -1,15 +1,19 @@
 """PostgreSQL preflight: logical decoding, replication rights, publication, slot, tables.
 
 :func:`postgres_checks` is pure: it turns a :class:`PgCatalog` into checks. Only
-:func:`connect` and :func:`apply` talk to the server (with psycopg).
+:func:`connect`, :func:`session` and :func:`apply` talk to the server (with psycopg); they
+turn every psycopg error into a :class:`~cdc_facts.errors.DatabaseUnavailableError` (the
+server cannot be reached) or a :class:`~cdc_facts.errors.PreflightError`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from cdc_facts.errors import DatabaseUnavailableError, PreflightError
 from cdc_facts.preflight.model import SIGNAL_COLUMNS, Check, Target
@@ -255,10 +259,10 @@ def connect(params: Mapping[str, Any]) -> psycopg.Connection[Any]:
         PreflightError: The server refused the connection (e.g. a wrong password).
     """
     kwargs = {"connect_timeout": 10, "application_name": "cdc-facts-preflight", **params}
+    where = describe_target(params)
     try:
         conn = psycopg.connect(**kwargs, autocommit=True)
     except psycopg.OperationalError as exc:
-        where = f"{params.get('host', '')}:{params.get('port', '')}/{params.get('dbname', '')}"
         # libpq gives no SQLSTATE for a failed login; a FATAL line means the server answered.
         if exc.sqlstate is None and "FATAL:" not in str(exc):
             raise DatabaseUnavailableError(
@@ -267,7 +271,49 @@ def connect(params: Mapping[str, Any]) -> psycopg.Connection[Any]:
             ) from exc
         raise PreflightError(f"PostgreSQL at {where} refused the connection: {_first_line(exc)}",
                              hint="check database.user and the password variable") from exc
+    except psycopg.Error as exc:
+        raise PreflightError(f"cannot connect to PostgreSQL at {where}: {_first_line(exc)}",
+                             hint="check the connection settings") from exc
     return conn
+
+
+@contextmanager
+def session(params: Mapping[str, Any]) -> Iterator[psycopg.Connection[Any]]:
+    """A connection (see :func:`connect`) whose psycopg errors, wherever they happen inside
+    the ``with`` block, become a :class:`DatabaseUnavailableError` (the connection broke)
+    or a :class:`PreflightError`."""
+    where = describe_target(params)
+    with connect(params) as conn:
+        try:
+            yield conn
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnavailableError(
+                f"PostgreSQL at {where} failed: {_first_line(exc)}",
+                hint="is the database still running and reachable from here?",
+            ) from exc
+        except psycopg.Error as exc:
+            raise PreflightError(f"PostgreSQL at {where} refused a query: {_first_line(exc)}",
+                                 hint="check the user's privileges") from exc
+
+
+def describe_target(params: Mapping[str, Any]) -> str:
+    """``host:port/dbname`` of connection parameters (a ``conninfo`` too), never a password.
+
+    >>> describe_target({"conninfo": "postgresql://a:pw@db.internal:5433/shop"})
+    'db.internal:5433/shop'
+    >>> describe_target({"host": "db", "dbname": "shop"})
+    'db/shop'
+    """
+    values = dict(params)
+    if "conninfo" in values:
+        try:
+            values = {**conninfo_to_dict(str(values.pop("conninfo"))), **values}
+        except psycopg.Error:
+            return "the given DSN"
+    host = str(values.get("host") or "localhost")
+    port = f":{values['port']}" if values.get("port") else ""
+    dbname = f"/{values['dbname']}" if values.get("dbname") else ""
+    return f"{host}{port}{dbname}"
 
 
 def apply(conn: psycopg.Connection[Any], statements: list[str]) -> None:

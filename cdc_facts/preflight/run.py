@@ -6,6 +6,9 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
 from cdc_facts.connectors.spec import ConnectorSpec
 from cdc_facts.errors import PreflightError
 from cdc_facts.preflight import mysql, postgres
@@ -80,7 +83,7 @@ def _checks(
 ) -> list[Check]:
     names = [*target.tables, target.signal]
     if spec.kind == "postgres":
-        with postgres.connect(connection_params(spec, config)) as conn:
+        with postgres.session(connection_params(spec, config)) as conn:
             catalog = read_pg_catalog(conn, names, target.publication, target.slot)
         return list(postgres.postgres_checks(catalog, target, needs))
     conn = mysql.connect(connection_params(spec, config))
@@ -97,7 +100,7 @@ def _apply(
 ) -> None:
     params = admin_params(spec.kind, admin_dsn) if admin_dsn else connection_params(spec, config)
     if spec.kind == "postgres":
-        with postgres.connect(params) as conn:
+        with postgres.session(params) as conn:
             postgres.apply(conn, fixes)
         return
     conn = mysql.connect(params)
@@ -125,18 +128,55 @@ def admin_params(kind: str, dsn: str) -> dict[str, Any]:
 
     >>> admin_params("mariadb", "mysql://root:p%40ss@db:3307/shop")
     {'host': 'db', 'port': 3307, 'user': 'root', 'password': 'p@ss', 'database': 'shop'}
+    >>> admin_params("postgres", "postgresql://admin:p%20w@db:5433/shop")["host"]
+    'db'
+
+    Raises:
+        PreflightError: The DSN does not parse, or is for the other kind of database. The
+            message never quotes the DSN, which holds a password.
     """
-    if kind == "postgres":
-        return {"conninfo": dsn}
-    url = urlsplit(dsn)
-    if url.scheme not in ("mysql", "mariadb") or not url.hostname:
+    mysql_dsn = _is_mysql_dsn(dsn)
+    if (kind == "postgres") == mysql_dsn:
         raise PreflightError(
-            "the admin DSN of a MySQL/MariaDB database must look like "
-            "mysql://user:password@host:port/database",
-        )
+            f"the admin DSN is for {'MySQL/MariaDB' if mysql_dsn else 'PostgreSQL'}, but the "
+            f"connector's database is {kind}", hint=_DSN_FORMS)
+    return parse_dsn(dsn)
+
+
+_DSN_FORMS = ("write a PostgreSQL conninfo (host=... dbname=... user=... password=...) or "
+              "URL (postgresql://user:password@host:port/db), or "
+              "mysql://user:password@host:port/db; percent-encode special characters of the "
+              "password in a URL (a space is %20)")
+
+
+def _is_mysql_dsn(dsn: str) -> bool:
+    return dsn.strip().lower().startswith(("mysql://", "mariadb://"))
+
+
+def parse_dsn(dsn: str) -> dict[str, Any]:
+    """Connection parameters of a DSN of either kind (``mysql://`` and ``mariadb://`` URLs
+    are MySQL's; anything else is a PostgreSQL conninfo or URL).
+
+    Raises:
+        PreflightError: It does not parse; the message never quotes it.
+    """
+    if not _is_mysql_dsn(dsn):
+        try:
+            return dict(conninfo_to_dict(dsn))
+        except psycopg.Error:
+            raise PreflightError("the admin DSN is not a valid PostgreSQL connection string",
+                                 hint=_DSN_FORMS) from None
+    try:
+        url = urlsplit(dsn.strip())
+        port = url.port or 3306
+    except ValueError:
+        url, port = None, 0
+    if url is None or not url.hostname:
+        raise PreflightError("the admin DSN of a MySQL/MariaDB database must look like "
+                             "mysql://user:password@host:port/database", hint=_DSN_FORMS)
     params: dict[str, Any] = {
         "host": url.hostname,
-        "port": url.port or 3306,
+        "port": port,
         "user": unquote(url.username or "root"),
         "password": unquote(url.password or ""),
     }

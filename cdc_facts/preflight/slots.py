@@ -25,7 +25,7 @@ def drop_slot_and_publication(
         PreflightError: The slot stays active for ``timeout`` seconds, or dropping fails.
     """
     dropped: list[str] = []
-    with postgres.connect(params) as conn:
+    with postgres.session(params) as conn:
         if _wait_inactive(conn, slot, timeout):
             _run(conn, "SELECT pg_drop_replication_slot(%s)", (slot,))
             dropped.append(f"replication slot {slot}")

@@ -141,14 +141,75 @@ def test_an_unknown_setting_suggests_the_closest_name() -> None:
 
 
 @pytest.mark.parametrize(("name", "text", "error"), [
-    ("bad.toml", "[service\n", "is not valid"),
-    ("bad.yaml", "service: [1,\n", "is not valid"),
+    ("bad.toml", "[service\n", r"bad.toml:1:9: TOML syntax error"),
+    ("bad.yaml", "service: [1,\n",
+     r"bad.yaml:2:1: YAML syntax error: .* the `\[` opened at line 1"),
     ("bad.ini", "", "use a .toml, .yaml or .yml file"),
-    ("bad.toml", "[metrics]\nport = 1\n", "unknown section `metrics`"),
+    ("bad.toml", "[metrics]\nport = 1\n", "bad.toml:1:1: unknown section `metrics`"),
 ])
 def test_a_bad_config_file_is_refused(tmp_path: Path, name: str, text: str, error: str) -> None:
     with pytest.raises(ConfigError, match=error):
         load_settings({}, BASE, _file(tmp_path, name, text))
+
+
+def test_every_problem_of_a_config_file_is_reported_at_once_with_its_position(
+        tmp_path: Path) -> None:
+    config = _file(tmp_path, "service.yaml", """\
+service:
+  group_id: shop-facts
+  comit_interval_ms: 5
+  batch_size: lots
+kafka: {group.id: x}
+""")
+    with pytest.raises(ConfigError) as wrong:
+        load_settings({}, BASE, config)
+    assert [str(p) for p in wrong.value.problems] == [
+        f"{config}:3:3: unknown service setting `comit_interval_ms` "
+        "(did you mean `commit_interval_ms`?)",
+        f"{config}:4:15: wrong value for the batch size (`batch_size`): expected a whole "
+        "number, got 'lots'",
+        f"{config}:5:9: `group.id` cannot be set: use --group (or service.group_id)",
+    ]
+    assert wrong.value.message.startswith(f"3 problems in the config file {config}:\n  ")
+
+
+def test_every_problem_of_a_toml_file_is_reported_at_the_line_that_writes_it(
+        tmp_path: Path) -> None:
+    config = _file(tmp_path, "service.toml", """\
+[service]
+group_id = "g"
+comit_interval_ms = 5
+[kafka]
+linger.ms = 5
+"group.id" = "x"
+transactional.id = "t"
+""")
+    with pytest.raises(ConfigError) as wrong:
+        load_settings({}, BASE, config)
+    assert [p.location() for p in wrong.value.problems] == [
+        f"{config}:3:1", f"{config}:6:1", f"{config}:7:1"]
+
+
+@pytest.mark.parametrize("text", [
+    "kafka:\n  bootstrap.servers: k:9092\n  sasl.password: Sup3r: S3cret\n",
+    "kafka:\n  sasl:\n    password: 'Sup3rS3cret' # rotated\n  sasl.username: x: y\n",
+    "kafka:\n  sasl.password: Sup3rS3cret\n  sasl.password: Sup3rS3cret\n",
+    "kafka:\n  sasl.password: *Sup3rS3cret\n",
+    "kafka:\n  ssl.key.pem: |\n    Sup3rS3cret\n   x: y: z\n",
+])
+def test_a_yaml_syntax_error_names_its_position_and_never_the_secret(
+        tmp_path: Path, text: str) -> None:
+    config = _file(tmp_path, "service.yaml", text)
+    with pytest.raises(ConfigError) as wrong:
+        load_settings({}, BASE, config)
+    shown = " ".join([str(wrong.value), str(wrong.value.hint), repr(wrong.value.problems)])
+    assert f"{config}:" in shown
+    assert "S3cret" not in shown and "Sup3r" not in shown
+
+
+def test_the_metrics_port_must_be_a_port() -> None:
+    with pytest.raises(ConfigError, match="must be at most 65535, got 99999"):
+        load_settings({"metrics_port": 99999}, BASE)
 
 
 def test_a_missing_config_file_is_refused(tmp_path: Path) -> None:
