@@ -45,10 +45,13 @@ def _to_string(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, int | float | Decimal | UUID):
+    if isinstance(value, Decimal):
+        return format(value, "f")  # all the digits, no exponent, as ::text writes it
+    if isinstance(value, int | float | UUID):
         return str(value)
     if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str,
+                          ensure_ascii=False)
     raise TypeError(f"cannot turn a {type(value).__name__} into a string")
 
 

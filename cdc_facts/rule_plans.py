@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Final
 
 import sqlglot
@@ -28,6 +29,8 @@ from cdc_facts.errors import (
     UnknownValueError,
 )
 from cdc_facts.expressions import compile_expression
+from cdc_facts.expressions.casts import to_text
+from cdc_facts.expressions.logic import not_boolean
 from cdc_facts.expressions.names import evaluator
 from cdc_facts.facts import Fact, fact_ids
 from cdc_facts.rules.model import ColumnReference, FieldType, Mapping, Rule
@@ -123,7 +126,12 @@ class RulePlan:
         # reads that the image lacks (schema drift)
         nulled = _nulled(change, self.before_columns, self.after_columns)
         try:
-            return self._build(nulled) if self.when(nulled) is True else None
+            matched = self.when(nulled)
+            if matched is True:
+                return self._build(nulled)
+            if matched is not False and matched is not None:
+                raise self.not_a_condition(matched)
+            return None
         except _Unknown as unknown:  # cannot happen: a last guard against a crash
             raise self._unknown_error(change, unknown.where) from None
 
@@ -226,6 +234,14 @@ class RulePlan:
             "`on_unknown: null` on the rule",
         )
 
+    def not_a_condition(self, matched: object) -> EvaluationError:
+        """The error for a ``when`` that gave ``matched``, which is no condition (true,
+        false, NULL or unknown): PostgreSQL refuses a WHERE that is not boolean."""
+        error = self.evaluation_error(not_boolean(matched, "WHEN", self.rule.when.sql))
+        error.hint = (f"make `when` a condition: compare `{self.rule.when.sql}` with a value, "
+                      "or cast it with ::boolean")
+        return error
+
     def evaluation_error(self, exc: EvaluationError) -> EvaluationError:
         """``exc`` with this rule named in it."""
         if exc.rule is None:
@@ -310,13 +326,16 @@ def _commit_time(change: Change) -> datetime:
 
 
 def _subject(value: object) -> str:
-    """The string form of a key: ``7`` -> ``"7"``, ``True`` -> ``"true"``."""
+    """The string form of a key: ``7`` -> ``"7"``, ``True`` -> ``"true"``; a decimal
+    with all its digits and no exponent, as ``::text`` writes it (``0.00000050``)."""
     if value.__class__ is str:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return to_text(value)
     return str(value)
 
 

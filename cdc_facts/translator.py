@@ -203,6 +203,8 @@ class _TablePlan:
                 fact = plan.apply(change, matched)
                 if fact is not None:
                     facts.append(fact)
+            elif matched is not False and matched is not None:
+                raise plan.not_a_condition(matched)  # `when: after.active` on an integer
         return facts
 
     def read_before(self, change: Change) -> Change:

@@ -379,15 +379,26 @@ def test_comparing_incompatible_values_is_an_evaluation_error(
         ("after.a BETWEEN 1 AND after.u", U),
         ("after.a BETWEEN 3 AND after.u", False),
         ("after.x BETWEEN 1 AND 3", None),
+        ("5 BETWEEN 6 AND 1 / 0", False),
+        ("after.a BETWEEN 3 AND 1 / 0", False),
+        ("after.a BETWEEN 1 / 0 AND 1", False),
+        ("after.a NOT BETWEEN 3 AND 1 / 0", True),
+        ("after.a BETWEEN SYMMETRIC 1 AND 3", True),
+        ("after.a BETWEEN SYMMETRIC 3 AND NULL", None),
+        ("after.a BETWEEN SYMMETRIC after.u AND 3", U),
     ],
 )
 def test_in_and_between(sql: str, expected: object) -> None:
     assert value(sql, row={"a": 2, "s": "x", "x": None}) is expected
 
 
-def test_in_with_an_error_that_matters_raises() -> None:
+@pytest.mark.parametrize(
+    "sql", ["after.a IN (1, 1 / 0)", "after.a BETWEEN 1 AND 1 / 0",
+            "after.a BETWEEN 1 / 0 AND 3", "after.a BETWEEN SYMMETRIC 3 AND 1 / 0"],
+)  # fmt: skip
+def test_in_and_between_with_an_error_that_matters_raise(sql: str) -> None:
     with pytest.raises(EvaluationError, match="division by zero"):
-        value("after.a IN (1, 1 / 0)", row={"a": 2})
+        value(sql, row={"a": 2})
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from uuid import UUID
 import pytest
 
 from cdc_facts.changes import Change
-from cdc_facts.errors import EvaluationError
+from cdc_facts.errors import EvaluationError, ExpressionError
 from cdc_facts.expressions import compile_expression
 from cdc_facts.expressions.arithmetic import numeric_division_scale
 from cdc_facts.expressions.casts import float_text, parse_boolean, to_text
@@ -86,6 +86,37 @@ def test_division_by_zero_names_the_sub_expression(sql: str) -> None:
         value(f"1 + ({sql})")
     assert "`" in caught.value.message and "hint" not in caught.value.message
     assert caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("1e308::float8 * 10", "value out of range: overflow"),
+        ("1e308::float8 + 1e308::float8", "value out of range: overflow"),
+        ("-1e308::float8 - 1e308::float8", "value out of range: overflow"),
+        ("1e308::float8 / 0.1::float8", "value out of range: overflow"),
+        ("1e-200::float8 * 1e-200::float8", "value out of range: underflow"),
+        ("1e-300::float8 / 1e300::float8", "value out of range: underflow"),
+        ("1e-300::float8 * 1e-300", "value out of range: underflow"),
+        ("1e400 * 1::float8", "out of range for type double precision"),
+        ("5e-324::float8 / 2", "value out of range: underflow"),
+    ],
+)  # fmt: skip
+def test_double_precision_overflow_and_underflow_are_errors(sql: str, message: str) -> None:
+    with pytest.raises(EvaluationError, match=message) as caught:
+        value(sql)
+    assert "cannot evaluate `" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [("'Infinity'::float8 * 2", float("inf")),
+     ("'-Infinity'::float8 + 1e308::float8", float("-inf")),
+     ("0::float8 * 1e-300::float8", 0.0), ("1::float8 / 'Infinity'::float8", 0.0),
+     ("'Infinity'::float8::real", float("inf"))],
+)  # fmt: skip
+def test_infinite_or_zero_operands_are_no_range_errors(sql: str, expected: float) -> None:
+    check(sql, expected)
 
 
 @pytest.mark.parametrize(
@@ -183,6 +214,18 @@ def test_date_arithmetic(sql: str, expected: object) -> None:
         ("'1 day 01:30:00'::interval", timedelta(days=1, minutes=90)),
         ("'90 min'::interval", timedelta(minutes=90)),
         ("'-1 hours'::interval", timedelta(hours=-1)),
+        ("'5 ms'::interval", timedelta(milliseconds=5)),
+        ("INTERVAL '2 hours 5 ms'", timedelta(hours=2, milliseconds=5)),
+        ("'3 msecs'::interval", timedelta(milliseconds=3)),
+        ("'2 mins'::interval", timedelta(minutes=2)),
+        ("'7 us'::interval", timedelta(microseconds=7)),
+        ("'1.5 days'::interval", timedelta(hours=36)),
+        ("'2 hrs 1 s'::interval", timedelta(hours=2, seconds=1)),
+        ("'10:30:00+02'::time", time(10, 30)), ("'10:30:00+02'::time = TIME '10:30'", True),
+        ("'10:30:00+02'::time < TIME '11:30'", True),
+        ("'2024-03-02 10:00:00+02'::date", date(2024, 3, 2)),
+        ("'2024-03-02T10:00'::date", date(2024, 3, 2)),
+        ("'1e-400'::numeric::text", "0." + "0" * 399 + "1"), ("'0e-400'::float8", 0.0),
         ("'{\"a\": [1, 2.50]}'::jsonb", {"a": [1, D("2.50")]}),
         ("'123E4567-E89B-12D3-A456-426614174000'::uuid",
          UUID("123e4567-e89b-12d3-a456-426614174000")),
@@ -208,6 +251,20 @@ def test_casts(sql: str, expected: object) -> None:
         ("999.5::numeric(3,0)", "numeric field overflow"),
         ("'1_000'::numeric", "invalid input syntax"),
         ("'1e400'::float8", "out of range for type double precision"),
+        ("'1e-400'::float8", '"1e-400" is out of range for type double precision'),
+        ("'-0x1p-2000'::float8", "out of range for type double precision"),
+        ("1e-400::float8", "out of range for type double precision"),
+        ("'1e-50'::real", '"1e-50" is out of range for type real'),
+        ("1e-50::float8::real", "value out of range: underflow"),
+        ("1e300::float8::real", "value out of range: overflow"),
+        ("'٤٢'::integer", 'invalid input syntax for type integer: "٤٢"'),
+        ("'٤٢'::numeric", "invalid input syntax for type numeric"),
+        ("'٤٢'::float8", "invalid input syntax for type double precision"),
+        ("'\u00a042'::integer", "invalid input syntax for type integer"),
+        ("'٤ hours'::interval", "invalid input syntax for type interval"),
+        ("'2024-03-02 foo'::date", 'invalid input syntax for type date: "2024-03-02 foo"'),
+        ("'2024-03-02 25:00'::date", "invalid input syntax for type date"),
+        ("'٢٠٢٤-03-02'::date", "invalid input syntax for type date"),
         ("'o'::bool", 'invalid input syntax for type boolean: "o"'), ("1.5::bool", "cannot cast"),
         ("'2024-13-01'::date", "out of range"), ("'tomorrow'::date", "invalid input syntax"),
         ("'yesterday'::timestamp", "invalid input syntax"), ("'1 fortnight'::interval", "interval"),
@@ -258,6 +315,18 @@ def test_text_output(python: object, text: str) -> None:
     assert to_text(python) == text
 
 
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [("after.t = TIME '10:30'", True), ("after.t < TIME '11:30'", True),
+     ("after.t > '09:00'", True), ("after.t = '12:30+02'", True), ("after.t::time", time(10, 30)),
+     ("after.t::time = '10:30:00+05'::time", True)],
+)  # fmt: skip
+def test_a_time_with_time_zone_meets_a_time_in_utc(sql: str, expected: object) -> None:
+    """A ``timetz`` column (Debezium's ZonedTime, in UTC) against a ``time``: the time is
+    read in the session's zone, UTC, as PostgreSQL does."""
+    check(sql, expected, {"t": time(10, 30, tzinfo=UTC)})
+
+
 # --- functions ------------------------------------------------------------------------------------
 
 
@@ -294,7 +363,8 @@ def test_text_output(python: object, text: str) -> None:
         ("power(2.0, -2)", D("0.2500000000000000")),
         ("power(10.0, 20)", D("100000000000000000000.0000000000000000")),
         ("power(0.5, 30)", D("9.313226E-10")), ("sqrt(4)", 2.0),
-        ("sqrt(2.0)", D("1.414213562373095")), ("sign(-3)", -1), ("sign(0.0)", D("0")),
+        ("sqrt(2.0)", D("1.414213562373095")), ("sign(-3)", -1.0), ("sign(0.0)", D("0")),
+        ("sign(-7) / 2", -0.5), ("sign(2.5::float8)", 1.0), ("sign(-2.50)", D("-1")),
         ("greatest(1, NULL, 3)", 3), ("least(2, NULL, 1)", 1), ("greatest(NULL, NULL)", None),
         ("greatest('a', 'b')", "b"), ("greatest(1, 2.5)", D("2.5")), ("least(1.5::float8, 2)", 1.5),
         ("COALESCE(NULL, 2, 1 / 0)", 2), ("NULLIF(1, 1.0)", None), ("COALESCE(1, 2.5)", D("1")),
@@ -328,6 +398,21 @@ def test_text_output(python: object, text: str) -> None:
         ("extract(hour FROM TIMESTAMPTZ '2024-01-01 23:00-05')", D("4")),
         ("extract(epoch FROM INTERVAL '1 day 2 hours')", D("93600.000000")),
         ("extract(hour FROM INTERVAL '1 day 2 hours')", D("2")),
+        ("extract(hour FROM INTERVAL '36 hours')", D("36")),
+        ("extract(day FROM INTERVAL '36 hours')", D("0")),
+        ("extract(day FROM INTERVAL '1.5 days')", D("1")),
+        ("extract(hour FROM INTERVAL '1.5 days')", D("12")),
+        ("extract(hour FROM '36 hours'::interval)", D("36")),
+        ("extract(hour FROM INTERVAL '36' HOUR)", D("36")),
+        ("extract(minute FROM INTERVAL '1 day -30 minutes')", D("-30")),
+        ("extract(epoch FROM INTERVAL '36 hours')", D("129600.000000")),
+        ("date_part('hour', INTERVAL '36 hours')", 36.0),
+        ("date_part('day', INTERVAL '36 hours')", 0.0),
+        ("extract(day FROM TIMESTAMP '2024-01-03' - TIMESTAMP '2024-01-01 12:00')", D("1")),
+        ("extract(hour FROM TIMESTAMP '2024-01-03' - TIMESTAMP '2024-01-01 12:00')", D("12")),
+        ("extract(hour FROM TIMESTAMP '2024-01-01' - TIMESTAMP '2024-01-02 01:30')", D("-1")),
+        ("extract(minute FROM TIMESTAMP '2024-01-01' - TIMESTAMP '2024-01-02 01:30')",
+         D("-30")),
         ("extract(minute FROM TIME '10:30')", D("30")),
         ("date_part('second', TIMESTAMP '2024-01-01 00:00:01.5')", 1.5),
         ("date_part('dow', DATE '2024-01-07')", 0.0),
@@ -361,6 +446,73 @@ def test_json_access_reads_json_text_columns() -> None:
     check("after.doc ->> 'status'", "paid", {"doc": '{"status": "paid"}'})
     check("after.doc -> 'n'", 2, {"doc": {"n": 2}})
     check("after.doc ->> after.k", "paid", {"doc": {"status": "paid"}, "k": "status"})
+
+
+#: A JSON column holding a string that looks like JSON, and one that does not.
+DOC = {"doc": {"channel": "web", "payload": '{"a": 1}', "n": D("1.50"),
+               "nested": {"k": "é"}, "tags": ["ü"]},
+       "text": '{"channel": "web", "nested": {"k": "é"}}', "name": "x"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("after.doc -> 'payload' ->> 'a'", None), ("after.doc -> 'payload' -> 'a'", None),
+        ("after.doc -> 'channel' -> 'x'", None), ("after.doc -> 'channel' -> 0", None),
+        ("after.doc -> 'channel' ->> 'x'", None),
+        ("(after.doc -> 'channel')::text", '"web"'),
+        ("(after.doc -> 'channel')::varchar(3)", '"we'),
+        ("(after.doc -> 'channel')::jsonb::text", '"web"'),
+        ("(after.doc -> 'n')::text", "1.50"), ("(after.doc -> 'n')::numeric", D("1.50")),
+        ("after.name || (after.doc -> 'channel')", 'x"web"'),
+        ("(after.doc -> 'channel') || after.name", '"web"x'),
+        ("'x' || (after.doc -> 'channel')::text", 'x"web"'),
+        ("after.doc -> 'channel' = '\"web\"'", True),
+        ("after.doc -> 'channel' IN ('\"app\"', '\"web\"')", True),
+        ("after.doc -> 'nested' = '{\"k\": \"é\"}'", True),
+        ("after.doc ->> 'payload'", '{"a": 1}'), ("after.doc ->> 'channel'", "web"),
+        ("(after.doc ->> 'payload') -> 'a'", 1),
+        ("after.text -> 'channel'", "web"), ("(after.text -> 'channel')::text", '"web"'),
+        ("after.text -> 'nested' ->> 'k'", "é"),
+    ],
+)  # fmt: skip
+def test_a_json_value_from_arrow_is_json_not_json_text(sql: str, expected: object) -> None:
+    """``->`` gives a JSON value: a JSON string in it is not parsed again, and prints with
+    its quotes; a text column is still read as JSON text."""
+    check(sql, expected, DOC)
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [("(after.doc -> 'channel')::int", "cannot cast jsonb string to type integer"),
+     ("(after.doc -> 'nested')::numeric", "cannot cast jsonb object to type numeric"),
+     ("(after.doc -> 'n')::boolean", "cannot cast jsonb number to type boolean")],
+)  # fmt: skip
+def test_a_json_value_casts_to_a_number_only_from_a_json_number(sql: str, message: str) -> None:
+    with pytest.raises(EvaluationError, match=message):
+        value(sql, DOC)
+
+
+def test_a_quoted_literal_that_meets_json_must_be_json() -> None:
+    with pytest.raises(ExpressionError, match="invalid input syntax for type json"):
+        compile_expression("after.doc -> 'channel' = 'web'")
+
+
+@pytest.mark.parametrize("sql", ["(after.doc -> 'a') || (after.doc -> 'b')",
+                                 "'x' || (after.doc -> 'a')", "(after.doc -> 'a') || '[1]'"])
+def test_json_concatenation_is_refused(sql: str) -> None:
+    with pytest.raises(ExpressionError, match="JSON concatenation"):
+        compile_expression(sql)
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [("after.doc ->> 'nested'", '{"k": "é"}'), ("after.doc ->> 'tags'", '["ü"]'),
+     ("(after.doc -> 'nested')::text", '{"k": "é"}'), ("after.text ->> 'nested'", '{"k": "é"}'),
+     ("'{\"ключ\": \"é\"}'::jsonb::text", '{"ключ": "é"}')],
+)  # fmt: skip
+def test_json_text_keeps_non_ascii_characters(sql: str, expected: str) -> None:
+    check(sql, expected, DOC)
 
 
 @pytest.mark.parametrize(

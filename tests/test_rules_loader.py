@@ -252,6 +252,17 @@ def test_when_must_be_a_condition(tmp_path: Path) -> None:
     assert "must be a condition" in problem.message and "is a number" in problem.message
 
 
+@pytest.mark.parametrize(("when", "kind"), [("length(after.status)", "of type integer"),
+                                            ("sign(after.total::int)", "of type double precision"),
+                                            ("after.doc -> 'active'", "of type json")])
+def test_when_of_a_known_type_other_than_boolean_is_refused(
+    tmp_path: Path, when: str, kind: str
+) -> None:
+    problem = only(problems_of(tmp_path, VALID.replace(
+        "when: op = 'u' AND after.status = 'shipped'", f"when: {when}")))
+    assert "must be a condition" in problem.message and kind in problem.message
+
+
 def test_bare_word_hints_at_quoting(tmp_path: Path) -> None:
     problem = only(problems_of(tmp_path, VALID.replace("order_id: after.id", "currency: EUR")))
     assert "quote it in SQL" in problem.message and "'EUR'" in problem.message

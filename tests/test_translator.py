@@ -438,3 +438,49 @@ def test_values_with_a_known_schema_are_decoded_with_only_the_columns_read(
     assert again.after == {"id": 7, "total": "2", "note": "x",
                            "updated_at": datetime(2024, 5, 1, 10, 0)}
     assert [f.data for f in found.translate(again)] == [{"note": "X"}]
+
+
+PRICED = """\
+  - name: OrderPriced
+    version: 1
+    when: op = 'c'
+    key: after.price
+    data:
+      price: {expr: after.price, type: string}
+"""
+
+
+@pytest.mark.parametrize(("price", "text"), [(Decimal("5E-7"), "0.0000005"),
+                                             (Decimal("0E-8"), "0.00000000"),
+                                             (Decimal("1.5E+3"), "1500")])
+def test_a_decimal_key_and_string_field_are_written_without_exponent(
+    tmp_path: Path, price: Decimal, text: str
+) -> None:
+    """As ``::text`` writes a numeric: a zero numeric(18,8) decoded with its scale is
+    ``0.00000000``, never ``0E-8``."""
+    t = translator(tmp_path, PRICED)
+    (fact,) = t.translate(change("c", None, {"id": 7, "price": price}))
+    assert fact.subject == text and fact.data == {"price": text}
+
+
+ACTIVE = """\
+  - name: OrderActive
+    version: 1
+    when: {when}
+    key: after.id
+    on_unknown: null
+"""
+
+
+@pytest.mark.parametrize("when", ["after.active", "COALESCE(before.active, after.active)"])
+def test_a_when_that_is_not_boolean_is_an_evaluation_error(tmp_path: Path, when: str) -> None:
+    """PostgreSQL refuses a WHERE that is not boolean; a rule must not silently never fire."""
+    t = translator(tmp_path, ACTIVE.format(when=when))
+    with pytest.raises(EvaluationError, match="argument of WHEN must be boolean, not integer 1"
+                       ) as caught:
+        t.translate(change("u", None, {"id": 7, "active": 1}))
+    assert caught.value.rule == "sales.OrderActive.v1"
+    assert caught.value.hint is not None and "::boolean" in caught.value.hint
+    for active, subjects in ((True, ["7"]), (False, []), (None, [])):
+        row = {"id": 7, "active": active}
+        assert [f.subject for f in t.translate(change("u", row, row))] == subjects

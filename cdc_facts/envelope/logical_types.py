@@ -4,13 +4,12 @@ JSON, and the exact Python values they decode to."""
 from __future__ import annotations
 
 import binascii
+import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import Any, Final, TypeAlias
 from uuid import UUID
-
-from cdc_facts.envelope.parsing import _loads
 
 #: A compiled decoder for one field's JSON value.
 Decoder: TypeAlias = Callable[[Any], object]
@@ -143,6 +142,12 @@ def _zoned_time(text: str) -> time:
     return shifted.timetz()
 
 
+def _json(text: str) -> object:
+    """JSON text with exact numbers: decimals as :class:`~decimal.Decimal` and integers of
+    any size, as a JSON column reads without schemas (``12.30`` stays ``12.30``)."""
+    return json.loads(text, parse_float=Decimal)
+
+
 def _float(value: float | str) -> float:
     """Jackson writes NaN and the infinities as the strings "NaN", "Infinity", "-Infinity"."""
     return float(value) if value.__class__ is str else value  # type: ignore[return-value]
@@ -169,7 +174,7 @@ _LOGICAL_TYPES: Final[dict[str, Callable[[dict[str, Any]], Decoder]]] = {
     "io.debezium.time.ZonedTime": _const(_zoned_time),
     "io.debezium.time.MicroDuration": _const(lambda us: timedelta(0, 0, us)),
     "io.debezium.time.NanoDuration": _const(lambda ns: timedelta(0, 0, ns // 1000)),
-    "io.debezium.data.Json": _const(_loads),
+    "io.debezium.data.Json": _const(_json),
     "io.debezium.data.Uuid": _const(UUID),
 }
 

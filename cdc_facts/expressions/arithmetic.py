@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, Inexact, InvalidOperation, Overflow
 from typing import Any
 
-from cdc_facts.expressions.casts import DECIMALS, plain_decimal, text_like, type_name
+from cdc_facts.expressions.casts import DECIMALS, plain_decimal, text_like, to_double, type_name
 
 Operator = Callable[[object, object], object]
 
@@ -56,6 +56,20 @@ def _decimal(operation: Callable[[Any, Any], Decimal], a: Any, b: Any) -> Decima
     except _DECIMAL_PROBLEMS:
         raise ValueError("numeric value out of range") from None
     return result if result else result.copy_abs()
+
+
+def _double(value: Any) -> float:
+    """An operand of double precision arithmetic: a number of another class is converted,
+    and is out of range if it does not fit."""
+    return value if value.__class__ is float else to_double(value)
+
+
+def _finite(result: float, a: float, b: float) -> float:
+    """``result`` of an operation on ``a`` and ``b``; infinite from finite operands is an
+    overflow, as in PostgreSQL."""
+    if math.isinf(result) and not (math.isinf(a) or math.isinf(b)):
+        raise ValueError("value out of range: overflow")
+    return result
 
 
 def _exact(operation: Callable[[], Decimal]) -> Decimal:
@@ -106,7 +120,8 @@ def add(a: Any, b: Any) -> object:
     if kind is Decimal:
         return _decimal(DECIMALS.add, a, b)
     if kind is float:
-        return float(a) + float(b)
+        x, y = _double(a), _double(b)
+        return _finite(x + y, x, y)
     return _add_temporal(a, b)
 
 
@@ -138,7 +153,8 @@ def subtract(a: Any, b: Any) -> object:
     if kind is Decimal:
         return _decimal(DECIMALS.subtract, a, b)
     if kind is float:
-        return float(a) - float(b)
+        x, y = _double(a), _double(b)
+        return _finite(x - y, x, y)
     return _subtract_temporal(a, b)
 
 
@@ -152,7 +168,11 @@ def multiply(a: Any, b: Any) -> object:
     if kind is Decimal:
         return _decimal(DECIMALS.multiply, a, b)
     if kind is float:
-        return float(a) * float(b)
+        x, y = _double(a), _double(b)
+        result = _finite(x * y, x, y)
+        if result == 0.0 and x != 0.0 and y != 0.0:
+            raise ValueError("value out of range: underflow")
+        return result
     if isinstance(b, timedelta):
         a, b = b, a
     if isinstance(a, timedelta) and type(b) in _NUMBER_CLASSES:
@@ -247,6 +267,16 @@ def numeric_power(base: Decimal, exponent: int) -> Decimal:
     return divide_to_scale(Decimal(1), _exact(lambda: DECIMALS.power(base, -exponent)), scale)
 
 
+def _float_divide(x: float, y: float) -> float:
+    """``x / y`` on doubles, with PostgreSQL's range checks (``float8div``)."""
+    result = x / y
+    if math.isinf(result) and not math.isinf(x):
+        raise ValueError("value out of range: overflow")
+    if result == 0.0 and x != 0.0 and not math.isinf(y):
+        raise ValueError("value out of range: underflow")
+    return result
+
+
 def divide(a: Any, b: Any) -> object:
     """``a / b``; raises ``ZeroDivisionError`` on a zero divisor, whatever the type."""
     kind = _number_kind(a, b)
@@ -257,7 +287,7 @@ def divide(a: Any, b: Any) -> object:
     if kind is Decimal:
         return numeric_divide(a, b)
     if kind is float:
-        return float(a) / float(b)
+        return _float_divide(_double(a), _double(b))
     if isinstance(a, timedelta) and type(b) in _NUMBER_CLASSES:
         if not b:
             raise ZeroDivisionError

@@ -199,9 +199,11 @@ def ceil(value: object) -> object:
 
 
 def sign(value: object) -> object:
+    """-1, 0 or 1: numeric for a numeric, else double precision (PostgreSQL has no
+    ``sign(integer)``, so an integer is taken as a double)."""
     number = _number(value, "sign")
     result = (number > 0) - (number < 0)
-    return Decimal(result) if isinstance(number, Decimal) else type(number)(result)
+    return Decimal(result) if isinstance(number, Decimal) else float(result)
 
 
 def mod(dividend: object, divisor: object) -> object:

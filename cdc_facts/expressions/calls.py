@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 from sqlglot import exp
 
-from cdc_facts.expressions import arithmetic, casts, functions
+from cdc_facts.expressions import arithmetic, casts, functions, temporal
 from cdc_facts.expressions.context import (
     OPERATION_ERRORS,
     EvalContext,
@@ -15,7 +15,7 @@ from cdc_facts.expressions.context import (
     Node,
     evaluation_error,
 )
-from cdc_facts.expressions.syntax import Compiling, const_node, handles
+from cdc_facts.expressions.syntax import Compiling, const_node, handles, interval_text
 from cdc_facts.types import UNKNOWN
 
 # --- operators ---------------------------------------------------------------------------------
@@ -52,6 +52,23 @@ _ARITHMETIC: dict[type[exp.Expr], tuple[str, Callable[[object, object], object]]
 }  # fmt: skip
 
 
+def _concatenate_json(left: bool, right: bool) -> Callable[[object, object], object]:
+    """``||`` when an operand is JSON (``left``/``right``): it is written as JSON text, so a
+    JSON string keeps its quotes, as in PostgreSQL."""
+    first = casts.json_text if left else casts.to_text
+    second = casts.json_text if right else casts.to_text
+    return lambda a, b: first(a) + second(b)
+
+
+def _refuse_json_concatenation(node: exp.Binary, left: Node, right: Node, cc: Compiling) -> None:
+    """PostgreSQL reads ``json || json`` and ``json || 'literal'`` as JSON concatenation
+    (arrays joined, objects merged), which rule expressions do not do."""
+    literal = any(isinstance(n, exp.Literal) and n.is_string for n in (node.this, node.expression))
+    if left.type == right.type or literal:
+        cc.fail(node, "`||` on JSON values is JSON concatenation in PostgreSQL, which rule "
+                "expressions do not support; take text with ->> or ::text first")
+
+
 @handles(*_ARITHMETIC)
 def _arithmetic(node: exp.Binary, cc: Compiling) -> Node:
     symbol, impl = _ARITHMETIC[type(node)]
@@ -59,6 +76,9 @@ def _arithmetic(node: exp.Binary, cc: Compiling) -> Node:
     sql = cc.text(node)
     if symbol == "||":
         result_type: str | None = "text"
+        if "json" in (left.type, right.type):
+            _refuse_json_concatenation(node, left, right, cc)
+            impl = _concatenate_json(left.type == "json", right.type == "json")
     else:
         result_type = arithmetic.arithmetic_type(symbol, left.type, right.type)
     return Node(strict_binary(impl, left.fn, right.fn, sql), sql, result_type, (left, right))
@@ -142,7 +162,11 @@ def _modifiers(data_type: exp.DataType, target: str, cc: Compiling) -> tuple[int
 @handles(exp.Cast)
 def _cast(node: exp.Cast, cc: Compiling) -> Node:
     target, params = _cast_target(node, cc)
-    operand, convert, sql = cc.compile(node.this), casts.converter(target, params), cc.text(node)
+    operand, sql = cc.compile(node.this), cc.text(node)
+    if operand.type == "json":
+        convert = casts.json_converter(target, params)
+    else:
+        convert = casts.converter(target, params)
 
     def fn(change: EvalContext) -> object:
         value = operand.fn(change)
@@ -159,9 +183,16 @@ def _cast(node: exp.Cast, cc: Compiling) -> Node:
 # --- JSON access ---------------------------------------------------------------------------------
 
 
-def json_get(document: object, key: object, as_text: bool) -> object:
-    """``document -> key`` (``as_text=False``) or ``document ->> key``."""
+def json_get(document: object, key: object, as_text: bool, parse: bool = True) -> object:
+    """``document -> key`` (``as_text=False``) or ``document ->> key``.
+
+    A text document is JSON text, parsed first, when ``parse`` is true; when it is false
+    (the document is a JSON value, such as the result of ``->``), text is a JSON string,
+    which has no fields: the result is NULL, as in PostgreSQL.
+    """
     if isinstance(document, str):
+        if not parse:
+            return None
         document = casts.parse_json(document)
     if isinstance(key, str):
         found = document.get(key) if isinstance(document, dict) else None
@@ -191,8 +222,8 @@ def _json_key(path: exp.Expr, cc: Compiling) -> Node:
 def _json_access(node: exp.JSONExtract | exp.JSONExtractScalar, cc: Compiling) -> Node:
     as_text = isinstance(node, exp.JSONExtractScalar)
     document, key = cc.compile(node.this), _json_key(node.expression, cc)
-    sql = cc.text(node)
-    fn = strict_binary(lambda d, k: json_get(d, k, as_text), document.fn, key.fn, sql)
+    sql, parse = cc.text(node), document.type != "json"  # JSON values are not parsed again
+    fn = strict_binary(lambda d, k: json_get(d, k, as_text, parse), document.fn, key.fn, sql)
     return Node(fn, sql, "text" if as_text else "json", (document, key))
 
 
@@ -224,12 +255,46 @@ def compile_call(node: exp.Expr, name: str, arguments: Sequence[exp.Expr], cc: C
     if problem is not None:
         cc.fail(node, problem)
     sql = cc.text(node)
+    written = _written_interval_part(key, arguments, compiled)
+    if written is not None:
+        return const_node(written, sql, spec.static_type([c.type for c in compiled]))
     fn = functions.call(spec, compiled, sql)
     if key in functions.UNIFYING:
         fn, result_type = casts.unified(fn, [c.type for c in compiled if not _is_null(c)])
     else:
         result_type = spec.static_type([c.type for c in compiled])
     return Node(fn, sql, result_type, tuple(compiled))
+
+
+def _written_interval_part(
+    key: str, arguments: Sequence[exp.Expr], compiled: Sequence[Node]
+) -> object:
+    """``extract``/``date_part`` of an interval written as a constant, computed from its
+    day and time fields as written (``INTERVAL '36 hours'`` has 36 hours, no day), as
+    PostgreSQL does; None for any other call, and for one that fails (it fails at run
+    time, with its message)."""
+    if key not in ("extract", "date_part") or len(arguments) != 2:
+        return None
+    field, text = compiled[0].const, _written_interval(arguments[1])
+    if not isinstance(field, str) or text is None:
+        return None
+    try:
+        part = temporal.extract_written(field, text)
+    except ValueError:
+        return None
+    return float(part) if key == "date_part" else part
+
+
+def _written_interval(node: exp.Expr) -> str | None:
+    """The text of an interval constant: ``INTERVAL '36 hours'``, ``'36 hours'::interval``."""
+    node = node.unnest()
+    if isinstance(node, exp.Interval) and isinstance(node.this, exp.Literal):
+        return interval_text(node)
+    if (isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.INTERVAL
+            and not node.to.expressions and isinstance(node.this, exp.Literal)
+            and node.this.is_string):  # fmt: skip
+        return str(node.this.this)
+    return None
 
 
 def _is_null(node: Node) -> bool:

@@ -66,9 +66,11 @@ def float_text(value: float) -> str:
 
 
 def json_text(value: object) -> str:
-    """JSON text with exact decimals, spaced like PostgreSQL's ``jsonb`` output."""
+    """JSON text with exact decimals, spaced like PostgreSQL's ``jsonb`` output, with
+    non-ASCII characters as they are (``"é"``, not ``"\\u00e9"``)."""
     if isinstance(value, dict):
-        items = (f"{json.dumps(str(k))}: {json_text(v)}" for k, v in value.items())
+        items = (f"{json.dumps(str(k), ensure_ascii=False)}: {json_text(v)}"
+                 for k, v in value.items())
         return "{" + ", ".join(items) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(json_text(v) for v in value) + "]"
@@ -76,7 +78,7 @@ def json_text(value: object) -> str:
         return format(value, "f")
     if isinstance(value, float):
         return float_text(value)
-    return json.dumps(value)
+    return json.dumps(value, ensure_ascii=False)
 
 
 _TEXT_BY_CLASS: dict[type, Callable[[Any], str]] = {
@@ -114,9 +116,14 @@ def output_text(value: object) -> str:
 
 # --- converters ------------------------------------------------------------------------------
 
-_INTEGER_RE = re.compile(r"\s*[+-]?\d+\s*")
-_NUMERIC_RE = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
-_HEX_FLOAT_RE = re.compile(r"\s*[+-]?0[xX][0-9a-fA-F]+(?:\.[0-9a-fA-F]*)?(?:[pP][+-]?\d+)?\s*")
+# Digits and spaces are ASCII only, as in PostgreSQL: ``'٤٢'::integer`` is an error.
+_S = "[ \t\n\r\v\f]*"
+_INTEGER_RE = re.compile(rf"{_S}[+-]?[0-9]+{_S}")
+_NUMERIC_RE = re.compile(rf"{_S}[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?{_S}")
+_HEX_FLOAT_RE = re.compile(
+    rf"{_S}[+-]?0[xX][0-9a-fA-F]+(?:\.[0-9a-fA-F]*)?(?:[pP][+-]?[0-9]+)?{_S}"
+)
+_NONZERO_DIGIT = re.compile(r"[1-9a-fA-F]")
 _SPECIAL_NUMBERS = {"nan", "infinity", "+infinity", "-infinity", "inf", "+inf", "-inf"}
 _INTEGER_RANGES = {
     "smallint": (-(2**15), 2**15 - 1),
@@ -138,9 +145,13 @@ def parse_integer(text: str, target: str = "integer") -> int:
 
 def parse_numeric(text: str) -> Decimal:
     """Read a numeric from text, keeping the written scale (``'1.50'`` has scale 2)."""
-    if _NUMERIC_RE.fullmatch(text) is None and text.strip().lower() not in _SPECIAL_NUMBERS:
+    if _NUMERIC_RE.fullmatch(text) is None and _word(text) not in _SPECIAL_NUMBERS:
         raise ValueError(f'invalid input syntax for type numeric: "{text}"')
-    return plain_decimal(Decimal(text.strip()))
+    return plain_decimal(Decimal(text.strip(temporal.SPACE)))
+
+
+def _word(text: str) -> str:
+    return text.strip(temporal.SPACE).lower()
 
 
 def plain_decimal(value: Decimal) -> Decimal:
@@ -221,21 +232,35 @@ def _numeric(precision: int | None, scale: int) -> Converter:
 
 
 def to_double(value: object) -> float:
-    """``value::double precision``."""
+    """``value::double precision``; a number too large or too small (but not zero) for a
+    double is out of range, as in PostgreSQL."""
     if isinstance(value, float):
         return value
     if isinstance(value, str):
+        text = value.strip(temporal.SPACE)
         if _HEX_FLOAT_RE.fullmatch(value):
-            return float.fromhex(value.strip())
-        if _NUMERIC_RE.fullmatch(value) is None and value.strip().lower() not in _SPECIAL_NUMBERS:
+            result = float.fromhex(text)
+        elif _NUMERIC_RE.fullmatch(value) is None and text.lower() not in _SPECIAL_NUMBERS:
             raise ValueError(f'invalid input syntax for type double precision: "{value}"')
-        value = value.strip()
+        else:
+            result = float(text)
     elif isinstance(value, bool) or not isinstance(value, int | Decimal):
         raise _refuse(value, "double precision")
-    result = float(value)
-    if math.isinf(result) and not (isinstance(value, str) and "inf" in value.lower()):
-        raise ValueError(f'"{value}" is out of range for type double precision')
+    else:
+        result = float(value)
+    if math.isinf(result) and not (isinstance(value, str) and "inf" in value.lower()) or (
+        result == 0.0 and _nonzero(value)
+    ):
+        raise ValueError(f'"{to_text(value)}" is out of range for type double precision')
     return result
+
+
+def _nonzero(number: str | int | Decimal) -> bool:
+    """Whether a number, or the digits of its text before any exponent, are not zero."""
+    if not isinstance(number, str):
+        return number != 0
+    digits = number.lower().split("p" if "x" in number.lower() else "e")[0].replace("0x", "")
+    return _NONZERO_DIGIT.search(digits) is not None
 
 
 def _single(number: float) -> float:
@@ -243,13 +268,26 @@ def _single(number: float) -> float:
     return single
 
 
+def _out_of_real_range(value: object, problem: str) -> ValueError:
+    """PostgreSQL's message: a double converted to real over- or underflows; text (and a
+    numeric, read as text) is out of range."""
+    if isinstance(value, float):
+        return ValueError(f"value out of range: {problem}")
+    return ValueError(f'"{to_text(value)}" is out of range for type real')
+
+
 def _real(value: object) -> object:
     """``value::real``: rounded to single precision, then written with the fewest digits
     that read back as the same single (as PostgreSQL prints it and Debezium sends it)."""
+    double = to_double(value)
     try:
-        single = _single(to_double(value))
+        single = _single(double)
     except OverflowError:
-        raise ValueError(f'"{value}" is out of range for type real') from None
+        single = math.inf
+    if math.isinf(single) and not math.isinf(double):
+        raise _out_of_real_range(value, "overflow")
+    if single == 0.0 and double != 0.0:
+        raise _out_of_real_range(value, "underflow")
     if not math.isfinite(single):
         return single
     for digits in range(1, 10):
@@ -266,7 +304,7 @@ _FALSE_WORDS = ("false", "no", "off", "0")
 def parse_boolean(text: str) -> bool:
     """Read a boolean the way PostgreSQL does: ``t``, ``true``, ``yes``, ``on``, ``1``...
     (any unambiguous prefix, any case, surrounding spaces allowed)."""
-    word = text.strip().lower()
+    word = _word(text)
     if word and len(word) >= (2 if word[0] == "o" else 1):
         if any(w.startswith(word) for w in _TRUE_WORDS):
             return True
@@ -315,7 +353,7 @@ def _time(value: object) -> object:
     if isinstance(value, datetime):
         return (value.astimezone(UTC) if value.tzinfo else value).time()
     if isinstance(value, time):
-        return value
+        return value.replace(tzinfo=None) if value.tzinfo is not None else value
     if isinstance(value, str):
         return temporal.parse_time(value)
     raise _refuse(value, "time")
@@ -350,7 +388,7 @@ def _uuid(value: object) -> object:
         return value
     if isinstance(value, str):
         try:
-            return UUID(value.strip())
+            return UUID(value.strip(temporal.SPACE))
         except ValueError:
             raise ValueError(f'invalid input syntax for type uuid: "{value}"') from None
     raise _refuse(value, "uuid")
@@ -392,6 +430,48 @@ def converter(target: str, params: tuple[int, ...] = ()) -> Converter:
     return _FACTORIES[target](params)
 
 
+# --- casts of JSON values ---------------------------------------------------------------------
+
+_JSON_KINDS: dict[type, str] = {
+    str: "string", bool: "boolean", int: "number", Decimal: "number", float: "number",
+    dict: "object", list: "array",
+}  # fmt: skip
+#: What a JSON value must be to cast to these types (PostgreSQL's ``jsonb`` casts).
+_JSON_SCALAR_TARGETS = {
+    "smallint": "number", "integer": "number", "bigint": "number", "numeric": "number",
+    "double precision": "number", "real": "number", "boolean": "boolean",
+}  # fmt: skip
+
+
+def json_converter(target: str, params: tuple[int, ...] = ()) -> Converter:
+    """The cast to ``target`` of a JSON value (a ``->`` result, a ``::json``), which is not
+    JSON text: ``::text`` writes it as JSON (a string keeps its quotes), ``::json`` keeps
+    it, and a number or boolean type takes only a JSON number or boolean, as in PostgreSQL.
+    Other types read a JSON string's text."""
+    if target in ("json", "jsonb"):
+        return _json_value
+    if target == "text" or (target == "varchar" and not params):
+        return json_text
+    if target == "varchar":
+        return lambda value: json_text(value)[: params[0]]
+    convert = converter(target, params)
+    kind = _JSON_SCALAR_TARGETS.get(target)
+    if kind is None:
+        return convert
+
+    def checked(value: object) -> object:
+        found = _JSON_KINDS.get(type(value), type_name(value))
+        if found != kind:
+            raise ValueError(f"cannot cast jsonb {found} to type {target}")
+        return convert(value)
+
+    return checked
+
+
+def _json_value(value: object) -> object:
+    return value
+
+
 # --- implicit conversion of text -------------------------------------------------------------
 
 _LIKE_CLASS: dict[type, Converter] = {
@@ -415,6 +495,8 @@ def text_like(text: str, other: object) -> object:
     by the value it meets (``after.amount > '100'`` compares numbers)."""
     if isinstance(other, datetime) and other.tzinfo is not None:
         return _AWARE(text)
+    if isinstance(other, time) and other.tzinfo is not None:
+        return temporal.parse_time(text, zoned=True)
     convert = _LIKE_CLASS.get(type(other))
     if convert is None:
         raise TypeError(f"cannot compare text with {type_name(other)}")

@@ -1,5 +1,6 @@
-"""Comparisons: ``=  <>  <  <=  >  >=``, ``IS [NOT] DISTINCT FROM``, ``IN``, ``BETWEEN``,
-``LIKE`` and ``ILIKE``, with SQL's three-valued logic and cdc-facts' UNKNOWN.
+"""Comparisons: ``=  <>  <  <=  >  >=``, ``IS [NOT] DISTINCT FROM``, ``IN``, ``LIKE`` and
+``ILIKE``, with SQL's three-valued logic and cdc-facts' UNKNOWN. (``BETWEEN`` is compiled
+as two comparisons joined by ``AND``, in :mod:`.syntax`.)
 
 A comparison with NULL is NULL and a comparison with UNKNOWN is UNKNOWN (NULL wins: it is
 NULL whatever the unknown value is). Values of the same plain type compare directly; text
@@ -59,6 +60,9 @@ def _comparable(a: object, b: object) -> tuple[object, object]:
         raise TypeError(f"cannot compare {type_name(a)} with {type_name(b)}")
     if isinstance(a, date) and type(a) is not type(b) or isinstance(a, datetime):
         return _as_moment(a, b), _as_moment(b, a)
+    if isinstance(a, time) and isinstance(b, time) and (a.tzinfo is None) != (b.tzinfo is None):
+        # a time meets a time with time zone: it is read in the session's zone, UTC
+        return a.replace(tzinfo=a.tzinfo or UTC), b.replace(tzinfo=b.tzinfo or UTC)
     return a, b
 
 
@@ -308,46 +312,6 @@ def _match_any(change: EvalContext, value: object, items: list[Evaluator], sql: 
     if error is not None:
         raise error
     return outcome
-
-
-def _both(first: object, second: object) -> object:
-    """Three-valued AND of two results (UNKNOWN beats NULL: it may be FALSE)."""
-    if first is False or second is False:
-        return False
-    if first is UNKNOWN or second is UNKNOWN:
-        return UNKNOWN
-    if first is None or second is None:
-        return None
-    return True
-
-
-def _either(first: object, second: object) -> object:
-    if first is True or second is True:
-        return True
-    if first is UNKNOWN or second is UNKNOWN:
-        return UNKNOWN
-    if first is None or second is None:
-        return None
-    return False
-
-
-def between(
-    subject: Evaluator, low: Evaluator, high: Evaluator, symmetric: bool, sql: str
-) -> Evaluator:
-    """Compile ``subject BETWEEN [SYMMETRIC] low AND high``."""
-
-    def fn(change: EvalContext) -> object:
-        value, lo, hi = subject(change), low(change), high(change)
-        try:
-            result = _both(compare(">=", value, lo), compare("<=", value, hi))
-            if symmetric:
-                swapped = _both(compare(">=", value, hi), compare("<=", value, lo))
-                result = _either(result, swapped)
-        except OPERATION_ERRORS as exc:
-            raise evaluation_error(sql, exc) from exc
-        return result
-
-    return fn
 
 
 def like(

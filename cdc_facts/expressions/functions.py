@@ -178,6 +178,13 @@ def _rounded_type(types: Sequence[str | None]) -> str | None:
     return "double precision" if types[0] in ("integer", "double precision") else None
 
 
+def _sign_type(types: Sequence[str | None]) -> str | None:
+    """``sign()`` is numeric for a numeric and double precision for any other number."""
+    if types[0] == "numeric":
+        return "numeric"
+    return "double precision" if types[0] in ("integer", "double precision") else None
+
+
 def _zone_type(types: Sequence[str | None]) -> str | None:
     """``AT TIME ZONE`` turns a timestamptz into a timestamp and the other way round."""
     flipped = {"timestamp": "timestamptz", "timestamptz": "timestamp", "date": "timestamp"}
@@ -304,7 +311,7 @@ def _register_builtins() -> None:
         ("mod", builtins.mod, 2, 2, _same_as_first, "remainder, with the dividend's sign"),
         ("power", builtins.power, 2, 2, _power_type, "a raised to b"),
         ("sqrt", builtins.sqrt, 1, 1, _power_type, "square root"),
-        ("sign", builtins.sign, 1, 1, _same_as_first, "-1, 0 or 1"),
+        ("sign", builtins.sign, 1, 1, _sign_type, "-1, 0 or 1"),
         ("date_trunc", builtins.date_trunc, 2, 2, None, "truncate: date_trunc('day', ts)"),
         ("date_part", builtins.date_part, 2, 2, "double precision", "date_part('year', ts)"),
         ("extract", builtins.extract, 2, 2, "numeric", "EXTRACT(field FROM ts)"),

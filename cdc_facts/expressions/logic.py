@@ -24,7 +24,9 @@ from cdc_facts.expressions.context import (
 from cdc_facts.types import UNKNOWN
 
 
-def _not_boolean(value: object, what: str, sql: str) -> EvaluationError:
+def not_boolean(value: object, what: str, sql: str) -> EvaluationError:
+    """The error for a value of ``sql`` that is not a condition where ``what`` (``AND``,
+    ``CASE WHEN``...) needs one."""
     problem = TypeError(f"argument of {what} must be boolean, not {type_name(value)} {value!r}")
     return evaluation_error(sql, problem)
 
@@ -54,7 +56,7 @@ def _settle(
         elif value is None:
             null = True
         elif value is not (not stop):
-            error = error or _not_boolean(value, what, sql)
+            error = error or not_boolean(value, what, sql)
         index += 1
         if index >= len(operands):
             break
@@ -159,7 +161,7 @@ def negation(operand: Evaluator, sql: str) -> Evaluator:
             return True
         if value is None or value is UNKNOWN:
             return value
-        raise _not_boolean(value, "NOT", sql)
+        raise not_boolean(value, "NOT", sql)
 
     return fn
 
@@ -184,7 +186,7 @@ def is_truth(operand: Evaluator, truth: bool, negate: bool, sql: str) -> Evaluat
         if value is UNKNOWN:
             return UNKNOWN
         if value is not None and value is not True and value is not False:
-            raise _not_boolean(value, "IS TRUE/FALSE", sql)
+            raise not_boolean(value, "IS TRUE/FALSE", sql)
         return (value is truth) is not negate
 
     return fn
@@ -204,7 +206,7 @@ def searched_case(
                 continue
             if value is UNKNOWN:
                 return UNKNOWN
-            raise _not_boolean(value, "CASE WHEN", sql)
+            raise not_boolean(value, "CASE WHEN", sql)
         return default(change)
 
     return fn

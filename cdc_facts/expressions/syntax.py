@@ -16,8 +16,8 @@ from sqlglot import exp
 
 from cdc_facts.changes import OPS
 from cdc_facts.expressions import compare, logic, names
-from cdc_facts.expressions.casts import plain_decimal, unified
-from cdc_facts.expressions.context import Node, constant
+from cdc_facts.expressions.casts import parse_json, plain_decimal, unified
+from cdc_facts.expressions.context import Evaluator, Node, constant
 from cdc_facts.expressions.temporal import parse_interval
 
 
@@ -90,10 +90,15 @@ def _null(node: exp.Null, cc: Compiling) -> Node:
     return const_node(None, "NULL", None)
 
 
+def interval_text(node: exp.Interval) -> str:
+    """The text of ``INTERVAL '...' [unit]`` as one interval input (``36 hours``)."""
+    unit = node.args.get("unit")
+    return str(node.this.name) + (f" {unit.name}" if unit is not None else "")
+
+
 @handles(exp.Interval)
 def _interval(node: exp.Interval, cc: Compiling) -> Node:
-    unit = node.args.get("unit")
-    text = node.this.name + (f" {unit.name}" if unit is not None else "")
+    text = interval_text(node)
     try:
         value = parse_interval(text)
     except ValueError as exc:
@@ -254,10 +259,30 @@ def _check_null_literal(
                 suggestion)
 
 
+def _json_literal(source: exp.Expr, compiled: Node, other: Node, cc: Compiling) -> Node:
+    """A quoted literal that meets a JSON value (a ``->`` result) is read as JSON, as
+    PostgreSQL reads it: ``after.doc -> 'channel' = '"web"'``."""
+    if other.type != "json" or not (isinstance(source, exp.Literal) and source.is_string):
+        return compiled
+    try:
+        value = parse_json(str(source.this))
+    except ValueError as exc:
+        cc.fail(source, f"{exc}; compare JSON with JSON such as '\"web\"', or use ->> "
+                "to compare text")
+    return const_node(value, compiled.sql, "json")
+
+
+def _operands(node: exp.Binary, cc: Compiling) -> tuple[Node, Node]:
+    """The compiled operands of a binary comparison, a literal meeting JSON read as JSON."""
+    left, right = cc.compile(node.this), cc.compile(node.expression)
+    return (_json_literal(node.this, left, right, cc),
+            _json_literal(node.expression, right, left, cc))  # fmt: skip
+
+
 @handles(*_SYMBOLS)
 def _comparison(node: exp.Binary, cc: Compiling) -> Node:
     symbol = _SYMBOLS[type(node)]
-    left, right = cc.compile(node.this), cc.compile(node.expression)
+    left, right = _operands(node, cc)
     _check_null_literal(node, symbol, left, right, cc)
     _check_op_literal(left, right, node, cc)
     _check_op_literal(right, left, node, cc)
@@ -267,7 +292,7 @@ def _comparison(node: exp.Binary, cc: Compiling) -> Node:
 
 @handles(exp.NullSafeEQ, exp.NullSafeNEQ)
 def _distinct(node: exp.Binary, cc: Compiling) -> Node:
-    left, right = cc.compile(node.this), cc.compile(node.expression)
+    left, right = _operands(node, cc)
     negate, sql = isinstance(node, exp.NullSafeEQ), cc.text(node)
     fn = compare.distinct_from(left, right, negate, sql)
     return Node(fn, sql, "boolean", (left, right))
@@ -278,7 +303,7 @@ def _in(node: exp.In, cc: Compiling) -> Node:
     if any(node.args.get(key) is not None for key in ("query", "unnest", "field")):
         cc.fail(node, "IN takes a list of values here, not a subquery or an array")
     subject = cc.compile(node.this)
-    items = [cc.compile(item) for item in node.expressions]
+    items = [_json_literal(item, cc.compile(item), subject, cc) for item in node.expressions]
     for item in items:
         _check_op_literal(subject, item, node, cc)
     sql = cc.text(node)
@@ -287,9 +312,19 @@ def _in(node: exp.In, cc: Compiling) -> Node:
 
 @handles(exp.Between)
 def _between(node: exp.Between, cc: Compiling) -> Node:
+    """``x BETWEEN a AND b`` is ``x >= a AND x <= b``, and ``BETWEEN SYMMETRIC`` is that OR
+    ``x >= b AND x <= a``, as PostgreSQL rewrites them: lazy like ``AND`` and ``OR``."""
     subject, low, high = (cc.compile(node.args[k]) for k in ("this", "low", "high"))
     symmetric, sql = bool(node.args.get("symmetric")), cc.text(node)
-    fn = compare.between(subject.fn, low.fn, high.fn, symmetric, sql)
+
+    def within(lower: Node, upper: Node) -> Evaluator:
+        bounds = [compare.comparison(">=", subject, lower, sql),
+                  compare.comparison("<=", subject, upper, sql)]  # fmt: skip
+        return logic.conjunction(bounds, sql)
+
+    fn = within(low, high)
+    if symmetric:
+        fn = logic.disjunction([fn, within(high, low)], sql)
     return Node(fn, sql, "boolean", (subject, low, high))
 
 

@@ -16,28 +16,44 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_OFFSET_RE = re.compile(r"[+-]?\d{1,2}(:?\d{2})?")
+_OFFSET_RE = re.compile(r"[+-]?[0-9]{1,2}(:?[0-9]{2})?")
 _PG_EPOCH = datetime(2000, 1, 1)
 _MICROS_PER_DAY = 86_400_000_000
 
 # --- reading text ------------------------------------------------------------------------
 
-_DATE_RE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T].*)?|(\d{4})(\d{2})(\d{2})")
+#: The white space PostgreSQL skips around a value: ASCII only, as C's ``isspace``.
+SPACE = " \t\n\r\v\f"
+
+_DATE_RE = re.compile(
+    r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:[ T](?P<clock>.+))?|([0-9]{4})([0-9]{2})([0-9]{2})"
+)
 
 
 def parse_date(text: str) -> date:
     """Read a date as PostgreSQL does for ISO input (``2024-01-31``, ``20240131``).
 
-    A time part after the date is ignored, as PostgreSQL ignores it.
+    A valid time of day after the date is ignored, as PostgreSQL ignores it; anything else
+    after it is an error.
     """
-    match = _DATE_RE.fullmatch(text.strip())
-    if match is None:
+    match = _DATE_RE.fullmatch(text.strip(SPACE))
+    if match is None or (match["clock"] is not None and not _is_clock(match["clock"])):
         raise ValueError(f'invalid input syntax for type date: "{text}"')
-    parts = [int(g) for g in match.groups() if g is not None][:3]
+    groups = match.groups()
+    year, month, day = (int(g) for g in (groups[:3] if groups[0] is not None else groups[4:]))
     try:
-        return date(parts[0], parts[1], parts[2])
+        return date(year, month, day)
     except ValueError:
         raise ValueError(f'date/time field value out of range: "{text}"') from None
+
+
+def _is_clock(text: str) -> bool:
+    """Whether ``text`` is a time of day, with or without a UTC offset."""
+    try:
+        time.fromisoformat(text.strip(SPACE))
+    except ValueError:
+        return False
+    return True
 
 
 def parse_timestamp(text: str, *, aware: bool) -> datetime:
@@ -47,7 +63,7 @@ def parse_timestamp(text: str, *, aware: bool) -> datetime:
     converts to UTC and takes input without an offset to be UTC already.
     """
     try:
-        value = datetime.fromisoformat(text.strip())
+        value = datetime.fromisoformat(text.strip(SPACE))
     except ValueError:
         kind = "timestamp with time zone" if aware else "timestamp"
         raise ValueError(f'invalid input syntax for type {kind}: "{text}"') from None
@@ -58,27 +74,38 @@ def parse_timestamp(text: str, *, aware: bool) -> datetime:
     return value.astimezone(UTC)
 
 
-def parse_time(text: str) -> time:
-    """Read a time of day (``10:30``, ``10:30:00.5``)."""
+def parse_time(text: str, *, zoned: bool = False) -> time:
+    """Read a time of day (``10:30``, ``10:30:00.5``).
+
+    Like PostgreSQL's ``time``, it ignores a UTC offset in its input (``10:30+02`` is
+    ``10:30``); a ``time with time zone`` (``zoned``) keeps it, and takes a time without
+    one to be in UTC.
+    """
     try:
-        return time.fromisoformat(text.strip())
+        value = time.fromisoformat(text.strip(SPACE))
     except ValueError:
-        raise ValueError(f'invalid input syntax for type time: "{text}"') from None
+        kind = "time with time zone" if zoned else "time"
+        raise ValueError(f'invalid input syntax for type {kind}: "{text}"') from None
+    if not zoned:
+        return value.replace(tzinfo=None)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-_INTERVAL_UNITS = {
+#: Units of an interval's time field, in microseconds.
+_TIME_UNITS = {
     "microsecond": 1, "us": 1, "usec": 1,
     "millisecond": 1_000, "ms": 1_000, "msec": 1_000,
     "second": 1_000_000, "s": 1_000_000, "sec": 1_000_000,
     "minute": 60_000_000, "m": 60_000_000, "min": 60_000_000,
     "hour": 3_600_000_000, "h": 3_600_000_000, "hr": 3_600_000_000,
-    "day": _MICROS_PER_DAY, "d": _MICROS_PER_DAY,
-    "week": 7 * _MICROS_PER_DAY, "w": 7 * _MICROS_PER_DAY,
 }  # fmt: skip
-_CALENDAR_UNITS = {"month", "mon", "year", "y", "yr", "decade", "century", "millennium"}
+#: Units of an interval's day field, in days.
+_DAY_UNITS = {"day": 1, "d": 1, "week": 7, "w": 7}
+_CALENDAR_UNITS = {"month", "mon", "year", "y", "yr", "decade", "century", "centuries",
+                   "millennium", "millennia"}  # fmt: skip
 _INTERVAL_TOKEN = re.compile(
-    r"\s*(?:(?P<clock>[+-]?\d+:\d{1,2}(?::\d{1,2}(?:\.\d+)?)?)"
-    r"|(?P<num>[+-]?(?:\d+\.?\d*|\.\d+))\s*(?P<unit>[a-z]*))"
+    r"[ \t\n\r\v\f]*(?:(?P<clock>[+-]?[0-9]+:[0-9]{1,2}(?::[0-9]{1,2}(?:\.[0-9]+)?)?)"
+    r"|(?P<num>[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))[ \t\n\r\v\f]*(?P<unit>[a-z]*))"
 )
 
 
@@ -87,32 +114,52 @@ def parse_interval(text: str) -> timedelta:
 
     Months and years have no fixed length, so they are refused.
     """
-    source = text.strip().lower()
-    micros, pos = 0, 0
+    days, micros = interval_fields(text)
+    return timedelta(days=days, microseconds=micros)
+
+
+def interval_fields(text: str) -> tuple[int, int]:
+    """The day and time fields PostgreSQL gives an interval written as text, the time in
+    microseconds: ``36 hours`` is ``(0, 129600000000)``, ``1.5 days`` is ``(1, 43200000000)``.
+    """
+    source = text.strip(SPACE).lower()
+    if not source:
+        raise ValueError('invalid input syntax for type interval: ""')
+    days = micros = pos = 0
     while pos < len(source):
         match = _INTERVAL_TOKEN.match(source, pos)
         if match is None or match.end() == pos:
             raise ValueError(f'invalid input syntax for type interval: "{text}"')
-        micros += _interval_token(match, text)
-        pos = match.end()
-    if not source:
-        raise ValueError('invalid input syntax for type interval: ""')
-    return timedelta(microseconds=micros)
+        token_days, token_micros = _interval_token(match, text)
+        days, micros, pos = days + token_days, micros + token_micros, match.end()
+    return days, micros
 
 
-def _interval_token(match: re.Match[str], text: str) -> int:
+def _interval_token(match: re.Match[str], text: str) -> tuple[int, int]:
     if match["clock"]:
-        return _clock_micros(match["clock"])
-    unit = match["unit"] or "second"
-    singular = unit[:-1] if unit.endswith("s") and unit[:-1] in _INTERVAL_UNITS else unit
-    if singular in _CALENDAR_UNITS or unit in _CALENDAR_UNITS or unit.startswith("mon"):
+        return 0, _clock_micros(match["clock"])
+    unit = _unit(match["unit"] or "second")
+    if unit in _CALENDAR_UNITS or unit.startswith("mon"):
         raise ValueError(
             f'interval "{text}" uses months or years, which have no fixed length; '
             "write it in days, hours, minutes or seconds"
         )
-    if singular not in _INTERVAL_UNITS:
+    amount = Decimal(match["num"])
+    if unit in _DAY_UNITS:  # a fraction of a day goes to the time field, as in PostgreSQL
+        amount *= _DAY_UNITS[unit]
+        whole = int(amount)
+        return whole, round((amount - whole) * _MICROS_PER_DAY)
+    if unit not in _TIME_UNITS:
         raise ValueError(f'invalid input syntax for type interval: "{text}"')
-    return round(Decimal(match["num"]) * _INTERVAL_UNITS[singular])
+    return 0, round(amount * _TIME_UNITS[unit])
+
+
+def _unit(word: str) -> str:
+    """An interval unit as its key in the tables: ``hours`` is ``hour``. A unit is looked
+    up as written before a plural ``s`` is dropped, so that ``ms`` stays milliseconds."""
+    if word in _TIME_UNITS or word in _DAY_UNITS or word in _CALENDAR_UNITS:
+        return word
+    return word[:-1] if word.endswith("s") else word
 
 
 def _clock_micros(clock: str) -> int:
@@ -322,21 +369,48 @@ def _part(field: object, value: object) -> object:
 
 
 def _interval_part(name: str, value: timedelta) -> object:
+    """A field of a :class:`timedelta`: whole days in the day field, the rest (under a
+    day, with the same sign) in the time field, as PostgreSQL's ``justify_hours`` has it."""
     micros = value // timedelta(microseconds=1)
     sign = -1 if micros < 0 else 1
     days, rest = divmod(abs(micros), _MICROS_PER_DAY)
+    return _fields_part(name, sign * days, sign * rest)
+
+
+def _toward_zero(micros: int, unit: int) -> tuple[int, int]:
+    """``divmod`` rounding toward zero, as C does: the remainder has the sign of ``micros``."""
+    quotient = abs(micros) // unit * (-1 if micros < 0 else 1)
+    return quotient, micros - quotient * unit
+
+
+def _fields_part(name: str, days: int, micros: int) -> object:
+    """A field of the interval with day field ``days`` and time field ``micros``."""
+    hours, rest = _toward_zero(micros, 3_600_000_000)
+    minutes, seconds = _toward_zero(rest, 60_000_000)
     parts: dict[str, object] = {
-        "epoch": Decimal(micros).scaleb(-6),
-        "day": sign * days,
-        "hour": sign * (rest // 3_600_000_000),
-        "minute": sign * (rest // 60_000_000 % 60),
-        "second": Decimal(sign * (rest % 60_000_000)).scaleb(-6),
-        "milliseconds": Decimal(sign * (rest % 60_000_000)).scaleb(-3),
-        "microseconds": sign * (rest % 60_000_000),
+        "epoch": Decimal(days * _MICROS_PER_DAY + micros).scaleb(-6),
+        "day": days,
+        "hour": hours,
+        "minute": minutes,
+        "second": Decimal(seconds).scaleb(-6),
+        "milliseconds": Decimal(seconds).scaleb(-3),
+        "microseconds": seconds,
     }
     if name not in parts:
         raise ValueError(f'unit "{name}" not supported for an interval value')
     return parts[name]
+
+
+def extract_written(field: str, interval: str) -> Decimal:
+    """``EXTRACT(field FROM INTERVAL 'interval')`` with the day and time fields as written:
+    ``INTERVAL '36 hours'`` has 36 hours and no day, as in PostgreSQL.
+
+    Raises:
+        ValueError: the interval or the field is not valid.
+    """
+    name = _FIELD_ALIASES.get(field.lower(), field.lower())
+    part = _fields_part(name, *interval_fields(interval))
+    return part if isinstance(part, Decimal) else Decimal(part)  # type: ignore[arg-type]
 
 
 def date_part(field: object, value: object) -> float:
