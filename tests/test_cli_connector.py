@@ -317,6 +317,24 @@ def test_remove_checks_the_admin_dsn_before_deleting_and_never_shows_it(spec: Pa
     assert fake.requests == []
 
 
+@pytest.mark.parametrize("extra", [("--drop-slot",), ()])
+def test_remove_refuses_a_spec_of_another_connector_before_deleting(
+        spec: Path, extra: tuple[str, ...]) -> None:
+    with FakeConnect({"GET /connectors/legacy-shop": (200, {"name": "legacy-shop"}),
+                      "DELETE /connectors/legacy-shop": (204, b"")}) as fake:
+        result = invoke("connector", "remove", "legacy-shop", *extra, "--spec", str(spec),
+                        env={**ENV, "CDC_FACTS_CONNECT_URL": fake.url})
+    assert result.exit_code == 2, all_text(result)
+    assert "the spec is for connector `shop`, not `legacy-shop`" in result.stderr
+    assert fake.requests == []
+
+
+def test_preflight_lock_timeout_must_not_be_negative(spec: Path) -> None:
+    result = invoke("preflight", str(spec), "--lock-timeout", "-1", env=ENV)
+    assert result.exit_code == 2
+    assert "Invalid value for '--lock-timeout'" in result.stderr
+
+
 def test_remove_names_the_admin_dsn_host_never_its_password(spec: Path) -> None:
     with FakeConnect({"GET /connectors/shop": (404, {"message": "not found"})}) as fake:
         result = invoke("connector", "remove", "shop", "--drop-slot", "--spec", str(spec),
@@ -354,12 +372,18 @@ def stack_env(db: PgDatabase, connect_url: str, kafka_bootstrap: str) -> dict[st
             "CDC_FACTS_PREFLIGHT_ADMIN_DSN": db.admin_dsn}
 
 
+# The role does not own the tables, so Debezium's `filtered` publication mode cannot alter
+# the publication: preflight --fix creates it as the admin, and the connector only uses it.
+DISABLED = "options:\n  publication.autocreate.mode: disabled\n"
+
+
 def ready_spec(db: PgDatabase, tmp_path: Path, env: dict[str, str | None], *,
                snapshot: str = "initial") -> tuple[str, str, Path]:
     """A captured schema whose preflight passes (fixed by the CLI): name, schema, spec."""
     schema, name = unique("s"), unique("pf")
     create_orders(db, schema, identity="FULL")
-    spec = write_pg_spec(tmp_path / f"{name}.yaml", db, name, [f"{schema}.orders"])
+    spec = write_pg_spec(tmp_path / f"{name}.yaml", db, name, [f"{schema}.orders"],
+                         extra=DISABLED)
     spec.write_text(spec.read_text().replace("snapshot: initial", f"snapshot: {snapshot}"))
     fixed = invoke("preflight", str(spec), "--fix", env=env)
     assert fixed.exit_code == 0, all_text(fixed)
@@ -385,7 +409,8 @@ def test_preflight_cli_fails_naming_rule_then_fix_then_passes(
 ) -> None:
     schema, name = unique("s"), unique("pf")
     create_orders(db, schema)
-    spec = write_pg_spec(tmp_path / "spec.yaml", db, name, [f"{schema}.orders"])
+    spec = write_pg_spec(tmp_path / "spec.yaml", db, name, [f"{schema}.orders"],
+                         extra=DISABLED)
     write_mapping(tmp_path / "m", name, f"{schema}.orders",
                   when="op = 'u' AND before.status <> after.status")
     first = invoke("preflight", str(spec), "-m", str(tmp_path / "m"), "--json", env=stack_env)

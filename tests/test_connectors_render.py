@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from cdc_facts.connectors import (
@@ -35,8 +37,8 @@ def test_postgres_defaults() -> None:
         "database.dbname": "shop",
         "topic.prefix": "legacy-shop",
         "plugin.name": "pgoutput",
-        "slot.name": "legacy_shop_slot",
-        "publication.name": "legacy_shop_pub",
+        "slot.name": "legacy_shop_d1584320_slot",
+        "publication.name": "legacy_shop_d1584320_pub",
         "publication.autocreate.mode": "filtered",
         "table.include.list": "public.customers,public.orders,public.debezium_signal",
         "snapshot.mode": "initial",
@@ -124,16 +126,38 @@ def test_sqlserver_and_oracle() -> None:
     assert oracle["signal.data.collection"] == "ORCLCDB.ERP.DEBEZIUM_SIGNAL"
 
 
+def test_oracle_signal_collection_is_named_by_the_pdb() -> None:
+    oracle = spec("oracle", tables=("ERP.ORDERS",), db_name="ORCLCDB",
+                  options={"database.pdb.name": "ORCLPDB1"})
+    assert signal_collection(oracle) == "ORCLPDB1.ERP.DEBEZIUM_SIGNAL"
+    assert render(oracle, kafka_bootstrap="k:9092")["signal.data.collection"] == \
+        "ORCLPDB1.ERP.DEBEZIUM_SIGNAL"
+    sqlserver = spec("sqlserver", tables=("dbo.a",), db_name="crm",
+                     options={"database.pdb.name": "X"})
+    assert signal_collection(sqlserver) == "crm.dbo.debezium_signal"
+
+
 def test_signal_helpers() -> None:
     assert signal_table(spec()) == "public.debezium_signal"
     assert signal_collection(spec()) == "public.debezium_signal"
 
 
 def test_pg_names_are_valid_identifiers() -> None:
-    assert pg_name("Legacy-Shop.v2", "slot") == "legacy_shop_v2_slot"
+    assert pg_name("legacy_shop_v2", "slot") == "legacy_shop_v2_slot", "kept when valid"
+    changed = pg_name("Legacy-Shop.v2", "slot")
+    assert changed.startswith("legacy_shop_v2_") and changed.endswith("_slot")
+    assert re.fullmatch(r"[a-z0-9_]{1,63}", changed)
     long_a, long_b = pg_name("a" * 70 + "x", "pub"), pg_name("a" * 70 + "y", "pub")
     assert len(long_a) == 63 and long_a.endswith("_pub")
     assert long_a != long_b, "truncated names keep a digest so they stay distinct"
+
+
+@pytest.mark.parametrize("suffix", ["slot", "pub"])
+def test_distinct_connector_names_never_share_a_slot(suffix: str) -> None:
+    names = ["legacy-shop", "legacy_shop", "legacy.shop", "Legacy-Shop", "Legacy_Shop"]
+    rendered = {pg_name(name, suffix) for name in names}
+    assert len(rendered) == len(names), rendered
+    assert pg_name("legacy_shop", suffix) == f"legacy_shop_{suffix}"
 
 
 def test_server_id_is_stable_and_in_range() -> None:

@@ -163,6 +163,42 @@ def test_error_message_lists_every_problem() -> None:
     assert info.value.hint is not None
 
 
+@pytest.mark.parametrize(("mode", "kind", "found"), [
+    ("schema_only", "postgres", "c.yaml:10:11: snapshot mode `schema_only` was removed in "
+     "Debezium 3.0 (did you mean `no_data`?)"),
+    ("never", "postgres", "c.yaml:10:11: snapshot mode `never` was removed in Debezium 3.0 "
+     "(did you mean `no_data`?)"),
+    ("schema_only_recovery", "mysql", "c.yaml:10:11: snapshot mode `schema_only_recovery` was "
+     "removed in Debezium 3.0 (did you mean `recovery`?)"),
+    ("schema_only", "mariadb", "c.yaml:10:11: snapshot mode `schema_only` was removed in "
+     "Debezium 3.0 (did you mean `no_data`?)"),
+    ("recovery", "postgres", "c.yaml:10:11: the postgres connector has no snapshot mode "
+     "`recovery`; it takes initial, initial_only, no_data, when_needed, always, "
+     "configuration_based, custom"),
+    ("inital", "oracle", "c.yaml:10:11: unknown snapshot mode `inital` (did you mean "
+     "`initial`?)"),
+])
+def test_snapshot_modes_debezium_3_rejects(mode: str, kind: str, found: str) -> None:
+    text = GOOD.replace("snapshot: initial", f"snapshot: {mode}")
+    if kind != "postgres":
+        text = text.replace("kind: postgres", f"kind: {kind}").replace("public.", "shop.")
+    assert problems_of(text) == [found]
+
+
+@pytest.mark.parametrize(("mode", "kinds"), [
+    ("no_data", ("postgres", "mysql", "mariadb", "sqlserver", "oracle")),
+    ("when_needed", ("postgres", "mysql", "mariadb", "sqlserver", "oracle")),
+    ("recovery", ("mysql", "mariadb", "sqlserver", "oracle")),
+])
+def test_snapshot_modes_each_kind_accepts(mode: str, kinds: tuple[str, ...]) -> None:
+    for kind in kinds:
+        text = GOOD.replace("snapshot: initial", f"snapshot: {mode}")
+        text = text.replace("kind: postgres", f"kind: {kind}")
+        if kind in ("mysql", "mariadb"):
+            text = text.replace("public.", "shop.")
+        assert parse_spec(text, env=ENV).snapshot == mode
+
+
 def test_unqualified_table_suggests_public_for_postgres() -> None:
     [found] = problems_of(GOOD.replace("public.orders", "orders"))
     assert "(did you mean `public.orders`?)" in found

@@ -11,7 +11,7 @@ from cdc_facts.errors import DatabaseUnavailableError, PreflightError
 from cdc_facts.preflight import Target, admin_params, parse_dsn, postgres, read_rules
 from cdc_facts.preflight.columns import Column, compatible, mysql_family, pg_family
 from cdc_facts.preflight.model import Check, Report
-from cdc_facts.preflight.mysql import MyCatalog, mysql_checks, parse_grants
+from cdc_facts.preflight.mysql import MyCatalog, mysql_checks, parse_grants, tinyint_booleans
 from cdc_facts.preflight.needs import ColumnRead, TableNeeds
 from cdc_facts.preflight.postgres import postgres_checks
 from cdc_facts.preflight.postgres_catalog import PgCatalog, Publication, Slot
@@ -177,6 +177,44 @@ def test_replica_identity_nothing_fails_even_without_rules() -> None:
     assert check.fix == ('ALTER TABLE "public"."orders" REPLICA IDENTITY DEFAULT',)
 
 
+def test_replica_identity_nothing_without_a_key_is_fixed_with_full() -> None:
+    nothing = replace(ORDERS, replica_identity="n", primary_key=())
+    check = checks(pg(tables={"public.orders": nothing, "public.debezium_signal": SIGNAL}))[
+        "replica identity public.orders"]
+    assert check.status == "fail", "DEFAULT would change nothing on a table without a key"
+    assert check.fix == ('ALTER TABLE "public"."orders" REPLICA IDENTITY FULL',)
+
+
+KEYLESS = replace(ORDERS, primary_key=())
+DECLARED_KEY = RuleSet((Mapping("o.yaml", "sales", "t",
+                                SourceSpec("shop", "public.orders", "full", ("id",)), (NOTED,)),))
+
+
+@pytest.mark.parametrize("rules", [DECLARED_KEY, None], ids=["declared-key", "no-rules"])
+@pytest.mark.parametrize(("ident", "why"), [
+    ("d", "DEFAULT without a primary key"),
+    ("i", "USING INDEX, but the index is gone"),
+])
+def test_replica_identity_without_a_key_of_the_table_fails(
+        rules: RuleSet | None, ident: str, why: str) -> None:
+    table = replace(KEYLESS, replica_identity=ident)
+    found = checks(pg(tables={"public.orders": table, "public.debezium_signal": SIGNAL}), rules)
+    check = found["replica identity public.orders"]
+    assert check.status == "fail", "a key in the mapping is no replica identity"
+    assert check.observed.startswith(why) and "refuses every UPDATE and DELETE" in check.observed
+    assert check.fix == ('ALTER TABLE "public"."orders" REPLICA IDENTITY FULL',)
+    assert "ACCESS EXCLUSIVE" in check.remedy and "WAL" in check.remedy
+    assert "toast public.orders" not in found
+
+
+def test_keyless_table_with_full_identity_passes_replica_identity() -> None:
+    full = replace(KEYLESS, replica_identity="f")
+    found = checks(pg(tables={"public.orders": full, "public.debezium_signal": SIGNAL}),
+                   DECLARED_KEY)
+    assert found["replica identity public.orders"].status == "pass"
+    assert found["primary key public.orders"].status == "pass"
+
+
 def test_toastable_column_read_without_full_warns() -> None:
     check = checks(pg(), ruleset(NOTED))["toast public.orders"]
     assert check.status == "warn"
@@ -236,24 +274,122 @@ def test_absent_signal_table_has_create_and_grant_fix() -> None:
     assert check.fix[1].startswith("GRANT SELECT, INSERT, UPDATE, DELETE")
 
 
-def test_publication_absent_but_not_creatable_has_fix() -> None:
-    check = checks(pg(owned=set()))["publication shop_pub"]
+DISABLED = replace(TARGET, publication_mode="disabled")
+OPS = frozenset({"insert", "update", "delete", "truncate"})
+BOTH = frozenset({"public.orders", "public.debezium_signal"})
+
+
+def publication_check(catalog: PgCatalog, target: Target = TARGET) -> Check:
+    return {c.label: c for c in postgres_checks(catalog, target, {})}["publication shop_pub"]
+
+
+def test_filtered_publication_absent_is_created_by_debezium() -> None:
+    check = publication_check(pg())
+    assert (check.status, check.observed) == ("pass", "absent; Debezium creates shop_pub")
+    assert publication_check(pg(owned=set(), superuser=True)).status == "pass"
+
+
+def test_filtered_publication_needs_the_user_to_own_every_table() -> None:
+    admins = Publication("shop_pub", False, BOTH, OPS, "admin", False)
+    for publication in (None, admins):
+        check = publication_check(pg(owned=set(), publication=publication))
+        assert check.status == "fail" and check.fix == (), "no fix can make filtered work"
+        assert "cdc does not own public.orders, public.debezium_signal" in check.observed
+        assert "ALTER PUBLICATION ... SET TABLE" in check.observed
+        assert "`publication.autocreate.mode: disabled`" in check.remedy
+
+
+def test_filtered_publication_absent_and_not_creatable_is_created_for_the_user() -> None:
+    check = publication_check(pg(can_create=False))
+    assert check.status == "fail" and "no CREATE privilege on database shop" in check.observed
+    assert check.fix == (
+        'CREATE PUBLICATION "shop_pub" FOR TABLE "public"."orders", "public"."debezium_signal"',
+        'ALTER PUBLICATION "shop_pub" OWNER TO "cdc"',
+    )
+
+
+def test_filtered_publication_owned_by_another_role_is_given_to_the_user() -> None:
+    admins = Publication("shop_pub", False, BOTH, OPS, "admin", False)
+    check = publication_check(pg(publication=admins))
+    assert check.status == "fail" and check.observed.startswith("owned by admin")
+    assert check.fix == ('ALTER PUBLICATION "shop_pub" OWNER TO "cdc"',)
+    assert publication_check(pg(publication=admins, superuser=True)).status == "pass"
+
+
+def test_filtered_publication_of_the_user_passes_whatever_it_holds() -> None:
+    partial = Publication("shop_pub", False, frozenset({"public.orders"}), OPS, "cdc", True)
+    assert publication_check(pg(publication=partial)).status == "pass", "Debezium sets them"
+
+
+def test_filtered_publication_for_all_tables_fails() -> None:
+    everything = Publication("shop_pub", True, frozenset(), OPS, "cdc", True)
+    check = publication_check(pg(publication=everything))
+    assert check.status == "fail" and check.observed.startswith("FOR ALL TABLES")
+    assert "`publication.autocreate.mode: disabled`" in check.remedy
+    assert publication_check(pg(publication=everything), DISABLED).status == "pass"
+
+
+def test_disabled_publication_absent_is_created_even_when_the_user_owns_nothing() -> None:
+    check = publication_check(pg(owned=set()), DISABLED)
     assert check.status == "fail"
     assert check.fix == ('CREATE PUBLICATION "shop_pub" FOR TABLE "public"."orders", '
                          '"public"."debezium_signal"',)
 
 
-def test_publication_missing_table_and_operations() -> None:
+def test_all_tables_mode_creates_only_as_a_superuser() -> None:
+    target = replace(TARGET, publication_mode="all_tables")
+    assert publication_check(pg(superuser=True), target).status == "pass"
+    check = publication_check(pg(), target)
+    assert check.status == "fail" and "needs a superuser" in check.observed
+    assert check.fix[0].startswith('CREATE PUBLICATION "shop_pub" FOR TABLE')
+
+
+def test_disabled_publication_missing_table_and_operations() -> None:
     partial = Publication("shop_pub", False, frozenset({"public.orders"}),
-                          frozenset({"insert", "update", "delete"}))
-    check = checks(pg(publication=partial))["publication shop_pub"]
+                          frozenset({"insert", "update", "delete"}), "admin", False)
+    check = publication_check(pg(publication=partial), DISABLED)
     assert check.fix == ('ALTER PUBLICATION "shop_pub" ADD TABLE "public"."debezium_signal"',)
-    inserts = replace(partial, tables=frozenset({"public.orders", "public.debezium_signal"}),
-                      operations=frozenset({"insert"}))
-    check = checks(pg(publication=inserts))["publication shop_pub"]
+    inserts = replace(partial, tables=BOTH, operations=frozenset({"insert"}))
+    check = publication_check(pg(publication=inserts), DISABLED)
     assert check.status == "fail" and "update, delete" in check.observed
-    all_tables = replace(partial, all_tables=True)
-    assert checks(pg(publication=all_tables))["publication shop_pub"].status == "pass"
+    assert publication_check(pg(publication=replace(partial, tables=BOTH)),
+                             DISABLED).status == "pass"
+
+
+PARTITIONED = replace(ORDERS, replica_identity="d", partitioned=True)
+
+
+def partitioned(**changes: object) -> PgCatalog:
+    return pg(tables={"public.orders": PARTITIONED, "public.debezium_signal": SIGNAL}, **changes)
+
+
+def test_partitioned_table_needs_a_publication_via_its_root() -> None:
+    check = publication_check(partitioned())
+    assert check.status == "fail" and "without publish_via_partition_root" in check.observed
+    assert check.fix[0] == ('CREATE PUBLICATION "shop_pub" FOR TABLE "public"."orders", '
+                            '"public"."debezium_signal" WITH (publish_via_partition_root = true)')
+    leaves = Publication("shop_pub", False, frozenset({"public.orders_2024", "public.orders",
+                                                       "public.debezium_signal"}), OPS, "cdc",
+                         True)
+    check = publication_check(partitioned(publication=leaves))
+    assert check.fix == ('ALTER PUBLICATION "shop_pub" SET (publish_via_partition_root = true)',)
+    via_root = replace(leaves, via_root=True)
+    assert publication_check(partitioned(publication=via_root)).status == "pass"
+    assert publication_check(partitioned(publication=via_root), DISABLED).status == "pass"
+
+
+def test_partitioned_table_membership_counts_the_parent_not_its_partitions() -> None:
+    only_leaves = Publication("shop_pub", False, frozenset({"public.orders_2024",
+                                                            "public.debezium_signal"}),
+                              OPS, "admin", False, via_root=True)
+    check = publication_check(partitioned(publication=only_leaves), DISABLED)
+    assert check.fix == ('ALTER PUBLICATION "shop_pub" ADD TABLE "public"."orders"',)
+
+
+def test_partitioned_table_before_postgresql_13_cannot_be_published() -> None:
+    check = publication_check(partitioned(version=120000, version_text="12.18"))
+    assert check.status == "fail" and check.fix == ()
+    assert "cannot publish partitioned tables (public.orders)" in check.observed
 
 
 @pytest.mark.parametrize(
@@ -376,6 +512,47 @@ def test_json_field_accepts_mariadb_longtext() -> None:
     assert "column type shop.orders" not in my_checks(my(), ruleset(typed))
 
 
+CONVERTER = {"converters": "boolean",
+             "boolean.type": "io.debezium.connector.binlog.converters.TinyIntOneToBooleanConverter"}
+
+
+def prioritised(field_type: str, boolean: bool = False) -> dict[str, Check]:
+    priority = Column("priority", "tinyint(1)",
+                      mysql_family("tinyint", "tinyint(1)", tinyint_boolean=boolean))
+    orders = my().tables["shop.orders"]
+    tables = {**my().tables, "shop.orders": replace(
+        orders, columns={**orders.columns, "priority": priority})}
+    typed = rule("Prioritised", expr("after.priority > 0", "after.priority"),
+                 (FieldSpec("priority", expr("after.priority", "after.priority"), field_type),))
+    return my_checks(my(tables=tables), ruleset(typed))
+
+
+def test_tinyint_1_fills_an_integer_field_unless_a_converter_makes_it_boolean() -> None:
+    assert "column type shop.orders" not in prioritised("integer")
+    check = prioritised("boolean")["column type shop.orders"]
+    assert check.status == "fail" and "TinyIntOneToBooleanConverter" in check.remedy
+    assert "column type shop.orders" not in prioritised("boolean", boolean=True)
+    assert prioritised("integer", boolean=True)["column type shop.orders"].status == "fail"
+
+
+def test_tinyint_booleans_follow_the_converter_options() -> None:
+    assert not tinyint_booleans({})("shop.orders.paid", "tinyint(1)")
+    assert tinyint_booleans(CONVERTER)("shop.orders.paid", "tinyint(1)")
+    assert not tinyint_booleans(CONVERTER)("shop.orders.count", "tinyint(4)")
+    assert not tinyint_booleans(CONVERTER)("shop.orders.flag", "bit(1)")
+    legacy = {**CONVERTER, "boolean.type":
+              "io.debezium.connector.mysql.converters.TinyIntOneToBooleanConverter"}
+    assert tinyint_booleans(legacy)("shop.orders.paid", "tinyint(1)")
+    selected = {**CONVERTER, "boolean.selector": r"shop\.orders\.paid, crm\..*\.active"}
+    assert tinyint_booleans(selected)("SHOP.orders.paid", "tinyint(1) unsigned")
+    assert tinyint_booleans(selected)("crm.users.active", "tinyint(1)")
+    assert not tinyint_booleans(selected)("shop.orders.paid_late", "tinyint(1)")
+    any_length = {**CONVERTER, "boolean.length.checker": "false"}
+    assert tinyint_booleans(any_length)("shop.orders.count", "tinyint(4)")
+    other = {"converters": "boolean", "boolean.type": "com.example.Other"}
+    assert not tinyint_booleans(other)("shop.orders.paid", "tinyint(1)")
+
+
 # --- column families ---------------------------------------------------------------------
 
 
@@ -383,7 +560,10 @@ def test_families_and_compatibility() -> None:
     assert pg_family("timestamptz") == "timestamp"
     assert pg_family("_int4", "A") == "array"
     assert pg_family("mood", "E") == "enum"
-    assert mysql_family("tinyint", "tinyint(1)") == "boolean"
+    assert mysql_family("tinyint", "tinyint(1)") == "integer", "Debezium sends an int16"
+    assert mysql_family("tinyint", "tinyint(1)", tinyint_boolean=True) == "boolean"
+    assert mysql_family("bit", "bit(1)") == "boolean"
+    assert mysql_family("bit", "bit(12)") == "binary", "io.debezium.data.Bits: bytes"
     assert mysql_family("datetime") == "timestamp"
     assert compatible("decimal", "integer") and not compatible("integer", "float")
     assert compatible("string", "uuid") and not compatible("string", "binary")
@@ -447,3 +627,62 @@ def test_psycopg_errors_inside_a_session_become_typed_errors(
     with pytest.raises(expected) as info, postgres.session({"host": "db", "dbname": "shop"}):
         raise raised
     assert "PostgreSQL at db/shop" in str(info.value)
+
+
+class _RecordingConnection:
+    """Records what ``apply`` runs; refuses statements holding ``refuse`` with ``error``."""
+
+    def __init__(self, refuse: str = "", error: psycopg.Error | None = None) -> None:
+        self.executed: list[tuple[str, object]] = []
+        self.refuse, self.error = refuse, error
+
+    def execute(self, statement: str | bytes, params: object = None) -> None:
+        text = statement.decode() if isinstance(statement, bytes) else statement
+        self.executed.append((text, params))
+        if self.error is not None and self.refuse and self.refuse in text:
+            raise self.error
+
+
+ALTER = 'ALTER TABLE "public"."orders" REPLICA IDENTITY FULL'
+
+
+def test_fixes_run_under_a_lock_timeout() -> None:
+    conn = _RecordingConnection()
+    postgres.apply(conn, [ALTER])  # type: ignore[arg-type]
+    assert conn.executed == [("SELECT set_config('lock_timeout', %s, false)", ("5000ms",)),
+                             (ALTER, None)]
+    conn = _RecordingConnection()
+    postgres.apply(conn, [ALTER], lock_timeout=0.25)  # type: ignore[arg-type]
+    assert conn.executed[0][1] == ("250ms",)
+
+
+def test_a_lock_timeout_names_the_table_and_what_to_do() -> None:
+    timeout = psycopg.errors.LockNotAvailable("canceling statement due to lock timeout")
+    conn = _RecordingConnection("REPLICA IDENTITY", timeout)
+    with pytest.raises(PreflightError) as info:
+        postgres.apply(conn, [ALTER, "GRANT ..."], lock_timeout=2)  # type: ignore[arg-type]
+    assert info.value.message == ("fix gave up after waiting 2s for a lock on public.orders: "
+                                  f"{ALTER}")
+    assert info.value.hint is not None and "--lock-timeout" in info.value.hint
+    assert [sql for sql, _ in conn.executed][-1] == ALTER, "stops at the first that fails"
+
+
+def test_run_preflight_reads_the_publication_mode_and_passes_the_lock_timeout(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from cdc_facts.connectors import parse_spec, render
+    from cdc_facts.preflight import run as preflight_run
+
+    applied: list[tuple[list[str], float]] = []
+    monkeypatch.setattr(postgres, "session", lambda _params: _FakeConnection())
+    monkeypatch.setattr(preflight_run, "read_pg_catalog",
+                        lambda _conn, _names, _pub, _slot: pg(owned=set()))
+    monkeypatch.setattr(postgres, "apply", lambda _conn, fixes, lock_timeout:
+                        applied.append((fixes, lock_timeout)))
+    spec = parse_spec("name: shop\nkind: postgres\ndatabase: {host: db, name: shop, user: cdc, "
+                      "password: '${PW}'}\ntables: [public.orders]\noptions:\n"
+                      "  publication.autocreate.mode: disabled\n", env={"PW": "pw"})
+    report = preflight_run.run_preflight(spec, render(spec), fix=True, lock_timeout=1.5)
+    create = ('CREATE PUBLICATION "shop_pub" FOR TABLE "public"."orders", '
+              '"public"."debezium_signal"')
+    assert applied == [([create], 1.5)]
+    assert report.applied == [create]

@@ -47,11 +47,17 @@ def by_label(report: Report) -> dict[str, Check]:
 
 
 def prepared(db: PgDatabase, tmp_path: Path, *, identity: str = "DEFAULT",
-             when: str = SHIPPED, data: str | None = None) -> tuple[str, str, Path, Path]:
-    """A schema with orders, its spec and a mapping; the publication and signal table fixed."""
+             when: str = SHIPPED, data: str | None = None,
+             mode: str = "disabled") -> tuple[str, str, Path, Path]:
+    """A schema with orders, its spec and a mapping.
+
+    The connector's role does not own the tables, so Debezium's `filtered` publication mode
+    cannot work: the spec sets `publication.autocreate.mode` (`disabled` unless told).
+    """
     schema, name = unique("s"), unique("pf").replace("_", "-")
     create_orders(db, schema, identity=identity)
-    spec = write_pg_spec(tmp_path / "spec.yaml", db, name, [f"{schema}.orders"])
+    spec = write_pg_spec(tmp_path / "spec.yaml", db, name, [f"{schema}.orders"],
+                         extra=f"options:\n  publication.autocreate.mode: {mode}\n")
     extra = {"data": data} if data else {}
     mappings = tmp_path / "mappings"
     write_mapping(mappings, name, f"{schema}.orders", when=when, **extra)
@@ -87,7 +93,7 @@ def test_fresh_schema_fails_publication_and_signal_then_fix_passes(
     found = by_label(preflight(spec, mappings))
     assert found[f"signal table {schema}.debezium_signal"].status == "fail"
     publication = render(load_spec(spec))["publication.name"]
-    assert found[f"publication {publication}"].status == "fail", "the role owns no table"
+    assert found[f"publication {publication}"].status == "fail", "mode disabled: nobody creates it"
     for passing in ("server version", "wal_level", "replication slots", "wal senders",
                     "replication privilege", f"primary key {schema}.orders",
                     f"replica identity {schema}.orders", f"columns {schema}.orders"):
@@ -157,6 +163,77 @@ def test_publication_missing_a_table_is_fixed(db: PgDatabase, env: None, tmp_pat
         assert check.status == "fail" and f"lacks {schema}.debezium_signal" in check.observed
         report = preflight(spec, fix=True, admin_dsn=db.admin_dsn)
         assert by_label(report)[f"publication {publication}"].status == "pass"
+    finally:
+        with db.admin() as conn:
+            conn.execute(f'DROP PUBLICATION IF EXISTS "{publication}"'.encode())
+
+
+def test_filtered_publication_fails_when_the_role_owns_no_table(
+    db: PgDatabase, env: None, tmp_path: Path
+) -> None:
+    _, _, spec, _ = prepared(db, tmp_path, identity="FULL", mode="filtered")
+    publication = render(load_spec(spec))["publication.name"]
+    check = by_label(preflight(spec))[f"publication {publication}"]
+    assert check.status == "fail" and check.fix == ()
+    assert "ALTER PUBLICATION ... SET TABLE" in check.observed
+    assert "publication.autocreate.mode: disabled" in check.remedy
+
+
+def test_filtered_publication_of_another_owner_is_given_to_the_role(
+    db: PgDatabase, env: None, tmp_path: Path
+) -> None:
+    schema, _, spec, _ = prepared(db, tmp_path, identity="FULL", mode="filtered")
+    publication = render(load_spec(spec))["publication.name"]
+    signal = (f'CREATE TABLE "{schema}".debezium_signal (id varchar(42) PRIMARY KEY, '
+              "type varchar(32) NOT NULL, data varchar(2048) NULL)")
+    with db.admin() as conn:
+        conn.execute(signal.encode())
+        for table in ("orders", "debezium_signal"):
+            conn.execute(f'ALTER TABLE "{schema}".{table} OWNER TO "{db.user}"'.encode())
+        conn.execute(f'CREATE PUBLICATION "{publication}" FOR TABLE "{schema}".orders'.encode())
+    try:
+        check = by_label(preflight(spec))[f"publication {publication}"]
+        assert check.status == "fail" and check.observed.startswith("owned by ")
+        assert check.fix == (f'ALTER PUBLICATION "{publication}" OWNER TO "{db.user}"',)
+        report = preflight(spec, fix=True, admin_dsn=db.admin_dsn)
+        assert by_label(report)[f"publication {publication}"].status == "pass"
+        with db.admin() as conn:
+            owner = conn.execute("SELECT pg_get_userbyid(pubowner) FROM pg_publication "
+                                 "WHERE pubname = %s", (publication,)).fetchone()
+        assert owner == (db.user,)
+    finally:
+        with db.admin() as conn:
+            conn.execute(f'DROP PUBLICATION IF EXISTS "{publication}"'.encode())
+
+
+def test_partitioned_table_needs_its_root_in_the_publication(
+    db: PgDatabase, env: None, tmp_path: Path
+) -> None:
+    schema, name = unique("s"), unique("pf")
+    create_orders(db, schema, identity="FULL")
+    with db.admin() as conn:
+        conn.execute(f'CREATE TABLE "{schema}".events (id bigint, at date, PRIMARY KEY (id, at))'
+                     " PARTITION BY RANGE (at)".encode())
+        conn.execute(f'CREATE TABLE "{schema}".events_2024 PARTITION OF "{schema}".events '
+                     "FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')".encode())
+        conn.execute(f'GRANT SELECT ON "{schema}".events TO "{db.user}"'.encode())
+    spec = write_pg_spec(tmp_path / "spec.yaml", db, name, [f"{schema}.events"],
+                         extra="options:\n  publication.autocreate.mode: disabled\n")
+    publication = render(load_spec(spec))["publication.name"]
+    with db.admin() as conn:
+        conn.execute(f'CREATE PUBLICATION "{publication}" FOR TABLE "{schema}".events'.encode())
+    try:
+        found = by_label(preflight(spec))
+        assert found[f"replica identity {schema}.events"].status == "pass"
+        check = found[f"publication {publication}"]
+        assert check.status == "fail" and "publish_via_partition_root is off" in check.observed
+        assert f"lacks {schema}.events" not in check.observed, "the parent is in it"
+        report = preflight(spec, fix=True, admin_dsn=db.admin_dsn)
+        assert by_label(report)[f"publication {publication}"].status == "pass", report.failures
+        with db.admin() as conn:
+            via_root = conn.execute("SELECT pubviaroot FROM pg_publication WHERE pubname = %s",
+                                    (publication,)).fetchone()
+        assert via_root == (True,)
     finally:
         with db.admin() as conn:
             conn.execute(f'DROP PUBLICATION IF EXISTS "{publication}"'.encode())

@@ -302,6 +302,9 @@ def remove_command(ctx: click.Context, /, name: str, drop_slot: bool, spec_path:
     if drop_slot and spec_path is None:
         raise click.UsageError("--drop-slot needs --spec SPEC to know the database")
     spec = load_masked_spec(spec_path) if spec_path else None
+    if spec is not None and name != spec.name:
+        raise click.BadParameter(f"the spec is for connector `{spec.name}`, not `{name}`",
+                                 param_hint="NAME")
     # everything --drop-slot needs is checked before the connector is gone
     slot = _slot_target(spec, admin_dsn) if drop_slot and spec is not None else None
     client = connect_client(ctx)

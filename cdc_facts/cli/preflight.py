@@ -24,6 +24,7 @@ from cdc_facts.cli.output import SECRETS, stdout
 from cdc_facts.connectors import ConnectorSpec, render
 from cdc_facts.errors import PreflightError
 from cdc_facts.preflight import Report, admin_params, run_preflight
+from cdc_facts.preflight.postgres import LOCK_TIMEOUT
 
 _ICONS = {"pass": "[green]✓ pass[/]", "warn": "[yellow]! warn[/]", "fail": "[red]✗ fail[/]"}
 
@@ -33,13 +34,17 @@ _ICONS = {"pass": "[green]✓ pass[/]", "warn": "[yellow]! warn[/]", "fail": "[r
 @mappings_option
 @click.option("--fix", is_flag=True, help="Apply the safe fixes of failed checks.")
 @admin_option
+@click.option("--lock-timeout", type=click.FloatRange(min=0), default=LOCK_TIMEOUT,
+              show_default=True, metavar="SECONDS",
+              help="How long each PostgreSQL fix waits for a table lock (0: for ever).")
 @json_flag
 @masked
 def preflight_command(spec_path: Path, mappings: tuple[Path, ...], fix: bool,
-                      admin_dsn: str | None, as_json: bool) -> None:
+                      admin_dsn: str | None, lock_timeout: float, as_json: bool) -> None:
     """Check the database can deliver what the connector and the rules need."""
     spec = load_masked_spec(spec_path)
-    report = preflight_report(spec, mappings, fix=fix, admin_dsn=admin_dsn, quiet=as_json)
+    report = preflight_report(spec, mappings, fix=fix, admin_dsn=admin_dsn, quiet=as_json,
+                              lock_timeout=lock_timeout)
     if as_json:
         say_json(report.to_json(SECRETS))
     if not report.ok:
@@ -51,7 +56,7 @@ def preflight_command(spec_path: Path, mappings: tuple[Path, ...], fix: bool,
 
 
 def preflight_report(spec: ConnectorSpec, mappings: tuple[Path, ...], *, fix: bool,
-               admin_dsn: str | None, quiet: bool) -> Report:
+               admin_dsn: str | None, quiet: bool, lock_timeout: float = LOCK_TIMEOUT) -> Report:
     if admin_dsn:
         SECRETS.add(str(admin_params(spec.kind, admin_dsn).get("password", "")))
         SECRETS.add(admin_dsn)
@@ -59,7 +64,8 @@ def preflight_report(spec: ConnectorSpec, mappings: tuple[Path, ...], *, fix: bo
     config = render(spec, kafka_bootstrap="unused:9092")
     rules = load_rules(mappings)
     shown = (lambda fixes: None) if quiet else _show_fixes
-    report = run_preflight(spec, config, rules, fix=fix, admin_dsn=admin_dsn, on_fixes=shown)
+    report = run_preflight(spec, config, rules, fix=fix, admin_dsn=admin_dsn, on_fixes=shown,
+                           lock_timeout=lock_timeout)
     if not quiet:
         _render_report(report)
     return report

@@ -10,7 +10,7 @@ The spec's ``options`` win over every default.
 ...                      ("public.orders",))
 >>> config = render(spec)
 >>> config["slot.name"], config["table.include.list"]
-('legacy_shop_slot', 'public.orders,public.debezium_signal')
+('legacy_shop_d1584320_slot', 'public.orders,public.debezium_signal')
 """
 
 from __future__ import annotations
@@ -64,24 +64,36 @@ def signal_table(spec: ConnectorSpec) -> str:
 
 
 def signal_collection(spec: ConnectorSpec) -> str:
-    """The ``signal.data.collection`` value: the signal table as Debezium names it."""
+    """The ``signal.data.collection`` value: the signal table as Debezium names it.
+
+    SQL Server and Oracle name tables ``<database>.<schema>.<table>``; with a pluggable
+    database (the ``database.pdb.name`` option), Oracle names them by the PDB.
+    """
     table = signal_table(spec)
-    if spec.kind in ("sqlserver", "oracle") and spec.database.name:
-        return f"{spec.database.name}.{table}"
+    database = spec.database.name
+    if spec.kind == "oracle":
+        database = spec.options.get("database.pdb.name") or database
+    if spec.kind in ("sqlserver", "oracle") and database:
+        return f"{database}.{table}"
     return table
 
 
 def pg_name(text: str, suffix: str) -> str:
     """A PostgreSQL slot or publication name: lower case, ``[a-z0-9_]``, at most 63 bytes.
 
-    >>> pg_name("Legacy-Shop", "slot")
+    A name that had to change (lower-cased, characters replaced, or shortened) carries a
+    digest of the original, so that distinct connector names never share a slot.
+
+    >>> pg_name("legacy_shop", "slot")
     'legacy_shop_slot'
+    >>> pg_name("legacy-shop", "slot"), pg_name("Legacy_Shop", "slot")
+    ('legacy_shop_d1584320_slot', 'legacy_shop_6dc786c5_slot')
     >>> len(pg_name("x" * 80, "slot"))
     63
     """
     base = re.sub(r"[^a-z0-9_]", "_", text.lower())
     name = f"{base}_{suffix}"
-    if len(name) <= _PG_MAX_NAME:
+    if base == text and len(name) <= _PG_MAX_NAME:
         return name
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
     keep = _PG_MAX_NAME - len(suffix) - len(digest) - 2

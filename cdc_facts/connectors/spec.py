@@ -42,11 +42,21 @@ KINDS: tuple[Kind, ...] = ("postgres", "mariadb", "mysql", "sqlserver", "oracle"
 DEFAULT_PORTS: dict[str, int] = {
     "postgres": 5432, "mariadb": 3306, "mysql": 3306, "sqlserver": 1433, "oracle": 1521,
 }
-#: Debezium ``snapshot.mode`` values across the supported connectors.
-SNAPSHOT_MODES = (
-    "initial", "initial_only", "no_data", "when_needed", "always", "never", "recovery",
-    "configuration_based", "custom", "schema_only", "schema_only_recovery",
+_SNAPSHOT_COMMON = (
+    "initial", "initial_only", "no_data", "when_needed", "always", "configuration_based", "custom",
 )
+#: Debezium 3.x ``snapshot.mode`` values, by kind (PostgreSQL has no ``recovery``).
+SNAPSHOT_MODES: dict[str, tuple[str, ...]] = {
+    "postgres": _SNAPSHOT_COMMON,
+    "mariadb": (*_SNAPSHOT_COMMON, "recovery"),
+    "mysql": (*_SNAPSHOT_COMMON, "recovery"),
+    "sqlserver": (*_SNAPSHOT_COMMON, "recovery"),
+    "oracle": (*_SNAPSHOT_COMMON, "recovery"),
+}
+#: Modes Debezium 3.0 removed, with the mode that replaced each.
+REMOVED_SNAPSHOT_MODES: dict[str, str] = {
+    "never": "no_data", "schema_only": "no_data", "schema_only_recovery": "recovery",
+}
 _TOP_KEYS = ("name", "kind", "database", "tables", "snapshot", "options", "signal_table")
 _DB_KEYS = ("host", "port", "name", "user", "password")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
@@ -182,7 +192,7 @@ class _Reader:
         kind = self._kind(root)
         database = self._database(root, kind)
         tables = self._tables(root, kind, database)
-        snapshot = self._snapshot(root)
+        snapshot = self._snapshot(root, kind)
         options = self._options(root)
         signal = self._text(root, "signal_table", required=False)
         if signal is not None and not _qualified(signal):
@@ -272,12 +282,22 @@ class _Reader:
             return None
         return kind
 
-    def _snapshot(self, root: Any) -> str:
+    def _snapshot(self, root: Any, kind: Kind | None) -> str:
         mode = self._text(root, "snapshot", required=False) or "initial"
-        if mode not in SNAPSHOT_MODES:
-            close = get_close_matches(mode, SNAPSHOT_MODES, n=1)
-            self.problem(_value_at(root, "snapshot"), f"unknown snapshot mode `{mode}`",
-                         close[0] if close else None)
+        known = SNAPSHOT_MODES[kind] if kind else SNAPSHOT_MODES["mysql"]
+        if mode in known:
+            return mode
+        close = get_close_matches(mode, known, n=1)
+        replaced = REMOVED_SNAPSHOT_MODES.get(mode)
+        if replaced is not None:
+            message = f"snapshot mode `{mode}` was removed in Debezium 3.0"
+            close = [replaced] if replaced in known else close
+        elif any(mode in modes for modes in SNAPSHOT_MODES.values()):
+            message = (f"the {kind} connector has no snapshot mode `{mode}`; it takes "
+                       f"{', '.join(known)}")
+        else:
+            message = f"unknown snapshot mode `{mode}`"
+        self.problem(_value_at(root, "snapshot"), message, close[0] if close else None)
         return mode
 
     # --- sections ------------------------------------------------------------------

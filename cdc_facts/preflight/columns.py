@@ -1,7 +1,7 @@
 """Database column types, their families, and which fact field types they can fill.
 
->>> pg_family("numeric"), mysql_family("tinyint", "tinyint(1)")
-('decimal', 'boolean')
+>>> pg_family("numeric"), mysql_family("tinyint", "tinyint(1)"), mysql_family("bit", "bit(1)")
+('decimal', 'integer', 'boolean')
 >>> compatible("integer", "decimal")
 False
 """
@@ -40,7 +40,6 @@ _MYSQL: dict[str, str] = {
     "tinyint": "integer", "smallint": "integer", "mediumint": "integer", "int": "integer",
     "integer": "integer", "bigint": "integer", "year": "integer",
     "decimal": "decimal", "numeric": "decimal", "float": "float", "double": "float",
-    "bit": "integer",
     "char": "string", "varchar": "string", "tinytext": "string", "text": "string",
     "mediumtext": "string", "longtext": "string",
     "enum": "enum", "set": "string",
@@ -81,12 +80,22 @@ def pg_toastable(typname: str, category: str = "", typlen: int = 0) -> bool:
     return typname in _PG_TOASTABLE or category == "A" or (typlen == -1 and category == "U")
 
 
-def mysql_family(data_type: str, column_type: str = "") -> str:
-    """The family of a MySQL/MariaDB column (``DATA_TYPE``, ``COLUMN_TYPE``)."""
-    lowered = column_type.lower()
-    if lowered.startswith("tinyint(1)") or lowered == "bit(1)":
+def mysql_family(data_type: str, column_type: str = "", *, tinyint_boolean: bool = False) -> str:
+    """The family of a MySQL/MariaDB column (``DATA_TYPE``, ``COLUMN_TYPE``), as Debezium
+    delivers it: ``bit(1)`` is a boolean and a wider ``bit(n)`` bytes
+    (``io.debezium.data.Bits``); ``tinyint(1)`` is an integer (an int16) unless
+    ``tinyint_boolean`` says a ``TinyIntOneToBooleanConverter`` turns the column into a
+    boolean.
+
+    >>> mysql_family("tinyint", "tinyint(1)", tinyint_boolean=True), mysql_family("bit", "bit(8)")
+    ('boolean', 'binary')
+    """
+    data_type = data_type.lower()
+    if data_type == "tinyint" and tinyint_boolean:
         return "boolean"
-    return _MYSQL.get(data_type.lower(), "other")
+    if data_type == "bit":
+        return "boolean" if column_type.lower() in ("bit", "bit(1)") else "binary"
+    return _MYSQL.get(data_type, "other")
 
 
 def compatible(field_type: str, family: str) -> bool:

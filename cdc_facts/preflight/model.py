@@ -17,7 +17,8 @@ SIGNAL_COLUMNS = ("id", "type", "data")
 class Target:
     """What the connector will capture, from its rendered config.
 
-    ``publication`` and ``slot`` are empty for databases without them.
+    ``publication``, ``slot`` and ``publication_mode`` (Debezium's
+    ``publication.autocreate.mode``) only matter for PostgreSQL.
     """
 
     connector: str
@@ -26,6 +27,7 @@ class Target:
     signal: str
     publication: str = ""
     slot: str = ""
+    publication_mode: str = "filtered"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -202,8 +202,48 @@ def _signal(catalog: MyCatalog, target: Target) -> Check:
 # --- the server --------------------------------------------------------------------------
 
 
-def read_catalog(conn: Any, tables: list[str]) -> MyCatalog:
-    """Everything the checks look at, as the connected user sees it."""
+def tinyint_booleans(config: Mapping[str, str]) -> Callable[[str, str], bool]:
+    """Whether a column (``database.table.column``, ``COLUMN_TYPE``) reaches Debezium's
+    records as a boolean: only when a ``TinyIntOneToBooleanConverter`` is configured
+    (``converters``, ``<name>.type``), its ``<name>.selector`` (regular expressions) matches
+    the column, and the column is a ``tinyint(1)`` (any ``tinyint`` when
+    ``<name>.length.checker`` is ``false``).
+
+    >>> booleans = tinyint_booleans({"converters": "b", "b.selector": "shop\\.orders\\..*",
+    ...     "b.type": "io.debezium.connector.binlog.converters.TinyIntOneToBooleanConverter"})
+    >>> booleans("shop.orders.paid", "tinyint(1)"), booleans("shop.lines.paid", "tinyint(1)")
+    (True, False)
+    >>> booleans("shop.orders.n", "tinyint(4)"), tinyint_booleans({})("a.b.c", "tinyint(1)")
+    (False, False)
+    """
+    rules: list[tuple[list[re.Pattern[str]], bool]] = []
+    for name in (n.strip() for n in config.get("converters", "").split(",")):
+        if name and config.get(f"{name}.type", "").endswith(".TinyIntOneToBooleanConverter"):
+            selector = config.get(f"{name}.selector", "").strip() or ".*"
+            patterns = [re.compile(p.strip(), re.I) for p in selector.split(",") if p.strip()]
+            any_length = config.get(f"{name}.length.checker", "").lower() == "false"
+            rules.append((patterns, any_length))
+
+    def boolean(column: str, column_type: str) -> bool:
+        lowered = column_type.lower()
+        return lowered.startswith("tinyint") and any(
+            (any_length or lowered.startswith("tinyint(1)"))
+            and any(p.fullmatch(column) for p in patterns)
+            for patterns, any_length in rules
+        )
+
+    return boolean
+
+
+def read_catalog(
+    conn: Any, tables: list[str], tinyint_boolean: Callable[[str, str], bool] | None = None
+) -> MyCatalog:
+    """Everything the checks look at, as the connected user sees it.
+
+    ``tinyint_boolean`` says which ``tinyint`` columns become booleans (see
+    :func:`tinyint_booleans`; none by default).
+    """
+    booleans = tinyint_boolean or tinyint_booleans({})
     with conn.cursor() as cur:
         cur.execute("SELECT VERSION(), CURRENT_USER()")
         version, user = cur.fetchone()
@@ -214,7 +254,7 @@ def read_catalog(conn: Any, tables: list[str]) -> MyCatalog:
         neighbours = _neighbours(cur)
         catalog = MyCatalog(str(version), variables, grants, _account(str(user)))
         for name in tables:
-            catalog.tables[name] = _table(cur, name, neighbours)
+            catalog.tables[name] = _table(cur, name, neighbours, booleans)
     return catalog
 
 
@@ -231,7 +271,9 @@ def _neighbours(cur: Any) -> tuple[str, ...]:
     return tuple(str(r[0]) for r in cur.fetchall())
 
 
-def _table(cur: Any, name: str, neighbours: tuple[str, ...]) -> TableInfo:
+def _table(
+    cur: Any, name: str, neighbours: tuple[str, ...], tinyint_boolean: Callable[[str, str], bool]
+) -> TableInfo:
     schema, table = name.split(".", 1)
     cur.execute(
         "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY "
@@ -242,7 +284,9 @@ def _table(cur: Any, name: str, neighbours: tuple[str, ...]) -> TableInfo:
     if not rows:
         return TableInfo(name, exists=False, neighbours=neighbours)
     columns = {
-        str(c): Column(str(c), str(ctype), mysql_family(str(dtype), str(ctype)), False, n == "YES")
+        str(c): Column(str(c), str(ctype), mysql_family(
+            str(dtype), str(ctype), tinyint_boolean=tinyint_boolean(f"{name}.{c}", str(ctype))
+        ), False, n == "YES")
         for c, dtype, ctype, n, _ in rows
     }
     cur.execute(

@@ -8,6 +8,7 @@ server cannot be reached) or a :class:`~cdc_facts.errors.PreflightError`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -18,7 +19,8 @@ from psycopg.conninfo import conninfo_to_dict
 from cdc_facts.errors import DatabaseUnavailableError, PreflightError
 from cdc_facts.preflight.model import SIGNAL_COLUMNS, Check, Target
 from cdc_facts.preflight.needs import TableNeeds
-from cdc_facts.preflight.postgres_catalog import PgCatalog, Publication, Slot
+from cdc_facts.preflight.postgres_catalog import PgCatalog, Slot, ident, qualified
+from cdc_facts.preflight.postgres_publication import publication_check
 from cdc_facts.preflight.tables import (
     TableInfo,
     coverage,
@@ -31,7 +33,11 @@ MIN_VERSION = 100_000
 TESTED_VERSION = 120_000
 #: WAL a slot may hold back before preflight warns.
 WAL_WARN_BYTES = 1 << 30
+#: Seconds a fix waits for a lock before it gives up (``preflight --lock-timeout``).
+LOCK_TIMEOUT = 5.0
 _IDENTITY = {"d": "DEFAULT", "f": "FULL", "i": "USING INDEX", "n": "NOTHING"}
+_ALTER_NOTE = ("ALTER TABLE waits for an ACCESS EXCLUSIVE lock, and FULL writes each updated "
+               "or deleted row's old values to the WAL")
 
 
 def postgres_checks(
@@ -50,7 +56,7 @@ def postgres_checks(
         if info.exists:
             yield from _identity_checks(info, needs.get(name))
     yield _signal(catalog.tables[target.signal], target)
-    yield _publication(catalog, target)
+    yield publication_check(catalog, target)
     yield _slot(catalog.slot, catalog, target)
 
 
@@ -107,8 +113,8 @@ def _replication_role(catalog: PgCatalog, target: Target) -> Check:
         return Check("replication privilege", "pass", f"{catalog.user}: {', '.join(rights)}")
     return Check(
         "replication privilege", "fail", f"{catalog.user} has neither REPLICATION nor superuser",
-        f"as a superuser: ALTER ROLE {_ident(target.user)} WITH REPLICATION;  "
-        f"(on RDS: GRANT rds_replication TO {_ident(target.user)})",
+        f"as a superuser: ALTER ROLE {ident(target.user)} WITH REPLICATION;  "
+        f"(on RDS: GRANT rds_replication TO {ident(target.user)})",
     )
 
 
@@ -116,38 +122,71 @@ def _replication_role(catalog: PgCatalog, target: Target) -> Check:
 
 
 def _identity_checks(info: TableInfo, needs: TableNeeds | None) -> Iterator[Check]:
-    ident = info.replica_identity or "d"
-    shown = _IDENTITY.get(ident, ident)
-    full = f"ALTER TABLE {_qualified(info.name)} REPLICA IDENTITY FULL"
-    if needs is None:
-        yield _identity_without_rules(info, shown)
+    identity = info.replica_identity or "d"
+    shown = _IDENTITY.get(identity, identity)
+    before = {}
+    if needs is not None and needs.before_image == "full":
+        before = non_key_reads(info, needs, ("before",))
+    unusable = _unusable_identity(info)
+    if unusable is not None:
+        yield _identity_fix(info, unusable, before)
         return
-    before = non_key_reads(info, needs, ("before",)) if needs.before_image == "full" else {}
-    rows = non_key_reads(info, needs, ("row",))
-    if ident == "f":
+    if identity == "f":
         yield Check("replica identity", "pass", "FULL", subject=info.name)
-    elif before or ident == "n":
-        why = describe(before) if before else "updates and deletes of this table cannot be sent"
-        yield Check("replica identity", "fail", f"{shown}; {why}", subject=info.name,
-                    remedy=f"{full};  (as the table owner; before images then hold every column)",
-                    fix=(full,))
-    elif rows:
-        yield Check("replica identity", "warn", f"{shown}; deletes carry only the key: "
-                    f"{describe(rows)}", subject=info.name,
-                    remedy=f"{full};  if these rules must see deleted rows' other columns")
-    else:
-        yield Check("replica identity", "pass", f"{shown}; no rule reads non-key before.* columns",
+        return
+    if needs is None:
+        yield Check("replica identity", "pass", f"{shown}; no rules given (--mappings)",
                     subject=info.name)
-    if ident != "f":
-        yield from _toast(info, needs)
+        return
+    yield _identity_for_rules(info, needs, shown, before)
+    yield from _toast(info, needs)
 
 
-def _identity_without_rules(info: TableInfo, shown: str) -> Check:
+def _unusable_identity(info: TableInfo) -> str | None:
+    """Why the table's replica identity identifies no row, or ``None``.
+
+    Only the table's own key counts: a key declared in the mapping is not one PostgreSQL
+    knows of. Once the table is in a publication that publishes updates and deletes,
+    PostgreSQL refuses them on such a table.
+    """
     if info.replica_identity == "n":
-        fix = f"ALTER TABLE {_qualified(info.name)} REPLICA IDENTITY DEFAULT"
-        return Check("replica identity", "fail", "NOTHING; updates and deletes cannot be sent",
-                     subject=info.name, remedy=fix, fix=(fix,))
-    return Check("replica identity", "pass", f"{shown}; no rules given (--mappings)",
+        return "NOTHING"
+    if info.replica_identity == "i" and not info.primary_key:
+        return "USING INDEX, but the index is gone"
+    if info.replica_identity in ("d", None) and not info.primary_key:
+        return "DEFAULT without a primary key"
+    return None
+
+
+def _identity_fix(info: TableInfo, unusable: str, before: dict[str, set[str]]) -> Check:
+    # NOTHING on a table with a primary key only needs DEFAULT, unless rules read before.*
+    mode = "DEFAULT" if info.replica_identity == "n" and info.primary_key and not before \
+        else "FULL"
+    fix = f"ALTER TABLE {qualified(info.name)} REPLICA IDENTITY {mode}"
+    why = f"; {describe(before)}" if before else ""
+    return Check(
+        "replica identity", "fail",
+        f"{unusable}: once the table is published, PostgreSQL refuses every UPDATE and DELETE "
+        f"on it{why}", subject=info.name,
+        remedy=f"{fix};  (as the table owner; {_ALTER_NOTE})", fix=(fix,),
+    )
+
+
+def _identity_for_rules(
+    info: TableInfo, needs: TableNeeds, shown: str, before: dict[str, set[str]]
+) -> Check:
+    full = f"ALTER TABLE {qualified(info.name)} REPLICA IDENTITY FULL"
+    if before:
+        return Check("replica identity", "fail", f"{shown}; {describe(before)}",
+                     subject=info.name,
+                     remedy=f"{full};  (as the table owner; before images then hold every "
+                     f"column; {_ALTER_NOTE})", fix=(full,))
+    rows = non_key_reads(info, needs, ("row",))
+    if rows:
+        return Check("replica identity", "warn", f"{shown}; deletes carry only the key: "
+                     f"{describe(rows)}", subject=info.name,
+                     remedy=f"{full};  if these rules must see deleted rows' other columns")
+    return Check("replica identity", "pass", f"{shown}; no rule reads non-key before.* columns",
                  subject=info.name)
 
 
@@ -159,18 +198,18 @@ def _toast(info: TableInfo, needs: TableNeeds) -> Iterator[Check]:
             "toast", "warn",
             f"{describe(reads)}: an update that leaves a large value unchanged sends it as "
             "unknown", subject=info.name,
-            remedy=f"ALTER TABLE {_qualified(info.name)} REPLICA IDENTITY FULL;  or make those "
+            remedy=f"ALTER TABLE {qualified(info.name)} REPLICA IDENTITY FULL;  or make those "
             "rules tolerate unknown values (on_unknown)",
         )
 
 
 def _signal(info: TableInfo, target: Target) -> Check:
     create = (
-        f"CREATE TABLE IF NOT EXISTS {_qualified(info.name)} (id varchar(42) PRIMARY KEY, "
+        f"CREATE TABLE IF NOT EXISTS {qualified(info.name)} (id varchar(42) PRIMARY KEY, "
         "type varchar(32) NOT NULL, data varchar(2048) NULL)"
     )
-    grant = (f"GRANT SELECT, INSERT, UPDATE, DELETE ON {_qualified(info.name)} "
-             f"TO {_ident(target.user)}")
+    grant = (f"GRANT SELECT, INSERT, UPDATE, DELETE ON {qualified(info.name)} "
+             f"TO {ident(target.user)}")
     if not info.exists:
         return Check("signal table", "fail", "absent", subject=info.name,
                      remedy=f"{create};  {grant}", fix=(create, grant))
@@ -184,47 +223,7 @@ def _signal(info: TableInfo, target: Target) -> Check:
     return Check("signal table", "pass", "present", subject=info.name)
 
 
-# --- publication and slot ----------------------------------------------------------------
-
-
-def _publication(catalog: PgCatalog, target: Target) -> Check:
-    wanted = [t for t in target.tables if catalog.tables[t].exists] + [target.signal]
-    pub = catalog.publication
-    name = _ident(target.publication)
-    if pub is None:
-        return _absent_publication(catalog, target, wanted)
-    if pub.all_tables:
-        return _publication_ops(pub, "FOR ALL TABLES")
-    missing = [t for t in wanted if t not in pub.tables]
-    if missing:
-        alter = f"ALTER PUBLICATION {name} ADD TABLE {', '.join(_qualified(t) for t in missing)}"
-        return Check("publication", "fail", f"{target.publication} lacks {', '.join(missing)}",
-                     subject=target.publication, remedy=alter, fix=(alter,))
-    return _publication_ops(pub, f"covers the {len(wanted)} tables")
-
-
-def _absent_publication(catalog: PgCatalog, target: Target, wanted: list[str]) -> Check:
-    owns_all = all(t in catalog.owned for t in wanted if catalog.tables[t].exists)
-    if catalog.superuser or (owns_all and catalog.can_create):
-        return Check("publication", "pass", f"absent; Debezium creates {target.publication}",
-                     subject=target.publication)
-    create = (f"CREATE PUBLICATION {_ident(target.publication)} FOR TABLE "
-              f"{', '.join(_qualified(t) for t in wanted)}")
-    return Check(
-        "publication", "fail",
-        f"absent, and {catalog.user} cannot create it (it must own every table)",
-        subject=target.publication, remedy=f"{create};  (as the tables' owner)", fix=(create,),
-    )
-
-
-def _publication_ops(pub: Publication, shown: str) -> Check:
-    lacking = [op for op in ("insert", "update", "delete") if op not in pub.operations]
-    if not lacking:
-        return Check("publication", "pass", shown, subject=pub.name)
-    alter = (f"ALTER PUBLICATION {_ident(pub.name)} SET "
-             "(publish = 'insert, update, delete, truncate')")
-    return Check("publication", "fail", f"does not publish {', '.join(lacking)}",
-                 subject=pub.name, remedy=alter, fix=(alter,))
+# --- slot --------------------------------------------------------------------------------
 
 
 def _slot(slot: Slot | None, catalog: PgCatalog, target: Target) -> Check:
@@ -316,11 +315,28 @@ def describe_target(params: Mapping[str, Any]) -> str:
     return f"{host}{port}{dbname}"
 
 
-def apply(conn: psycopg.Connection[Any], statements: list[str]) -> None:
-    """Run fix statements one by one; stop at the first that fails, naming it."""
+def apply(
+    conn: psycopg.Connection[Any], statements: list[str], *, lock_timeout: float = LOCK_TIMEOUT
+) -> None:
+    """Run fix statements one by one; stop at the first that fails, naming it.
+
+    Each statement waits at most ``lock_timeout`` seconds (0: for ever) for its locks:
+    ``ALTER TABLE ... REPLICA IDENTITY`` needs an ACCESS EXCLUSIVE lock, and while it waits
+    behind a long transaction every other query on the table waits behind it.
+    """
+    conn.execute("SELECT set_config('lock_timeout', %s, false)",
+                 (f"{round(lock_timeout * 1000)}ms",))
     for statement in statements:
         try:
             conn.execute(statement.encode())
+        except psycopg.errors.LockNotAvailable as exc:
+            raise PreflightError(
+                f"fix gave up after waiting {lock_timeout:g}s for a lock on "
+                f"{_locked(statement)}: {statement}",
+                hint="a long transaction or query holds it (pg_stat_activity shows which): "
+                "run --fix again when the table is quiet, or give it longer with "
+                "--lock-timeout SECONDS",
+            ) from exc
         except psycopg.Error as exc:
             raise PreflightError(
                 f"fix failed: {statement}: {_first_line(exc)}",
@@ -328,17 +344,22 @@ def apply(conn: psycopg.Connection[Any], statements: list[str]) -> None:
             ) from exc
 
 
+def _locked(statement: str) -> str:
+    """The tables a fix statement names (what it waits to lock).
+
+    >>> _locked('ALTER TABLE "public"."orders" REPLICA IDENTITY FULL')
+    'public.orders'
+    >>> _locked('CREATE PUBLICATION "p" FOR TABLE "s"."a", "s"."b"')
+    's.a, s.b'
+    """
+    tables = re.findall(r'"((?:[^"]|"")*)"\."((?:[^"]|"")*)"', statement)
+    shown = ", ".join(f"{schema}.{table}".replace('""', '"') for schema, table in tables)
+    return shown or "the objects it names"
+
+
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _qualified(table: str) -> str:
-    return ".".join(_ident(part) for part in table.split(".", 1))
 
 
 def _size(retained: int | None) -> str:

@@ -13,12 +13,20 @@ from cdc_facts.preflight.tables import TableInfo
 
 @dataclass(frozen=True)
 class Publication:
-    """A publication: whether it covers all tables, which tables, which operations."""
+    """A publication: whether it covers all tables, which tables, which operations.
+
+    ``tables`` holds the tables named in it (a partitioned table itself, not only its
+    partitions); ``owner`` is its owner's name and ``owned`` whether the connected user
+    holds that role's privileges; ``via_root`` is ``publish_via_partition_root``.
+    """
 
     name: str
     all_tables: bool
     tables: frozenset[str]
     operations: frozenset[str]
+    owner: str = ""
+    owned: bool = False
+    via_root: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,7 +79,8 @@ FROM pg_roles r WHERE r.rolname = current_user
 
 _TABLE = """
 SELECT c.oid, c.relreplident, pg_has_role(current_user, c.relowner, 'USAGE'),
-       has_table_privilege(c.oid, 'SELECT'), has_table_privilege(c.oid, 'INSERT')
+       has_table_privilege(c.oid, 'SELECT'), has_table_privilege(c.oid, 'INSERT'),
+       c.relkind = 'p'
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p')
 """
@@ -98,9 +107,24 @@ WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_s
   AND n.nspname NOT LIKE 'pg_toast%%'
 """
 
+# pubviaroot exists from PostgreSQL 13 on: read through to_jsonb so older servers answer too
 _PUBLICATION = """
-SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate
-FROM pg_publication WHERE pubname = %s
+SELECT p.puballtables, pg_get_userbyid(p.pubowner),
+       pg_has_role(current_user, p.pubowner, 'USAGE'),
+       coalesce((to_jsonb(p) ->> 'pubviaroot')::boolean, false),
+       p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate
+FROM pg_publication p WHERE p.pubname = %s
+"""
+
+# pg_publication_tables lists the partitions of a partitioned table (unless the publication
+# publishes via the root); pg_publication_rel the tables named in the publication
+_PUBLICATION_TABLES = """
+SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = %s
+UNION
+SELECT n.nspname, c.relname FROM pg_publication p
+JOIN pg_publication_rel r ON r.prpubid = p.oid
+JOIN pg_class c ON c.oid = r.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE p.pubname = %s
 """
 
 _SLOT = """
@@ -109,6 +133,20 @@ SELECT plugin, database, active,
             ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint END
 FROM pg_replication_slots WHERE slot_name = %s
 """
+
+
+def ident(name: str) -> str:
+    """A quoted SQL identifier.
+
+    >>> ident('my "odd" name')
+    '"my ""odd"" name"'
+    """
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qualified(table: str) -> str:
+    """``schema.table`` as quoted SQL: ``"schema"."table"``."""
+    return ".".join(ident(part) for part in table.split(".", 1))
 
 
 def read_catalog(
@@ -139,13 +177,14 @@ def _table(
     row = _one(conn, _TABLE, (schema, table))
     if row is None:
         return TableInfo(name, exists=False, neighbours=neighbours), False
-    oid, ident, owned, can_select, can_insert = row
+    oid, ident, owned, can_select, can_insert, partitioned = row
     columns = {
         col: Column(col, shown, pg_family(typname, cat), pg_toastable(typname, cat, typlen), null)
         for col, shown, typname, cat, typlen, null in conn.execute(_COLUMNS, (oid,)).fetchall()
     }
     key = tuple(r[0] for r in conn.execute(_KEY, (oid, ident)).fetchall())
-    info = TableInfo(name, True, key, columns, ident, can_select, neighbours, can_insert)
+    info = TableInfo(name, True, key, columns, ident, can_select, neighbours, can_insert,
+                     bool(partitioned))
     return info, bool(owned)
 
 
@@ -153,16 +192,15 @@ def _publication(conn: psycopg.Connection[Any], name: str) -> Publication | None
     row = _one(conn, _PUBLICATION, (name,))
     if row is None:
         return None
-    all_tables, *flags = row
+    all_tables, owner, owned, via_root, *flags = row
     operations = frozenset(
         op for op, on in zip(("insert", "update", "delete", "truncate"), flags, strict=True) if on
     )
     tables = frozenset(
-        f"{s}.{t}" for s, t in conn.execute(
-            "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = %s", (name,)
-        ).fetchall()
+        f"{s}.{t}" for s, t in conn.execute(_PUBLICATION_TABLES, (name, name)).fetchall()
     )
-    return Publication(name, bool(all_tables), tables, operations)
+    return Publication(name, bool(all_tables), tables, operations, str(owner), bool(owned),
+                       bool(via_root))
 
 
 def _slot(conn: psycopg.Connection[Any], name: str) -> Slot | None:

@@ -31,6 +31,7 @@ def run_preflight(
     fix: bool = False,
     admin_dsn: str | None = None,
     on_fixes: Callable[[list[str]], None] | None = None,
+    lock_timeout: float = postgres.LOCK_TIMEOUT,
 ) -> Report:
     """Check that ``spec``'s database can deliver what the connector and ``rules`` need.
 
@@ -42,10 +43,11 @@ def run_preflight(
         admin_dsn: Connect as this user to apply fixes (e.g. the tables' owner); the
             connector's own user when ``None``.
         on_fixes: Called with the statements just before they are applied.
+        lock_timeout: Seconds each PostgreSQL fix waits for its locks (0: for ever).
 
     Raises:
         PreflightError: The kind is not supported, the server refused the login, or a fix
-            failed.
+            failed (or waited longer than ``lock_timeout`` for a lock).
         DatabaseUnavailableError: The server cannot be reached.
     """
     if spec.kind not in SUPPORTED:
@@ -61,7 +63,7 @@ def run_preflight(
         return report
     if on_fixes is not None:
         on_fixes(fixes)
-    _apply(spec, config, admin_dsn, fixes)
+    _apply(spec, config, admin_dsn, fixes, lock_timeout)
     report = Report(spec.name, spec.kind, _checks(spec, config, target, needs), applied=fixes)
     return report
 
@@ -74,6 +76,8 @@ def _target(spec: ConnectorSpec, config: Mapping[str, str]) -> Target:
         signal=config.get("signal.data.collection", ""),
         publication=config.get("publication.name", ""),
         slot=config.get("slot.name", ""),
+        # Debezium's own default; the rendered config sets `filtered`
+        publication_mode=config.get("publication.autocreate.mode", "all_tables"),
     )
 
 
@@ -88,7 +92,7 @@ def _checks(
         return list(postgres.postgres_checks(catalog, target, needs))
     conn = mysql.connect(connection_params(spec, config))
     try:
-        my_catalog = mysql.read_catalog(conn, names)
+        my_catalog = mysql.read_catalog(conn, names, mysql.tinyint_booleans(config))
     finally:
         conn.close()
     server_id = config.get("database.server.id", "")
@@ -96,12 +100,13 @@ def _checks(
 
 
 def _apply(
-    spec: ConnectorSpec, config: Mapping[str, str], admin_dsn: str | None, fixes: list[str]
+    spec: ConnectorSpec, config: Mapping[str, str], admin_dsn: str | None, fixes: list[str],
+    lock_timeout: float,
 ) -> None:
     params = admin_params(spec.kind, admin_dsn) if admin_dsn else connection_params(spec, config)
     if spec.kind == "postgres":
         with postgres.session(params) as conn:
-            postgres.apply(conn, fixes)
+            postgres.apply(conn, fixes, lock_timeout=lock_timeout)
         return
     conn = mysql.connect(params)
     try:

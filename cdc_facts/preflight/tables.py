@@ -16,7 +16,9 @@ class TableInfo:
     """One table as the catalog describes it (``exists=False`` when it is not there).
 
     ``replica_identity`` is PostgreSQL's ``relreplident`` (``d``, ``f``, ``i``, ``n``);
-    ``None`` for other databases.
+    ``None`` for other databases. ``primary_key`` is what a PostgreSQL before image holds:
+    the primary key, or the replica identity index's columns (empty when it is gone).
+    ``partitioned`` is a PostgreSQL partitioned table (``relkind = 'p'``).
     """
 
     name: str
@@ -27,6 +29,7 @@ class TableInfo:
     can_select: bool = True
     neighbours: tuple[str, ...] = ()
     can_write: bool = True
+    partitioned: bool = False
 
 
 def coverage(tables: tuple[str, ...], needs: dict[str, TableNeeds], connector: str) -> Check:
@@ -95,7 +98,7 @@ def column_checks(info: TableInfo, needs: TableNeeds) -> Iterator[Check]:
                 f"`{read.field}` of type {read.field_type}",
                 subject=info.name,
                 remedy=f"change the type of field `{read.field}` in rule {read.rule}, or cast "
-                f"the expression (e.g. CAST({read.scope}.{read.column} AS ...))",
+                f"the expression (e.g. CAST({read.scope}.{read.column} AS ...)){_hint(column)}",
             )
     for name, rules in sorted(missing.items()):
         close = get_close_matches(name, list(info.columns), n=1)
@@ -107,6 +110,13 @@ def column_checks(info: TableInfo, needs: TableNeeds) -> Iterator[Check]:
     if not missing:
         yield Check("columns", "pass", f"{len(needs.columns())} columns read by rules exist",
                     subject=info.name)
+
+
+def _hint(column: Column) -> str:
+    if column.type.lower().startswith("tinyint(1)") and column.family == "integer":
+        return ("; Debezium sends tinyint(1) as a number unless the connector's options "
+                "configure io.debezium.connector.binlog.converters.TinyIntOneToBooleanConverter")
+    return ""
 
 
 def _fits(field_type: str, column: Column) -> bool:
