@@ -180,6 +180,12 @@ class ContractViolationError(RecordError):
     reason = "contract-violation"
 
 
+class FactTooLargeError(RecordError):
+    """A fact is larger than the producer may send (``message.max.bytes``)."""
+
+    reason = "fact-too-large"
+
+
 class ConnectorSpecError(TerminalError):
     """A connector spec (connectors/*.yaml) is invalid."""
 

@@ -39,8 +39,10 @@ _COMMIT_BUCKETS: Final = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 class Health:
     """Whether the service is alive and ready.
 
-    Ready means: partitions are assigned, the last poll of the broker is recent, and no
-    transaction has stayed open longer than ``stall_after_s``.
+    Ready means: partitions are assigned, the service loop polled its consumer recently,
+    and records read are committed in time: no transaction has stayed open, and no record
+    read has waited for a commit (through aborts and retries), longer than
+    ``stall_after_s``. An idle service (nothing read since the last commit) stays ready.
 
     >>> health = Health(stall_after_s=30, clock=lambda: 100.0)
     >>> health.ready()
@@ -57,6 +59,9 @@ class Health:
         self._partitions = 0
         self._last_poll: float | None = None
         self._open_since: float | None = None
+        self._last_commit: float | None = None
+        self._waiting_since: float | None = None  # the first record read since the commit
+        self._aborts = 0  # since the last commit
         self._stopping = False
 
     def assigned(self, partitions: int) -> None:
@@ -64,12 +69,32 @@ class Health:
         self._partitions = partitions
 
     def polled(self) -> None:
-        """The service heard from the broker (a poll returned)."""
+        """The service loop polled its consumer: the call returned, with or without
+        records (the client answers from what it has fetched, so this does not prove that
+        the broker answers; it proves that the loop is not stuck)."""
         self._last_poll = self._clock()
 
     def transaction(self, open_since: float | None) -> None:
-        """When the open transaction began (``None``: none is open)."""
+        """When the open transaction began, at its first record (``None``: none is open)."""
         self._open_since = open_since
+        if open_since is not None and self._waiting_since is None:
+            self._waiting_since = open_since
+
+    def committed(self) -> None:
+        """A transaction committed: every record read so far is done."""
+        self._last_commit = self._clock()
+        self._waiting_since = None
+        self._aborts = 0
+
+    def aborted(self) -> None:
+        """A transaction aborted: its records wait to be read and committed again."""
+        self._aborts += 1
+
+    def released(self) -> None:
+        """Partitions went to another instance: with no transaction open, what was read
+        and not committed is no longer this instance's to commit."""
+        if self._open_since is None:
+            self._waiting_since = None
 
     def stopping(self) -> None:
         """The service is shutting down."""
@@ -77,15 +102,20 @@ class Health:
 
     def ready(self) -> tuple[bool, str]:
         """Whether the service is ready, and why (not)."""
-        now = self._clock()
+        now, stall = self._clock(), self.stall_after_s
         if self._stopping:
             return False, "stopping"
         if self._partitions == 0:
             return False, "no partitions assigned"
-        if self._last_poll is None or now - self._last_poll > self.stall_after_s:
-            return False, f"no poll of the broker for more than {self.stall_after_s:.0f} s"
-        if self._open_since is not None and now - self._open_since > self.stall_after_s:
-            return False, f"a transaction is open for more than {self.stall_after_s:.0f} s"
+        if self._last_poll is None or now - self._last_poll > stall:
+            return False, f"no poll of the consumer for more than {stall:.0f} s"
+        if self._open_since is not None and now - self._open_since > stall:
+            return False, f"a transaction is open for more than {stall:.0f} s"
+        if self._waiting_since is not None and now - self._waiting_since > stall:
+            last = "none yet" if self._last_commit is None else (
+                f"{now - self._last_commit:.0f} s ago")
+            return False, (f"records read but no transaction committed for more than "
+                           f"{stall:.0f} s ({self._aborts} aborted; last commit: {last})")
         return True, f"ready: {self._partitions} partitions assigned"
 
 
@@ -93,6 +123,8 @@ class ServiceMetrics:
     """Every metric of the service, in a dedicated registry.
 
     Counts are updated when a transaction commits, so they count what became visible.
+    The consumer lag is updated after each commit, and whenever the service reports it
+    with :meth:`lags` (after an abort, say, when no commit comes).
     """
 
     def __init__(self, registry: CollectorRegistry | None = None,
@@ -127,6 +159,9 @@ class ServiceMetrics:
                          "the committed position", ["topic", "partition"], registry=r)
         self.assigned = Gauge("cdc_facts_assigned_partitions", "Change-topic partitions this "
                               "instance owns", registry=r)
+        self.last_commit = Gauge("cdc_facts_last_commit_timestamp_seconds", "When a "
+                                 "transaction last committed, in seconds since the epoch "
+                                 "(0: none yet)", registry=r)
 
     def committed(self, *, records: int, changes: Mapping[tuple[str, str], int],
                   facts: Mapping[str, int], dead_letters: Mapping[str, int],
@@ -135,6 +170,8 @@ class ServiceMetrics:
         """Count what one committed transaction made visible (and how long its commit
         took, ``commit_s``)."""
         self.commits.inc()
+        self.last_commit.set_to_current_time()
+        self.health.committed()
         if commit_s is not None:
             self.commit_time.observe(commit_s)
         self.batch.observe(records)
@@ -152,16 +189,30 @@ class ServiceMetrics:
     def aborted(self) -> None:
         """Count an aborted transaction."""
         self.aborts.inc()
+        self.health.aborted()
 
     def partitions(self, owned: int, lags: Mapping[tuple[str, int], int]) -> None:
         """How many partitions this instance owns, and how far behind each is."""
         self.assigned.set(owned)
         self.health.assigned(owned)
+        self.lags(lags)
+
+    def lags(self, lags: Mapping[tuple[str, int], int]) -> None:
+        """How far behind each partition is, without a commit (after an abort, say): records
+        past the position the service would read next.
+
+        >>> metrics = ServiceMetrics()
+        >>> metrics.lags({("shop.public.orders", 0): 12})
+        >>> metrics.value("cdc_facts_consumer_lag", topic="shop.public.orders", partition="0")
+        12.0
+        """
         for (topic, partition), lag in lags.items():
             self.lag.labels(topic=topic, partition=str(partition)).set(lag)
 
     def forget(self, partitions: Iterable[tuple[str, int]]) -> None:
-        """Drop the lag of partitions this instance no longer owns."""
+        """Drop the lag of partitions this instance no longer owns (what was read from them
+        and not committed no longer keeps the service from being ready)."""
+        self.health.released()
         for topic, partition in partitions:
             try:
                 self.lag.remove(topic, str(partition))

@@ -31,8 +31,15 @@ from typing import Any, Final
 from confluent_kafka import Message
 
 from cdc_facts.changes import Change
-from cdc_facts.errors import CdcFactsError, RecordError, StopRequested, TransientError
-from cdc_facts.facts import encode_fact, fact_headers
+from cdc_facts.errors import (
+    CdcFactsError,
+    FactTooLargeError,
+    RecordError,
+    StopRequested,
+    TerminalError,
+    TransientError,
+)
+from cdc_facts.facts import Fact, encode_fact, fact_headers
 from cdc_facts.kafka import (
     AtLeastOnceProducer,
     BaseFactProducer,
@@ -60,6 +67,19 @@ CONSUME_CHUNK: Final = 500
 
 #: How long a poll waits for the first record of a batch.
 IDLE_WAIT_S: Final = 0.5
+
+#: The pause after an aborted transaction, doubled for each abort in a row (the broker
+#: refuses every transaction for a while, say), up to :data:`MAX_ABORT_PAUSE_S`.
+FIRST_ABORT_PAUSE_S: Final = 0.1
+MAX_ABORT_PAUSE_S: Final = 5.0
+
+#: What a record may hold besides its key and value (headers, framing): a fact is a dead
+#: letter when key and value alone exceed ``message.max.bytes`` minus this.
+RECORD_OVERHEAD_BYTES: Final = 512
+
+#: How long the last commit, at a stop, may retry a failing call before it gives up and
+#: aborts (well inside the 30 s a container platform waits before it kills the process).
+FINISH_RETRY_S: Final = 10.0
 
 #: How long one admin request may wait while the service starts. A request that times out
 #: is retried (up to the error policy's retry timeout), and between two requests the
@@ -151,7 +171,8 @@ class Service:
         self.batching = BatchPolicy(settings.batch_size, settings.commit_interval_ms / 1000)
         self._linger_s = settings.transaction_linger_ms / 1000
         self._committed_at = 0.0  # time.monotonic() of the last commit
-        self._stop: threading.Event | None = None  # run's, while it starts
+        self._stop: threading.Event | None = None  # run's
+        self._finish_until: float | None = None  # retries allowed at the stop, until then
         # while starting, a stop request ends the retries of a client call
         policy = dataclasses.replace(policy or ErrorPolicy(), stopped=self._stopping)
         timeout_s = settings.transaction_timeout_ms / 1000 + 30
@@ -167,6 +188,11 @@ class Service:
         self._batch: _Batch | None = None
         self._failed = False
         self._assign_error: TransientError | None = None
+        #: records a failed poll returned but never handled: where each partition resumes
+        self._unread: dict[Partition, int] = {}
+        self._aborts_in_a_row = 0
+        self._max_fact_bytes = int(settings.kafka.config().get(
+            "message.max.bytes", 1_000_000)) - RECORD_OVERHEAD_BYTES
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -195,18 +221,22 @@ class Service:
         ends the loop (an error, a bug), the transaction is aborted, so that a record
         whose handling failed half-way is never committed. A stop while the service still
         starts (waiting for an unreachable broker, say) ends it at once: it has read
-        nothing, so there is nothing to commit.
+        nothing, so there is nothing to commit. Later, a client call that keeps failing
+        (the broker went away) is not retried past a stop request: the open transaction is
+        aborted, and its records are read again by the next instance.
+
+        Raises:
+            KafkaFatalError: also when the open transaction could not be committed at the
+                stop (fenced, say): its records are read again, but the stop was not clean.
         """
         try:
             self._stop = stop
-            try:
-                self.start()
-            finally:
-                self._stop = None
+            self.start()
             while not stop.is_set():
                 self.step()
-        except StopRequested as exc:
-            log.info("%s", exc)
+        except StopRequested as exc:  # a client call kept failing, and a stop was asked for
+            log.warning("%s; the open transaction, if any, is aborted", exc)
+            self._failed = True
         except BaseException:
             self._failed = True  # whatever stopped the loop, the open batch is aborted
             raise
@@ -245,11 +275,27 @@ class Service:
             if exc is self._assign_error:
                 raise  # partitions were assigned but could not be taken over: start again
             self._abort(exc)
+            self._pause_after_abort()
+
+    def _pause_after_abort(self) -> None:
+        """Wait a little before the next transaction: longer for each abort in a row, so a
+        broker that refuses every transaction is not hammered (a stop cuts the wait)."""
+        pause = min(FIRST_ABORT_PAUSE_S * 2 ** self._aborts_in_a_row, MAX_ABORT_PAUSE_S)
+        self._aborts_in_a_row += 1
+        stop = self._stop
+        if stop is not None:
+            stop.wait(pause)
+        else:
+            time.sleep(pause)
 
     def _stopping(self) -> bool:
-        """Whether a stop was asked for while the service starts."""
+        """Whether a stop was asked for: then a failing client call is not retried, but
+        for the last commit, which may retry for :data:`FINISH_RETRY_S`."""
         stop = self._stop
-        return stop is not None and stop.is_set()
+        if stop is None or not stop.is_set():
+            return False
+        until = self._finish_until
+        return until is None or time.monotonic() > until
 
     def _linger(self) -> None:
         """Wait out ``transaction_linger_ms`` since the last commit before a new transaction
@@ -276,6 +322,7 @@ class Service:
     def _finish(self) -> None:
         if self._batch is None:
             return
+        self._finish_until = time.monotonic() + FINISH_RETRY_S
         try:
             if self._failed:
                 self._producer.abort()
@@ -285,24 +332,31 @@ class Service:
             log.error("could not finish the open transaction: %s", exc)
             if not self._failed:
                 self._abort_quietly()
+            if isinstance(exc, TerminalError):
+                raise  # fenced or refused: the stop must not look clean
 
     # --- records ---------------------------------------------------------------------------
 
     def _handle(self, messages: list[Message]) -> None:
         owned, batch, process = self._next, self._batch, self._process
-        for message in messages:
-            partition = (message.topic() or "", message.partition() or 0)
-            offset = message.offset() or 0
-            expected = owned.get(partition)
-            if expected is None or offset < expected:
-                continue  # not ours (any more), or read before a rewind
-            if batch is None:
-                batch = self._open()
-            if partition not in batch.first:
-                batch.first[partition] = offset
-            batch.records += 1
-            owned[partition] = offset + 1
-            process(message, partition, offset, batch)
+        index = 0
+        try:
+            for index, message in enumerate(messages):  # noqa: B007 - read in the except
+                partition = (message.topic() or "", message.partition() or 0)
+                offset = message.offset() or 0
+                expected = owned.get(partition)
+                if expected is None or offset < expected:
+                    continue  # not ours (any more), or read before a rewind
+                if batch is None:
+                    batch = self._open()
+                if partition not in batch.first:
+                    batch.first[partition] = offset
+                batch.records += 1
+                owned[partition] = offset + 1
+                process(message, partition, offset, batch)
+        except TransientError:
+            self._unread = _first_offsets(messages[index:], owned)
+            raise
 
     def _open(self) -> _Batch:
         self._producer.begin()
@@ -345,6 +399,9 @@ class Service:
         try:
             facts = self.translator.translate(change)
             values = [encode_fact(fact) for fact in facts]
+            for fact, value in zip(facts, values, strict=True):
+                if len(value) + len(fact.subject) > self._max_fact_bytes:
+                    raise _too_large(fact, len(value), self._max_fact_bytes)
         except RecordError as exc:
             self._dead_letter(message, partition, offset, exc, batch)
             return
@@ -371,14 +428,16 @@ class Service:
         batch = self._batch
         if batch is None:
             return
-        for key, mark in self._marks.pending().items():
-            mark_key, value = encode_mark(key, mark)
-            self._producer.produce(self.settings.positions_topic, mark_key, value)
+        # the producer writes the marks: in the transaction, or (at least once) only after
+        # the facts they stand for were delivered
+        topic = self.settings.positions_topic
+        marks = [(topic, *encode_mark(key, mark)) for key, mark in self._marks.pending().items()]
         owned = self._next
         offsets = {p: owned[p] for p in batch.first if p in owned}
         started = time.monotonic()
-        self._producer.commit(offsets, self._consumer)
+        self._producer.commit(offsets, self._consumer, marks=marks)
         self._committed_at = time.monotonic()
+        self._aborts_in_a_row = 0
         commit_s = self._committed_at - started
         self._batch = None
         self._marks.commit()
@@ -401,14 +460,20 @@ class Service:
     def _abort(self, error: CdcFactsError) -> None:
         log.warning("aborting the transaction; its records are read again: %s", error)
         batch, self._batch = self._batch, None
+        # where to read again: the batch's first records, and those of the failed poll that
+        # were never handled (a poll can hold partitions the batch had not reached yet)
+        rewind, self._unread = self._unread, {}
+        rewind.update(batch.first if batch else {})
         self._marks.rollback()
         self.metrics.health.transaction(None)
         self._producer.abort()
         self.metrics.aborted()
-        for partition, offset in (batch.first.items() if batch else ()):
+        for partition, offset in rewind.items():
             if partition in self._next:
                 self._consumer.seek(partition, offset)
                 self._next[partition] = offset
+        known = {p: n for p, n in self._next.items() if n >= 0}
+        self.metrics.lags(self._consumer.lag(known))  # cached watermarks: no request
 
     def _abort_quietly(self) -> None:
         try:
@@ -522,3 +587,22 @@ def _source_ms(change: Change) -> int:
 
 def _names(partitions: list[Partition]) -> str:
     return ", ".join(f"{topic}[{partition}]" for topic, partition in sorted(partitions)) or "none"
+
+
+def _first_offsets(messages: list[Message], owned: dict[Partition, int]) -> dict[Partition, int]:
+    """The first offset of each owned partition among ``messages``."""
+    first: dict[Partition, int] = {}
+    for message in messages:
+        partition = (message.topic() or "", message.partition() or 0)
+        if partition in owned and partition not in first:
+            first[partition] = message.offset() or 0
+    return first
+
+
+def _too_large(fact: Fact, size: int, limit: int) -> FactTooLargeError:
+    return FactTooLargeError(
+        f"fact `{fact.type}` with key {fact.subject[:80]!r} is {size} bytes: more than the "
+        f"producer sends ({limit} bytes, message.max.bytes less {RECORD_OVERHEAD_BYTES} "
+        "for headers)", rule=fact.rule,
+        hint="raise message.max.bytes (in the kafka settings) and the fact topic's "
+        "max.message.bytes, or leave large columns out of the fact's data")

@@ -40,6 +40,10 @@ from cdc_facts.secrets import is_secret_key as is_secret_key
 Guarantee = Literal["exactly-once", "at-least-once"]
 LogFormat = Literal["text", "json"]
 
+#: How much longer than the commit interval a transaction may live: a batch stays open up
+#: to the commit interval, then its commit delivers its records and ends it.
+TRANSACTION_HEADROOM_MS: Final = 5000
+
 #: What the fact producer's second client adds to the ``transactional.id``: the two take
 #: turns, one transaction each (:class:`cdc_facts.kafka.TransactionalProducer`).
 ALTERNATE_SUFFIX: Final = ".alt"
@@ -54,6 +58,18 @@ _OWNED_KAFKA_KEYS: Final = {
     "enable.idempotence": "transactions need the idempotent producer",
     "transaction.timeout.ms": "use service.transaction_timeout_ms",
 }
+
+#: Kafka client values the service cannot work with: (key, value) -> why, and what to use.
+#: The consumer's rebalance listener takes partitions over eagerly (``assign()``), which
+#: librdkafka refuses under incremental rebalancing, at the first assignment.
+_REFUSED_KAFKA_VALUES: Final = {
+    ("partition.assignment.strategy", "cooperative-sticky"):
+        "cooperative rebalancing is incremental; use `range` or `roundrobin`",
+    ("group.protocol", "consumer"):
+        "the consumer protocol (KIP-848) rebalances incrementally; use `classic`",
+}
+_REFUSED_HINT: Final = ("leave it unset: the defaults (`range,roundrobin` and the classic "
+                        "protocol) rebalance eagerly, as the service needs")
 
 _ENV_NAME: Final = re.compile(r"CDC_FACTS(__?)(SERVICE|KAFKA)__(\w+)")
 
@@ -305,7 +321,8 @@ def _from_env(environ: Mapping[str, str]) -> _Source:
         if wrong is not None:
             message, close = wrong
             known = f"known: {', '.join(sorted(_FIELDS))}" if "unknown" in message else None
-            hint = f"did you mean `{close}`?" if close else known
+            refused = _REFUSED_HINT if "cannot be used" in message else None
+            hint = f"did you mean `{close}`?" if close else known or refused
             raise ConfigError(f"{name}: {message}", hint=hint, key=key)
     return source
 
@@ -392,7 +409,24 @@ def _put_kafka(source: _Source, key: str, value: str, origin: str
         return None
     if key in _OWNED_KAFKA_KEYS:
         return f"`{key}` cannot be set: {_OWNED_KAFKA_KEYS[key]}", None
+    refused = _refused_kafka_value(key, value)
+    if refused is not None:
+        return refused, None
     source.kafka[key] = (value, origin)
+    return None
+
+
+def _refused_kafka_value(key: str, value: str) -> str | None:
+    """Why the service cannot work with ``key=value``, if it cannot (each entry of a list,
+    such as ``range,cooperative-sticky``, counts).
+
+    >>> _refused_kafka_value("partition.assignment.strategy", "range, roundrobin") is None
+    True
+    """
+    for entry in value.split(","):
+        why = _REFUSED_KAFKA_VALUES.get((key, entry.strip().lower()))
+        if why is not None:
+            return f"`{key}={value}` cannot be used: the service rebalances eagerly, and {why}"
     return None
 
 
@@ -450,9 +484,30 @@ def _settings(values: dict[str, Any], origins: dict[str, str],
     values.setdefault("dead_letter_topic", f"{group}.dead-letter")
     values.setdefault("positions_topic", f"{group}.positions")
     values.setdefault("transaction_timeout_ms", max(10_000, interval + 10_000))
+    if values["guarantee"] == "exactly-once":
+        _check_transaction_timeout(values["transaction_timeout_ms"], interval, origins)
     kafka = KafkaSettings(values.pop("bootstrap_servers"), client)
     values["log_level"] = values["log_level"].upper()
     return ServiceSettings(kafka=kafka, origins=origins, **values)
+
+
+def _check_transaction_timeout(timeout_ms: int, interval_ms: int,
+                               origins: Mapping[str, str]) -> None:
+    """A transaction must outlive its batch: the broker aborts one older than its timeout,
+    and a batch stays open up to the commit interval (then takes time to commit)."""
+    least = interval_ms + TRANSACTION_HEADROOM_MS
+    if timeout_ms >= least:
+        return
+    timeout_from = origins.get("transaction_timeout_ms", "derived")
+    interval_from = origins.get("commit_interval_ms", "default")
+    raise ConfigError(
+        f"the transaction timeout (`transaction_timeout_ms` = {timeout_ms}, from "
+        f"{timeout_from}) must be at least the commit interval (`commit_interval_ms` = "
+        f"{interval_ms}, from {interval_from}) plus {TRANSACTION_HEADROOM_MS} ms: the broker "
+        "would abort a batch still open or committing when it times out",
+        hint=f"set transaction_timeout_ms to {least} or more (unset, it is the commit "
+             "interval plus 10000), or lower commit_interval_ms",
+        key="transaction_timeout_ms")
 
 
 def _missing(name: str, config_file: Path | None) -> str:

@@ -2,13 +2,14 @@
 
 Both producers share one life cycle: :meth:`~BaseFactProducer.start`, then for each batch
 :meth:`~BaseFactProducer.begin`, :meth:`~BaseFactProducer.produce` (many),
-:meth:`~BaseFactProducer.commit` with the consumer's next offsets, or
-:meth:`~BaseFactProducer.abort`. The client is created on first use.
+:meth:`~BaseFactProducer.commit` with the consumer's next offsets and the batch's moved
+high-water marks, or :meth:`~BaseFactProducer.abort`. The client is created on first use.
 
 :class:`TransactionalProducer` puts the facts, the dead letters, the positions and the
 consumer's offsets in one transaction: either all become visible or none does.
-:class:`AtLeastOnceProducer` flushes the records, then commits the offsets: after a crash,
-the records since the last commit are produced again.
+:class:`AtLeastOnceProducer` flushes the records, then writes the positions (the marks),
+then commits the offsets: after a crash, the records since the last commit are produced
+again, and a mark is never written before the facts it stands for were delivered.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ from cdc_facts.settings import ALTERNATE_SUFFIX
 log = logging.getLogger(__name__)
 
 Headers = Sequence[tuple[str, str | bytes | None]]
+
+#: Records a commit writes with the batch: ``(topic, key, value)`` (the moved high-water
+#: marks). They say the batch's facts exist, so they must never be written without them.
+Marks = Sequence[tuple[str, bytes, bytes]]
 
 #: How long one ``init_transactions`` call may wait. A call that times out is retried by
 #: the error policy, which sees between two calls whether the service was asked to stop.
@@ -92,9 +97,15 @@ class BaseFactProducer:
         if self._client is not None:
             self._client.poll(0)
 
-    def commit(self, offsets: Mapping[Partition, int], consumer: ChangeConsumer) -> None:
-        """Make the batch's records visible and commit ``offsets`` (next offset to read)."""
+    def commit(self, offsets: Mapping[Partition, int], consumer: ChangeConsumer, *,
+               marks: Marks = ()) -> None:
+        """Make the batch's records visible, write ``marks`` with them, and commit
+        ``offsets`` (next offset to read)."""
         raise NotImplementedError
+
+    def _produce_all(self, records: Marks) -> None:
+        for topic, key, value in records:
+            self.produce(topic, key, value)
 
     def abort(self) -> None:
         """Drop the open batch (what is already delivered stays, without transactions)."""
@@ -178,8 +189,9 @@ class TransactionalProducer(BaseFactProducer):
         self._policy.call("begin a transaction", self.client.begin_transaction)
         self.in_transaction = True
 
-    def commit(self, offsets: Mapping[Partition, int], consumer: ChangeConsumer) -> None:
-        """Add the consumer's offsets to the transaction and commit it.
+    def commit(self, offsets: Mapping[Partition, int], consumer: ChangeConsumer, *,
+               marks: Marks = ()) -> None:
+        """Add ``marks`` and the consumer's offsets to the transaction and commit it.
 
         Raises:
             TransactionAbortedError: the transaction must be aborted (call :meth:`abort`).
@@ -189,6 +201,7 @@ class TransactionalProducer(BaseFactProducer):
         # Deliver the records first: their partitions are then part of the transaction.
         # Adding the offsets while the client still adds a partition makes the coordinator
         # answer CONCURRENT_TRANSACTIONS, and the client retries after retry.backoff.ms.
+        self._produce_all(marks)  # in the transaction: visible with the facts, or never
         self._policy.call("deliver the transaction's records",
                           lambda: self.client.flush(self._timeout_s))
         chosen = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
@@ -225,19 +238,32 @@ class AtLeastOnceProducer(BaseFactProducer):
         if error is not None and self._failure is None:
             self._failure = error
 
-    def commit(self, offsets: Mapping[Partition, int], consumer: ChangeConsumer) -> None:
-        """Wait until every record is delivered, then commit ``offsets``.
+    def commit(self, offsets: Mapping[Partition, int], consumer: ChangeConsumer, *,
+               marks: Marks = ()) -> None:
+        """Wait until every record is delivered, then write ``marks`` and wait for them,
+        then commit ``offsets``.
+
+        Without a transaction, a mark written with facts that then fail would outlive
+        them: the next owner of the partition would drop the changes read again as
+        repeats. So the marks follow the facts' delivery.
 
         Raises:
             KafkaUnavailableError: a record was not delivered (the batch is read again).
         """
+        self._deliver("the batch")
+        if marks:
+            self._produce_all(marks)
+            self._deliver("the high-water marks")
+        if offsets:
+            consumer.commit(offsets)
+
+    def _deliver(self, what: str) -> None:
+        """Wait until every queued record is delivered; raise if one was not."""
         left = self.client.flush(self._timeout_s)
         failure, self._failure = self._failure, None
         if failure is not None or left:
             reason = failure.str() if failure is not None else f"{left} records still queued"
-            raise KafkaUnavailableError(f"could not deliver the batch: {reason}")
-        if offsets:
-            consumer.commit(offsets)
+            raise KafkaUnavailableError(f"could not deliver {what}: {reason}")
 
 
 def _produce_action(policy: ErrorPolicy, exc: KafkaException) -> Action:

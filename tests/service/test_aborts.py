@@ -10,6 +10,7 @@ from confluent_kafka import Producer
 
 from cdc_facts.errors import TransactionAbortedError
 from cdc_facts.kafka import ChangeConsumer, Partition, TransactionalProducer
+from cdc_facts.kafka.producer import Marks
 from cdc_facts.service import producer_config
 from cdc_facts.settings import ServiceSettings
 from tests.service.helpers import (
@@ -31,12 +32,13 @@ class FailingOnce(TransactionalProducer):
         super().__init__(producer_config(settings))
         self.failed = False
 
-    def commit(self, offsets: Mapping[Partition, int], consumer: ChangeConsumer) -> None:
+    def commit(self, offsets: Mapping[Partition, int], consumer: ChangeConsumer, *,
+               marks: Marks = ()) -> None:
         if not self.failed:
             self.failed = True
             self.client.flush(10)  # the facts reach the broker, inside the transaction
             raise TransactionAbortedError("the broker asked to abort (injected)")
-        super().commit(offsets, consumer)
+        super().commit(offsets, consumer, marks=marks)
 
 
 def _change(connector: str, order: int) -> bytes:

@@ -1,10 +1,12 @@
 """Pure parts of the service: when a batch commits, dead-letter headers, the error policy,
-health."""
+health, the order in which a commit writes."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,11 +20,16 @@ from cdc_facts.errors import (
     StopRequested,
     TransactionAbortedError,
 )
+from cdc_facts.kafka.consumer import ChangeConsumer
 from cdc_facts.kafka.deadletters import dead_letter_headers
 from cdc_facts.kafka.errors import ErrorPolicy
-from cdc_facts.kafka.producer import TransactionalProducer
+from cdc_facts.kafka.producer import AtLeastOnceProducer, TransactionalProducer
 from cdc_facts.metrics import Health, ServiceMetrics
-from cdc_facts.service import BatchPolicy
+from cdc_facts.rules.loader import load_mappings
+from cdc_facts.service import BatchPolicy, Service, producer_config
+from cdc_facts.settings import load_settings
+from cdc_facts.translator import Translator
+from tests.service.helpers import orders_mapping
 
 
 @pytest.mark.parametrize(("records", "age", "quiet", "due"), [
@@ -57,7 +64,6 @@ class _Record:
 
 def test_an_open_batch_polls_without_waiting_and_a_new_one_waits_for_its_first_record(
 ) -> None:
-    from cdc_facts.kafka.consumer import ChangeConsumer
     from cdc_facts.service import IDLE_WAIT_S, poll_batch
 
     queue = _Queue(waiting=0)
@@ -177,7 +183,7 @@ def test_readiness_needs_partitions_a_recent_poll_and_no_stalled_transaction() -
     health = Health(stall_after_s=30, clock=lambda: now[0])
     assert health.ready() == (False, "no partitions assigned")
     health.assigned(3)
-    assert health.ready() == (False, "no poll of the broker for more than 30 s")
+    assert health.ready() == (False, "no poll of the consumer for more than 30 s")
     health.polled()
     assert health.ready() == (True, "ready: 3 partitions assigned")
     health.transaction(open_since=100.0)
@@ -185,6 +191,7 @@ def test_readiness_needs_partitions_a_recent_poll_and_no_stalled_transaction() -
     health.polled()
     assert health.ready() == (False, "a transaction is open for more than 30 s")
     health.transaction(None)
+    health.committed()
     assert health.ready()[0]
     health.stopping()
     assert health.ready() == (False, "stopping")
@@ -233,8 +240,6 @@ class _FencedClient:
 
 
 def test_a_relayed_fatal_error_stops_the_consumer_and_names_the_instance_id() -> None:
-    from cdc_facts.kafka.consumer import ChangeConsumer
-
     consumer = ChangeConsumer({}, factory=lambda _config: _FencedClient())  # type: ignore[arg-type,return-value]
     with pytest.raises(KafkaFatalError, match="group.instance.id") as fatal:
         consumer.consume(10, 0)
@@ -299,3 +304,177 @@ def test_without_a_transactional_id_there_is_one_client() -> None:
     producer.commit({}, _Group())  # type: ignore[arg-type]
     producer.begin()
     assert [who for who, what in calls if what == "begin_transaction"] == ["None", "None"]
+
+
+def test_a_transaction_takes_the_marks_before_its_records_are_flushed_and_it_commits() -> None:
+    calls: list[tuple[str, str]] = []
+    producer = TransactionalProducer(
+        {"transactional.id": "t"},
+        factory=lambda config: _TxnClient(config, calls))  # type: ignore[arg-type,return-value]
+    producer.begin()
+    producer.commit({("changes", 0): 1}, _Group(),  # type: ignore[arg-type]
+                    marks=[("grp.positions", b"k", b"v")])
+    steps = [what for _who, what in calls if what in (
+        "produce", "flush", "send_offsets_to_transaction", "commit_transaction")]
+    assert steps == ["produce", "flush", "send_offsets_to_transaction", "commit_transaction"]
+
+
+class _DeliveringClient:
+    """A fake producer client: records are delivered on flush, those to a ``failing``
+    topic with an error; notes each produce and flush, in order, in ``events``."""
+
+    def __init__(self, config: dict[str, Any], events: list[tuple[str, str]]) -> None:
+        self.delivered = config["on_delivery"]
+        self.events = events
+        self.failing: set[str] = set()
+        self.queued: list[str] = []
+
+    def produce(self, topic: str, _value: bytes, _key: bytes, headers: object = None) -> None:
+        self.events.append(("produce", topic))
+        self.queued.append(topic)
+
+    def flush(self, _timeout: float) -> int:
+        self.events.append(("flush", ""))
+        for topic in self.queued:
+            failed = KafkaError(KafkaError._MSG_TIMED_OUT, "Local: Message timed out")
+            self.delivered(failed if topic in self.failing else None, None)
+        self.queued.clear()
+        return 0
+
+    def poll(self, _timeout: float) -> int:
+        return 0
+
+
+class _Offsets:
+    """Stands in for the consumer: notes the offsets committed."""
+
+    def __init__(self, events: list[tuple[str, str]]) -> None:
+        self.events = events
+
+    def commit(self, offsets: dict[tuple[str, int], int]) -> None:
+        self.events.append(("commit offsets", repr(offsets)))
+
+
+def _at_least_once(events: list[tuple[str, str]], config: dict[str, str] | None = None
+                   ) -> tuple[AtLeastOnceProducer, _DeliveringClient]:
+    """An at-least-once producer over a :class:`_DeliveringClient` (created at once)."""
+    clients: list[_DeliveringClient] = []
+
+    def factory(client_config: dict[str, Any]) -> _DeliveringClient:
+        clients.append(_DeliveringClient(client_config, events))
+        return clients[-1]
+
+    producer = AtLeastOnceProducer(config or {}, factory=factory)  # type: ignore[arg-type]
+    _ = producer.client
+    return producer, clients[0]
+
+
+def test_at_least_once_writes_the_marks_only_after_the_facts_were_delivered() -> None:
+    """Without a transaction, a mark delivered with facts that failed would make the next
+    owner of the partition drop the changes read again as repeats: a loss."""
+    events: list[tuple[str, str]] = []
+    producer, client = _at_least_once(events)
+    marks = [("grp.positions", b"k", b"v")]
+    producer.produce("facts", b"k", b"f")
+    client.failing = {"facts"}
+    with pytest.raises(KafkaUnavailableError, match="could not deliver the batch: Local: "):
+        producer.commit({("changes", 0): 1}, _Offsets(events), marks=marks)  # type: ignore[arg-type]
+    assert events == [("produce", "facts"), ("flush", "")]  # no mark, no offsets
+    events.clear()
+    client.failing = set()
+    producer.produce("facts", b"k", b"f")
+    producer.commit({("changes", 0): 1}, _Offsets(events), marks=marks)  # type: ignore[arg-type]
+    assert events == [("produce", "facts"), ("flush", ""), ("produce", "grp.positions"),
+                      ("flush", ""), ("commit offsets", "{('changes', 0): 1}")]
+
+
+def test_at_least_once_commits_no_offsets_when_the_marks_fail() -> None:
+    events: list[tuple[str, str]] = []
+    producer, client = _at_least_once(events)
+    client.failing = {"grp.positions"}
+    with pytest.raises(KafkaUnavailableError, match="could not deliver the high-water marks"):
+        producer.commit({("changes", 0): 1}, _Offsets(events),  # type: ignore[arg-type]
+                        marks=[("grp.positions", b"k", b"v")])
+    assert ("commit offsets", "{('changes', 0): 1}") not in events
+
+
+class _Change:
+    """A change record as the consumer hands it over."""
+
+    def __init__(self, topic: str, connector: str) -> None:
+        self._topic = topic
+        self._value = json.dumps({
+            "op": "c", "before": None, "ts_ms": 1,
+            "after": {"id": 1, "status": "placed", "total_cents": 100, "qty": 1},
+            "source": {"name": connector, "schema": "public", "table": "orders",
+                       "lsn": 1010, "sequence": '["1005","1010"]', "ts_ms": 1}}).encode()
+
+    def error(self) -> None:
+        return None
+
+    def topic(self) -> str:
+        return self._topic
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return 0
+
+    def key(self) -> bytes:
+        return b'{"id": 1}'
+
+    def value(self) -> bytes:
+        return self._value
+
+    def headers(self) -> None:
+        return None
+
+
+class _ChangesClient:
+    """A fake consumer client holding one change record, read again after a seek."""
+
+    def __init__(self, record: _Change, events: list[tuple[str, str]]) -> None:
+        self.record, self.events = record, events
+        self.waiting = [record]
+
+    def consume(self, asked: int, _timeout: float) -> list[_Change]:
+        taken, self.waiting = self.waiting[:asked], self.waiting[asked:]
+        return taken
+
+    def seek(self, _partition: object) -> None:
+        self.waiting = [self.record]
+
+    def commit(self, offsets: list[Any], asynchronous: bool) -> None:
+        self.events.append(("commit offsets", ",".join(f"{p.topic}@{p.offset}" for p in offsets)))
+
+    def get_watermark_offsets(self, _partition: object, cached: bool) -> tuple[int, int]:
+        return 0, 1
+
+
+def test_the_service_hands_the_marks_to_the_at_least_once_producer_after_the_facts(
+        tmp_path: Path) -> None:
+    """A failed delivery of facts leaves no mark behind; the batch read again writes the
+    facts, then the mark, then commits the offsets."""
+    connector, topic = "shop", "shop.public.orders"
+    mappings = orders_mapping(tmp_path, connector, "orders", "facts")
+    settings = load_settings({"mappings": (str(mappings),), "group_id": "grp",
+                              "bootstrap_servers": "unused:9092", "batch_size": 1,
+                              "guarantee": "at-least-once"}, environ={})
+    events: list[tuple[str, str]] = []
+    producer, client = _at_least_once(events, producer_config(settings))
+    service = Service(settings, Translator(load_mappings([mappings])), producer=producer)
+    changes = _ChangesClient(_Change(topic, connector), events)
+    service._consumer = ChangeConsumer({}, factory=lambda _config: changes)  # type: ignore[arg-type,return-value]
+    service._next[(topic, 0)] = 0  # as if assigned, at the start of the partition
+    client.failing = {"facts"}
+
+    service.step()  # the facts are not delivered: the batch is aborted and read again
+    assert events == [("produce", "facts"), ("flush", "")]
+    assert service.metrics.value("cdc_facts_transaction_aborts_total") == 1
+    events.clear()
+    client.failing = set()
+    service.step()
+    assert events == [("produce", "facts"), ("flush", ""), ("produce", "grp.positions"),
+                      ("flush", ""), ("commit offsets", f"{topic}@1")]
+    assert service.metrics.value("cdc_facts_transaction_commits_total") == 1

@@ -274,3 +274,70 @@ def test_an_instance_id_ending_like_the_second_transactional_id_is_refused() -> 
     ok = load_settings({"mappings": ("m",), "group_id": "g", "bootstrap_servers": "k",
                         "instance_id": "pod-1.alternate"}, environ={})
     assert ok.instance_id == "pod-1.alternate"
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("PARTITION_ASSIGNMENT_STRATEGY", "cooperative-sticky"),
+    ("PARTITION_ASSIGNMENT_STRATEGY", "range, Cooperative-Sticky"),
+    ("GROUP_PROTOCOL", "consumer"),
+])
+def test_incremental_rebalancing_is_refused_since_the_service_assigns_eagerly(
+        key: str, value: str) -> None:
+    with pytest.raises(ConfigError) as wrong:
+        load_settings({}, {**BASE, f"CDC_FACTS__KAFKA__{key}": value})
+    name = key.lower().replace("_", ".")
+    assert f"`{name}={value}` cannot be used: the service rebalances eagerly" in \
+        wrong.value.message
+    assert wrong.value.hint is not None and "leave it unset" in wrong.value.hint
+    assert wrong.value.key == name
+
+
+def test_incremental_rebalancing_is_refused_in_a_config_file_too(tmp_path: Path) -> None:
+    config = _file(tmp_path, "service.yaml", """\
+kafka:
+  partition.assignment.strategy: [range, cooperative-sticky]
+  group.protocol: consumer
+""")
+    with pytest.raises(ConfigError) as wrong:
+        load_settings({}, BASE, config)
+    assert [str(p) for p in wrong.value.problems] == [
+        f"{config}:2:3: `partition.assignment.strategy=range,cooperative-sticky` cannot be "
+        "used: the service rebalances eagerly, and cooperative rebalancing is incremental; "
+        "use `range` or `roundrobin`",
+        f"{config}:3:3: `group.protocol=consumer` cannot be used: the service rebalances "
+        "eagerly, and the consumer protocol (KIP-848) rebalances incrementally; use `classic`",
+    ]
+
+
+def test_eager_rebalancing_settings_pass_through() -> None:
+    env = {**BASE, "CDC_FACTS__KAFKA__PARTITION_ASSIGNMENT_STRATEGY": "roundrobin",
+           "CDC_FACTS__KAFKA__GROUP_PROTOCOL": "classic"}
+    assert dict(load_settings({}, env).kafka.client) == {
+        "group.protocol": "classic", "partition.assignment.strategy": "roundrobin"}
+
+
+def test_the_transaction_timeout_must_outlive_a_batch() -> None:
+    """A batch stays open up to the commit interval: a shorter timeout aborts it."""
+    with pytest.raises(ConfigError) as wrong:
+        load_settings({"commit_interval_ms": 60_000},
+                      {**BASE, "CDC_FACTS__SERVICE__TRANSACTION_TIMEOUT_MS": "5000"})
+    assert wrong.value.message.startswith(
+        "the transaction timeout (`transaction_timeout_ms` = 5000, from "
+        "CDC_FACTS__SERVICE__TRANSACTION_TIMEOUT_MS) must be at least the commit interval "
+        "(`commit_interval_ms` = 60000, from --commit-interval-ms) plus 5000 ms")
+    assert wrong.value.hint is not None and "65000 or more" in wrong.value.hint
+    assert wrong.value.key == "transaction_timeout_ms"
+    with pytest.raises(ConfigError, match="plus 5000 ms"):  # the headroom is needed too
+        load_settings({}, {**BASE, "CDC_FACTS__SERVICE__TRANSACTION_TIMEOUT_MS": "5999"})
+
+
+@pytest.mark.parametrize(("cli", "env", "timeout_ms"), [
+    ({}, {}, 11_000),  # the defaults
+    ({"commit_interval_ms": 60_000}, {}, 70_000),  # the derived timeout follows
+    ({}, {"CDC_FACTS__SERVICE__TRANSACTION_TIMEOUT_MS": "6000"}, 6000),  # 1000 + 5000
+    ({"commit_interval_ms": 60_000, "guarantee": "at-least-once"},  # no transactions
+     {"CDC_FACTS__SERVICE__TRANSACTION_TIMEOUT_MS": "5000"}, 5000),
+])
+def test_a_transaction_timeout_that_outlives_a_batch_is_accepted(
+        cli: dict[str, object], env: dict[str, str], timeout_ms: int) -> None:
+    assert load_settings(cli, {**BASE, **env}).transaction_timeout_ms == timeout_ms
