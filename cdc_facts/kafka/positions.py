@@ -13,8 +13,14 @@ Positions are ordered within one connector's stream:
   earlier can hold lower LSNs than one that committed before it. Several changes can share
   one LSN (a ``COPY`` writes many rows in one WAL record), so the record keys seen at the
   mark's exact position are kept with it.
-* MySQL and MariaDB: ``(binlog file number, event position, row)``, within one server
-  (``source.server_id``); a change from another server (after a failover) is not compared.
+* MySQL and MariaDB with GTIDs: ``(transaction number, event position, row)`` within one
+  GTID source (``gtid:<server uuid>`` for MySQL, ``gtid:<domain>`` for MariaDB). A GTID
+  names the same transaction on every server of a replication topology, so the order
+  holds when Debezium moves to another server; the event position only orders the rows of
+  one transaction.
+* MySQL and MariaDB without GTIDs: ``(binlog file number, event position, row)``, within
+  one server (``source.server_id``); a change from another server is not compared. (Debezium
+  cannot resume a binlog position on another server: without GTIDs a move starts anew.)
 
 Snapshot reads (op ``r``) share one position, so they are never dropped and never move a
 mark: their fact ids (deterministic, keyed by the row) let consumers spot repeats.
@@ -44,6 +50,10 @@ from typing import Final, NamedTuple
 from cdc_facts.changes import Change
 
 _BINLOG_NUMBER: Final = re.compile(r"(\d+)$")
+#: A MySQL GTID (``<server uuid>:<transaction number>``) and a MariaDB one
+#: (``<domain>-<server id>-<sequence number>``).
+_MYSQL_GTID: Final = re.compile(r"([0-9a-fA-F-]{36}):(\d+)")
+_MARIADB_GTID: Final = re.compile(r"(\d+)-\d+-(\d+)")
 
 
 class MarkKey(NamedTuple):
@@ -152,6 +162,10 @@ def source_position(change: Change, record_key: bytes | str | None = None) -> So
     if lsn is not None:
         order = _postgres_order(lsn, source.get("sequence"))
         return None if order is None else SourcePosition("pg", order, key)
+    if source.get("gtid") and source.get("pos") is not None:
+        position = _gtid_position(str(source["gtid"]), source, key)
+        if position is not None:
+            return position
     if source.get("file") and source.get("pos") is not None:
         return _binlog_position(source, key)
     return None
@@ -169,6 +183,22 @@ def _postgres_order(lsn: object, sequence: object) -> tuple[int, int] | None:
         return (int(last_commit) if last_commit and last_commit != "null" else current, current)
     except (ValueError, TypeError):
         return None
+
+
+def _gtid_position(gtid: str, source: Mapping[str, object],
+                   key: str | None) -> SourcePosition | None:
+    """``gtid:<source>``, ``(transaction number, event position, row)``; None for a GTID
+    of another form (the binlog position is used then)."""
+    mysql = _MYSQL_GTID.fullmatch(gtid)
+    match = mysql or _MARIADB_GTID.fullmatch(gtid)
+    if match is None:
+        return None
+    try:
+        order = (int(match.group(2)), int(str(source["pos"])), int(str(source.get("row") or 0)))
+    except ValueError:
+        return None
+    scope = match.group(1).lower() if mysql else f"domain-{match.group(1)}"
+    return SourcePosition(f"gtid:{scope}", order, key)
 
 
 def _binlog_position(source: Mapping[str, object], key: str | None) -> SourcePosition | None:

@@ -37,6 +37,43 @@ def binlog(file: str, pos: int, row: int = 0, server: int = 1, key: int = 1) -> 
                           "pos": pos, "row": row, "server_id": server})
 
 
+def gtid(gtid: str, pos: int, row: int = 0, server: int = 1, file: str = "bin.000010",
+         key: int = 1) -> Change:
+    change = binlog(file, pos, row, server, key)
+    change.source["gtid"] = gtid
+    return change
+
+
+UUID_A = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
+
+
+def test_with_gtids_the_order_holds_when_debezium_moves_to_another_server() -> None:
+    # read from replica 1, then (after a failover) from replica 2, whose binlog files have
+    # lower numbers: its changes are new, and a replay of replica 1's is still a repeat
+    marks = HighWaterMarks()
+    first = source_position(gtid(f"{UUID_A}:412", 9000, file="r1-bin.000412"))
+    assert first is not None and first.scope == f"gtid:{UUID_A}"
+    marks.advance(KEY, first)
+    moved = source_position(gtid(f"{UUID_A}:413", 120, file="r2-bin.000007"))
+    replayed = source_position(gtid(f"{UUID_A}:412", 388, file="r2-bin.000007"))
+    assert moved is not None and not marks.is_duplicate(KEY, moved)
+    assert replayed is not None and marks.is_duplicate(KEY, replayed)
+
+
+def test_mariadb_gtids_order_by_sequence_within_their_domain() -> None:
+    older, newer = (source_position(gtid(f"0-{server}-{seq}", 4)) for server, seq in
+                    ((1, 41), (2, 42)))  # the primary changed: the domain's sequence goes on
+    assert older is not None and newer is not None
+    assert older.scope == newer.scope == "gtid:domain-0" and older.order < newer.order
+    other_domain = source_position(gtid("1-1-5", 4))
+    assert other_domain is not None and other_domain.scope == "gtid:domain-1"
+
+
+def test_an_unknown_gtid_form_falls_back_to_the_binlog_position() -> None:
+    position = source_position(gtid("not-a-gtid", 120))
+    assert position is not None and position.scope == "binlog:1"
+
+
 def test_postgres_orders_by_last_commit_then_lsn() -> None:
     # seen on a real stack: transaction 938 commits first although 937 wrote earlier
     stream = [pg(45679264, None, 2), pg(45679040, 45679440, 1), pg(45679440, 45679440, 3),
