@@ -91,6 +91,13 @@ def test_mysql_family(kind: str, connector_class: str) -> None:
     assert "slot.name" not in config and "database.dbname" not in config
 
 
+def test_a_signal_table_in_another_database_brings_its_database_in() -> None:
+    config = render(spec("mariadb", tables=("inventory.products",), db_name=None,
+                         signal_table="ops.debezium_signal"), kafka_bootstrap="k:9092")
+    assert config["database.include.list"] == "inventory,ops"
+    assert config["table.include.list"] == "inventory.products,ops.debezium_signal"
+
+
 def test_mysql_needs_bootstrap() -> None:
     with pytest.raises(ConfigError) as info:
         render(spec("mysql", tables=("shop.orders",)))

@@ -146,9 +146,11 @@ def _postgres(spec: ConnectorSpec) -> dict[str, str]:
 
 
 def _mysql(spec: ConnectorSpec) -> dict[str, str]:
+    # the signal table's database too: Debezium reads no table of a database left out
+    signals = signal_table(spec).split(".", 1)[0]
     return {
         "database.server.id": str(server_id(spec.name)),
-        "database.include.list": ",".join(spec.schemas),
+        "database.include.list": ",".join(dict.fromkeys([*spec.schemas, signals])),
         "include.schema.changes": "false",
     }
 
