@@ -21,8 +21,11 @@ help:
 
 # Installing builds the C decoder (cdc_facts/envelope/_projection.c) in place; the check
 # after it fails loudly instead of letting the engine fall back to pure Python unnoticed.
+# A venv without pip (its creation failed half-way: no ensurepip) is made again.
 $(STAMP): pyproject.toml cdc_facts/envelope/_projection.c
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/pip || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); } || { \
+	  echo "could not create $(VENV): install the venv module (Debian: apt-get install python3-venv)"; \
+	  rm -rf $(VENV); exit 1; }
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
 	$(BIN)/python -c 'from cdc_facts.envelope.projection import compiled; assert compiled(), "the C decoder did not build"'

@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 import requests
-from confluent_kafka import Consumer, KafkaError
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from cdc_facts.connect.client import ConnectClient
@@ -201,8 +201,10 @@ class ShopDemo:
             self.translator.kill()
             self.translator.wait()
 
-    def read_facts(self, expected: int, timeout: float = 120.0) -> Iterator[dict[str, Any]]:
-        """CloudEvents from the fact topics, as they are committed (read_committed)."""
+    def read_facts(self, expected: int, timeout: float = 120.0,
+                   linger: float = 2.0) -> Iterator[dict[str, Any]]:
+        """CloudEvents from the fact topics, as they are committed (read_committed): until
+        ``expected`` came and ``linger`` more seconds brought no other, or ``timeout``."""
         consumer = Consumer({"bootstrap.servers": self.bootstrap,
                              "group.id": f"{self.group}-reader",
                              "auto.offset.reset": "earliest", "enable.auto.commit": False,
@@ -211,13 +213,32 @@ class ShopDemo:
         consumer.subscribe(list(self.fact_topics))
         seen, deadline = 0, time.monotonic() + timeout
         try:
-            while seen < expected and time.monotonic() < deadline:
+            while time.monotonic() < deadline:
+                if seen >= expected:  # only to see facts beyond the expected ones
+                    deadline = min(deadline, time.monotonic() + linger)
                 self._check_translator()
                 msg = consumer.poll(0.5)
                 if msg is None or _skippable(msg.error()):
                     continue
                 seen += 1
                 yield dict(json.loads(msg.value() or b"{}"))
+        finally:
+            consumer.close()
+
+    def count_changes(self) -> int:
+        """The change records Debezium wrote for the shop's tables (their topics are new)."""
+        consumer = Consumer({"bootstrap.servers": self.bootstrap,
+                             "group.id": f"{self.group}-counter"})
+        try:
+            topics = consumer.list_topics(timeout=10).topics
+            total = 0
+            for table in TABLES:
+                topic = topics.get(f"{CONNECTOR}.public.{table}")
+                for partition in (topic.partitions if topic else {}):
+                    low, high = consumer.get_watermark_offsets(
+                        TopicPartition(topic.topic, partition), timeout=10)
+                    total += high - low
+            return total
         finally:
             consumer.close()
 

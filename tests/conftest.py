@@ -3,7 +3,8 @@
 The ``stack`` fixture reuses a running stack when the ``CDC_FACTS_*`` variables printed by
 ``cdc-facts local env`` are set, or when the stack in the default state dir is already up.
 Otherwise it starts the stack through the same code as ``cdc-facts local up --with mariadb``
-and stops it at the end of the session. Tests that use it are marked ``stack``.
+and, at the end of the session, stops what the session started: the whole stack when none
+of it ran before. Tests that use it are marked ``stack``.
 """
 
 from __future__ import annotations
@@ -90,20 +91,40 @@ def _os_user_exists(name: str) -> bool:
     return True
 
 
+def _running(stack: LocalStack) -> set[str]:
+    return {s.name for s in stack.status() if s.running} if stack.exists() else set()
+
+
+def _say(message: str) -> None:
+    print(f"[stack] {message}")
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackEndpoints]:
     if _env_points_at_stack():
         yield StackEndpoints.from_env(os.environ)
         return
     local = LocalStack(_test_settings())
-    if _all_ready(local):
+    if local.exists() and _all_ready(local):
         yield StackEndpoints.from_env(local.env())
         return
-    local.up(["mariadb"], progress=lambda msg: print(f"[stack] {msg}"))
+    before, extras_before = _running(local), local.extras()
+    local.up(["mariadb"], progress=_say)
     try:
         yield StackEndpoints.from_env(local.env())
     finally:
-        local.down(progress=lambda msg: print(f"[stack] {msg}"))
+        _stop_what_the_session_started(local, before, extras_before)
+
+
+def _stop_what_the_session_started(local: LocalStack, before: set[str],
+                                   extras_before: list[str]) -> None:
+    """Nothing ran before: stop the whole stack. Else stop only the services this session
+    started (MariaDB, the registry...), and leave the user's choice of extras as it was."""
+    if not before:
+        local.down(progress=_say)
+        return
+    local.down(progress=_say, only=_running(local) - before)
+    local.forget(set(local.extras()) - set(extras_before))
 
 
 @pytest.fixture(scope="session")

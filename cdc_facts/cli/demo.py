@@ -14,6 +14,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from cdc_facts.cli.output import stderr, stdout
+from cdc_facts.errors import TerminalError
 from cdc_facts.local.settings import LocalStackSettings
 from cdc_facts.local.stack import LocalStack
 from cdc_facts.rules.loader import load_mappings
@@ -41,8 +42,12 @@ def _print_fact(event: dict[str, Any]) -> None:
 @click.option("--home", type=click.Path(path_type=Path), default=None,
               help="State dir of the local stack (default: $CDC_FACTS_HOME or ./.cdc-facts).")
 def demo(project: Path, home: Path | None) -> None:
-    """Start the local stack, capture a legacy shop database and show its facts."""
-    from cdc_facts.demo import EXPECTED_CHANGES, EXPECTED_FACTS, ShopDemo
+    """Capture a legacy shop database and show its facts.
+
+    It runs on the stack the CDC_FACTS_* variables point at (`cdc-facts local env`,
+    compose/env.sh) when they are set and --home is not given, else on the local stack,
+    started if needed."""
+    from cdc_facts.demo import EXPECTED_FACTS, ShopDemo
 
     stdout.print(Panel.fit("cdc-facts demo: a legacy shop's state changes become business facts"))
     ruleset = load_mappings([project / "mappings" / "shop"])
@@ -51,8 +56,8 @@ def demo(project: Path, home: Path | None) -> None:
     shop = ShopDemo(env, project, _progress, fact_topics)
     shop.reset()
     shop.register()
-    shop.start_translator(Path(env.get("CDC_FACTS_HOME", ".cdc-facts")) / "logs"
-                          / "demo-translator.log")
+    log = Path(env.get("CDC_FACTS_HOME", ".cdc-facts")) / "logs" / "demo-translator.log"
+    shop.start_translator(log)
     try:
         for operation in shop.run_operations():
             _progress(f"business: {operation.story}")
@@ -62,7 +67,23 @@ def demo(project: Path, home: Path | None) -> None:
             counts[str(event["type"])] += 1
     finally:
         shop.stop_translator()
-    _summary(EXPECTED_CHANGES, counts)
+    changes = shop.count_changes()
+    _summary(changes, counts)
+    _check_counts(changes, sum(counts.values()), log)
+
+
+def _check_counts(changes: int, facts: int, log: Path) -> None:
+    """The story makes a known number of facts: any other number is a failure."""
+    from cdc_facts.demo import EXPECTED_CHANGES, EXPECTED_FACTS
+
+    if facts == EXPECTED_FACTS:
+        stdout.print("The stack keeps running: `cdc-facts local status`, `cdc-facts local down`.")
+        return
+    raise TerminalError(
+        f"the demo read {facts} facts, not the {EXPECTED_FACTS} its story makes (Debezium "
+        f"wrote {changes} of {EXPECTED_CHANGES} change records)",
+        hint=f"see the demo translator's log: {log}",
+    )
 
 
 _STACK_VARIABLES = ("CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS", "CDC_FACTS_CONNECT_URL",
@@ -81,13 +102,13 @@ def _stack_env(home: Path | None) -> dict[str, str]:
 
 
 def _summary(changes: int, counts: Counter[str]) -> None:
+    """The counts measured: change records on the table topics, facts read."""
     table = Table(title=f"{changes} change records → {sum(counts.values())} facts")
     table.add_column("fact type")
     table.add_column("count", justify="right")
     for fact_type, count in sorted(counts.items()):
         table.add_row(escape(fact_type), str(count))
     stdout.print(table)
-    stdout.print("The stack keeps running: `cdc-facts local status`, `cdc-facts local down`.")
 
 
 COMMANDS: list[click.Command] = [demo]

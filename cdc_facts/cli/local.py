@@ -60,7 +60,11 @@ def local() -> None:
 @click.option("--registry-management-port", type=int, default=0,
               help="Apicurio's management interface (default 18081).")
 def up(extras: tuple[str, ...], home: Path | None, **ports: int) -> None:
-    """Provision and start the stack; wait until every service is ready."""
+    """Provision and start the stack; wait until every service is ready.
+
+    The ports and --with services of a successful `up` are kept in the state dir for the
+    commands that follow (`env`, `status`, a plain `up`, `demo`). If `up` fails, it stops
+    again what it started."""
     stack = _stack(home, **{k.removesuffix("_port"): v for k, v in ports.items()})
     statuses = stack.up(extras, progress=_progress)
     stdout.print(_status_table(statuses))
@@ -69,10 +73,21 @@ def up(extras: tuple[str, ...], home: Path | None, **ports: int) -> None:
 
 @local.command("down")
 @click.option("--purge", is_flag=True, help="Also delete the state dir (data, logs).")
+@click.option("--service", "services", multiple=True, type=click.Choice(SERVICES),
+              help="Stop only this service (repeatable). An optional one is also left out "
+              "of the next `up`, until `up --with` it again.")
 @_home_option
-def down(purge: bool, home: Path | None) -> None:
+def down(purge: bool, services: tuple[str, ...], home: Path | None) -> None:
     """Stop every service of the stack."""
-    _stack(home).down(purge=purge, progress=_progress)
+    if purge and services:
+        raise click.UsageError("--purge deletes the whole stack: it takes no --service")
+    stack = _stack(home)
+    stack.down(purge=purge, progress=_progress, only=services or None)
+    dropped = [name for name in services if name in stack.extras()]
+    if dropped:
+        stack.forget(dropped)
+        for name in dropped:
+            _progress(f"{name}: left out of the next `up` (`up --with {name}` brings it back)")
 
 
 @local.command("status")
@@ -94,7 +109,9 @@ def status(as_json: bool, home: Path | None) -> None:
 @_home_option
 def logs(service: str, follow: bool, lines: int, home: Path | None) -> None:
     """Print the log of one service."""
-    log = _stack(home).settings.log_file(service)
+    stack = _stack(home)
+    stack.require()
+    log = stack.settings.log_file(service)
     if not log.exists():
         raise LocalStackError(f"no log for {service} yet at {log}",
                               hint="start the stack with `cdc-facts local up`")

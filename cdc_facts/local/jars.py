@@ -12,6 +12,8 @@ from cdc_facts.local.processes import require_tool
 from cdc_facts.local.versions import POM, stack_versions
 
 _MARKER = ".resolved"
+#: Seconds Maven may take to download the jars (a few hundred MB on the first run).
+MAVEN_TIMEOUT = 15 * 60
 
 
 def stack_dir(cache: Path) -> Path:
@@ -50,16 +52,26 @@ def _mvn(target: Path, *, profiles: list[str], registry_only: bool = False) -> N
     require_tool("java", hint="install a JDK 17+ (Debian: `apt-get install openjdk-17-jdk`)")
     staging = target.with_name(target.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
-    argv = [mvn, "-B", "-q", "-f", str(POM), "generate-resources", f"-Dstack.dir={staging}"]
+    # --strict-checksums: a corrupt or tampered download fails instead of being used
+    argv = [mvn, "-B", "-q", "--strict-checksums", "-f", str(POM), "generate-resources",
+            f"-Dstack.dir={staging}"]
     if profiles:
         argv.append("-P" + ",".join(profiles))
-    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, check=False,
+                                timeout=MAVEN_TIMEOUT)
+    except subprocess.TimeoutExpired as exc:
+        raise LocalStackError(
+            f"Maven did not finish resolving the stack's jars in {MAVEN_TIMEOUT // 60} minutes",
+            hint="check the network access to Maven Central (a proxy goes in "
+            "~/.m2/settings.xml) and retry `cdc-facts local up`",
+            service="maven", log_tail=_output_tail(exc.stdout, exc.stderr),
+        ) from None
     if result.returncode != 0:
-        tail = (result.stdout + result.stderr).strip().splitlines()[-20:]
         raise LocalStackError(
             "Maven could not resolve the stack's jars",
             hint="check the network access to Maven Central and retry `cdc-facts local up`",
-            service="maven", log_tail=tail,
+            service="maven", log_tail=_output_tail(result.stdout, result.stderr),
         )
     if registry_only:
         staging = staging / "apicurio"
@@ -67,3 +79,9 @@ def _mvn(target: Path, *, profiles: list[str], registry_only: bool = False) -> N
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     shutil.rmtree(target.with_name(target.name + ".partial"), ignore_errors=True)
+
+
+def _output_tail(*outputs: str | bytes | None) -> list[str]:
+    text = "".join(o.decode(errors="replace") if isinstance(o, bytes) else (o or "")
+                   for o in outputs)
+    return text.strip().splitlines()[-20:]

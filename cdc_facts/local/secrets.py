@@ -21,7 +21,8 @@ class StackSecrets:
 
     @classmethod
     def load_or_create(cls, home: Path) -> StackSecrets:
-        path = home / "secrets.json"
+        """The stack's secrets, generated into ``home/secrets.json`` on first use."""
+        path = secrets_file(home)
         if path.exists():
             return cls(**json.loads(path.read_text()))
         created = cls(
@@ -32,13 +33,22 @@ class StackSecrets:
             kafka_cluster_id=kafka_cluster_id(),
         )
         home.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(created), indent=2))
-        os.chmod(path, 0o600)
+        try:  # private from the first byte; a concurrent first `up` keeps the winner's
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return cls.load_or_create(home)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(asdict(created), indent=2))
         return created
 
     def values(self) -> list[str]:
         """Every secret value, for masking."""
         return [self.postgres_admin, self.postgres_cdc, self.mariadb_root, self.mariadb_cdc]
+
+
+def secrets_file(home: Path) -> Path:
+    """Where a stack keeps its secrets: its presence tells a state dir holds a stack."""
+    return home / "secrets.json"
 
 
 def kafka_cluster_id() -> str:

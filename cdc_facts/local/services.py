@@ -64,8 +64,14 @@ class BaseService:
         return int(getattr(self.settings.ports, self.name))
 
     @property
+    def marker(self) -> str | None:
+        """Text the service's command line holds: tells it from another process that got
+        its pid, for pid files written before they held start times."""
+        return None
+
+    @property
     def pid(self) -> int | None:
-        return read_pid(self.pid_file)
+        return read_pid(self.pid_file, self.marker)
 
     def running(self) -> bool:
         return pid_alive(self.pid)
@@ -86,7 +92,7 @@ class BaseService:
         """Work to do once the service is ready (roles, databases). Idempotent."""
 
     def stop(self) -> bool:
-        return terminate(self.pid_file, timeout=30.0)
+        return terminate(self.pid_file, timeout=30.0, marker=self.marker)
 
     def endpoint(self) -> str:
         raise NotImplementedError
@@ -154,6 +160,44 @@ def _check_reachable(path: Path, user: str | None, service: str) -> None:
         )
 
 
+#: The longest path a Unix socket may have on Linux (``sun_path`` holds 108 bytes, NUL
+#: included).
+MAX_SOCKET_PATH = 107
+
+
+def check_socket_path(path: Path, service: str) -> None:
+    """Raise before a database fails to start because its socket path is too long."""
+    length = len(os.fsencode(path))
+    if length > MAX_SOCKET_PATH:
+        raise LocalStackError(
+            f"the {service} socket path is {length} bytes long, over the {MAX_SOCKET_PATH} "
+            f"a Unix socket allows: {path}",
+            hint="keep the state dir on a shorter path: `--home /tmp/cdc-facts-stack` or "
+            "CDC_FACTS_HOME=/tmp/cdc-facts-stack",
+            service=service,
+        )
+
+
+def _private_dir(path: Path) -> None:
+    """A folder only its owner (and root) may enter: it holds sockets or secrets."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Create ``path`` readable by its owner only, from the first byte on."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def _chown(path: Path, user: str | None) -> None:
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
 def _chown_tree(path: Path, user: str | None) -> None:
     if user is None:
         return
@@ -173,35 +217,53 @@ class PostgresService(BaseService):
         return self.dir / "data"
 
     @property
+    def marker(self) -> str | None:
+        return str(self.data)
+
+    @property
     def user(self) -> str | None:
         return _service_user("postgres")
 
     def check_tools(self) -> None:
         postgres_bin_dir()
 
+    @property
+    def socket_dir(self) -> Path:
+        return self.dir / "run"
+
     def provision(self) -> None:
-        if (self.data / "PG_VERSION").exists():
-            return
-        _check_reachable(self.dir, self.user, self.name)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "run").mkdir(exist_ok=True)
-        pwfile = self.dir / "pwfile"
-        pwfile.write_text(self.secrets.postgres_admin + "\n")
-        _chown_tree(self.dir, self.user)
-        initdb = str(postgres_bin_dir() / "initdb")
-        run([initdb, "-D", str(self.data), "-U", "postgres", "--auth-local=trust",
-             "--auth-host=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8", "--no-locale"],
-            user=self.user)
-        pwfile.unlink()
+        """Create the cluster on first start; write its settings (port...) on every start."""
+        check_socket_path(self.socket_dir / f".s.PGSQL.{self.port}", self.name)
+        if not (self.data / "PG_VERSION").exists():
+            self._initdb()
         self._write_config()
 
+    def _initdb(self) -> None:
+        _check_reachable(self.dir, self.user, self.name)
+        _private_dir(self.dir)
+        # local (socket) connections are trusted: only the server's OS user and root may
+        # enter the socket's folder
+        _private_dir(self.socket_dir)
+        pwfile = self.dir / "pwfile"
+        try:
+            _write_private(pwfile, self.secrets.postgres_admin + "\n")
+            _chown_tree(self.dir, self.user)
+            initdb = str(postgres_bin_dir() / "initdb")
+            run([initdb, "-D", str(self.data), "-U", "postgres", "--auth-local=trust",
+                 "--auth-host=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8",
+                 "--no-locale"], user=self.user)
+        finally:
+            pwfile.unlink(missing_ok=True)
+
     def _write_config(self) -> None:
+        _private_dir(self.socket_dir)  # also for clusters made before it was private
+        _chown(self.socket_dir, self.user)
         conf = self.data / "postgresql.auto.conf"
         conf.write_text(
             "# written by cdc-facts local\n"
             f"listen_addresses = '{self.settings.host}'\n"
             f"port = {self.port}\n"
-            f"unix_socket_directories = '{self.dir / 'run'}'\n"
+            f"unix_socket_directories = '{self.socket_dir}'\n"
             "wal_level = logical\n"
             "max_wal_senders = 20\n"
             "max_replication_slots = 20\n"
@@ -209,7 +271,7 @@ class PostgresService(BaseService):
             "shared_buffers = 256MB\n"
             "log_min_messages = warning\n"
         )
-        _chown_tree(self.data, self.user)
+        _chown(conf, self.user)
 
     def start(self) -> None:
         postgres = str(postgres_bin_dir() / "postgres")
@@ -236,7 +298,7 @@ class PostgresService(BaseService):
                 conn.execute("CREATE DATABASE shop OWNER cdc")
 
     def stop(self) -> bool:
-        return terminate_with(self.pid_file, self.stop_signal)
+        return terminate_with(self.pid_file, self.stop_signal, marker=self.marker)
 
     def admin_dsn(self, database: str = "shop") -> str:
         return (f"postgresql://postgres:{self.secrets.postgres_admin}@{self.settings.host}:"
@@ -256,14 +318,14 @@ class PostgresService(BaseService):
         }
 
 
-def terminate_with(pid_file: Path, sig: signal.Signals, timeout: float = 30.0) -> bool:
+def terminate_with(pid_file: Path, sig: signal.Signals, timeout: float = 30.0,
+                   marker: str | None = None) -> bool:
     """Ask the main process (not its group) to stop with ``sig``, then fall back to SIGKILL."""
-    pid = read_pid(pid_file)
-    if pid_alive(pid):
-        assert pid is not None
+    pid = read_pid(pid_file, marker)
+    if pid is not None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
-    return terminate(pid_file, timeout=timeout)
+    return terminate(pid_file, timeout=timeout, marker=marker)
 
 
 # --- MariaDB -----------------------------------------------------------------------------
@@ -290,6 +352,10 @@ class MariaDbService(BaseService):
         return self.dir / "data"
 
     @property
+    def marker(self) -> str | None:
+        return str(self.data)
+
+    @property
     def socket(self) -> Path:
         return self.dir / "run" / "mariadb.sock"
 
@@ -302,9 +368,13 @@ class MariaDbService(BaseService):
         _mariadb_binary("mariadb-install-db", "mysql_install_db")
 
     def provision(self) -> None:
+        check_socket_path(self.socket, self.name)
+        _private_dir(self.socket.parent)  # root connects over this socket without a password
+        _chown(self.socket.parent, self.user)
         if (self.data / "mysql").exists():
             return
         _check_reachable(self.dir, self.user, self.name)
+        _private_dir(self.dir)
         for sub in ("data", "run", "binlog"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         _chown_tree(self.dir, self.user)
@@ -357,6 +427,7 @@ class MariaDbService(BaseService):
             "GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION",
             "CREATE DATABASE IF NOT EXISTS shop",
             f"CREATE USER IF NOT EXISTS 'cdc'@'%' IDENTIFIED BY '{cdc_pw}'",
+            f"ALTER USER 'cdc'@'%' IDENTIFIED BY '{cdc_pw}'",
             "GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT "
             "ON *.* TO 'cdc'@'%'",
             "GRANT ALL PRIVILEGES ON shop.* TO 'cdc'@'%'",
@@ -413,6 +484,10 @@ class KafkaService(_JavaService):
     @property
     def properties(self) -> Path:
         return self.dir / "server.properties"
+
+    @property
+    def marker(self) -> str | None:
+        return str(self.properties)
 
     def provision(self) -> None:
         self._write_log4j()
@@ -485,6 +560,10 @@ class ConnectService(_JavaService):
     @property
     def properties(self) -> Path:
         return self.dir / "connect-distributed.properties"
+
+    @property
+    def marker(self) -> str | None:
+        return str(self.properties)
 
     def provision(self) -> None:
         self._write_log4j()
@@ -571,6 +650,10 @@ class RegistryService(_JavaService):
     """Apicurio Registry 3 (Quarkus fast-jar, in-memory storage)."""
 
     name = "registry"
+
+    @property
+    def marker(self) -> str | None:
+        return str(self.jars / "quarkus-run.jar")
 
     def check_tools(self) -> None:
         registry_java()

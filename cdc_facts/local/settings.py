@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from cdc_facts.errors import ConfigError
@@ -55,7 +56,8 @@ class LocalStackSettings:
 
     @classmethod
     def from_env(cls, home: Path | None = None, **ports: int) -> LocalStackSettings:
-        """Settings from arguments, then the environment, then the defaults.
+        """Settings from arguments, then the environment, then the ports the stack in
+        ``home`` was last started with (``ports.json``), then the defaults.
 
         Ports: ``CDC_FACTS_LOCAL__KAFKA_PORT``, ``..._CONTROLLER_PORT``, ``..._CONNECT_PORT``,
         ``..._POSTGRES_PORT``, ``..._MARIADB_PORT``, ``..._REGISTRY_PORT``.
@@ -65,12 +67,18 @@ class LocalStackSettings:
             if not ports.get(name) and os.environ.get(variable):
                 ports[name] = _port(variable, os.environ[variable])
         env_home = os.environ.get("CDC_FACTS_HOME")
-        resolved_home = home or (Path(env_home) if env_home else Path.cwd() / ".cdc-facts")
+        resolved_home = (home or (Path(env_home) if env_home else Path.cwd() / ".cdc-facts"))
+        resolved_home = resolved_home.absolute()
         cache_env = os.environ.get("CDC_FACTS_CACHE")
         xdg = os.environ.get("XDG_CACHE_HOME")
         cache = Path(cache_env) if cache_env else Path(xdg or Path.home() / ".cache") / "cdc-facts"
-        chosen = replace(LocalPorts(), **{k: v for k, v in ports.items() if v})
-        return cls(home=resolved_home.absolute(), cache=cache.absolute(), ports=chosen)
+        saved = saved_ports(resolved_home) or LocalPorts()
+        chosen = replace(saved, **{k: v for k, v in ports.items() if v})
+        return cls(home=resolved_home, cache=cache.absolute(), ports=chosen)
+
+    def save_ports(self) -> None:
+        """Keep the ports for the commands that follow `up` (`env`, `status`, `demo`...)."""
+        ports_file(self.home).write_text(json.dumps(asdict(self.ports), indent=2) + "\n")
 
     def service_dir(self, service: str) -> Path:
         return self.home / service
@@ -80,3 +88,25 @@ class LocalStackSettings:
 
     def pid_file(self, service: str) -> Path:
         return self.home / "run" / f"{service}.pid"
+
+
+def ports_file(home: Path) -> Path:
+    return home / "ports.json"
+
+
+def saved_ports(home: Path) -> LocalPorts | None:
+    """The ports the stack in ``home`` was last started with, if it was."""
+    path = ports_file(home)
+    try:
+        saved = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the saved ports in {path}: {exc}", key=str(path),
+                          hint="delete the file: the next `cdc-facts local up` writes it "
+                          "again") from exc
+    if not isinstance(saved, dict):
+        saved = {}
+    known = {name: _port(f"{path}: {name}", str(saved[name]))
+             for name in fields_of(LocalPorts) if name in saved}
+    return replace(LocalPorts(), **known)

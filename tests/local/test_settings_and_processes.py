@@ -127,6 +127,7 @@ def test_spawn_logs_and_terminate_stops_the_process_group(tmp_path: Path) -> Non
 
 def test_enabled_services_remember_the_extras(tmp_path: Path) -> None:
     stack = LocalStack(LocalStackSettings(home=tmp_path, cache=tmp_path / "cache"))
+    StackSecrets.load_or_create(tmp_path)  # what `up` does first
     assert stack.enabled() == ["postgres", "kafka", "connect"]
     stack._remember(["mariadb"])
     stack._remember([])
