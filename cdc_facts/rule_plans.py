@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any, Final
 
 import sqlglot
@@ -54,11 +53,19 @@ def _conversion(field_type: FieldType | None) -> Converter | None:
 
 
 class _Unknown(Exception):
-    """A value the rule depends on is unknown (internal: handled by ``on_unknown``)."""
+    """A value the rule depends on is unknown (internal: handled by ``on_unknown``).
+
+    ``where`` names the expression as :meth:`Rule.expressions` does: ``when``, ``key``,
+    ``occurred_at`` or ``data.<field>``."""
 
     def __init__(self, where: str) -> None:
         super().__init__(where)
         self.where = where
+
+
+def _label(where: str) -> str:
+    """How a message names an expression of a rule: `` `key` ``, ``data field `total` ``."""
+    return f"data field `{where[5:]}`" if where.startswith("data.") else f"`{where}`"
 
 
 
@@ -89,7 +96,10 @@ class RulePlan:
             for spec, (accepts, nullable) in zip(
                 rule.fields, self.contract.field_checks(), strict=True)
         )
-        self.references = tuple(ref for _, expr in rule.expressions() for ref in expr.references)
+        #: each expression by where it stands (``when``, ``key``, ``data.total``...)
+        self.expressions = dict(rule.expressions())
+        self.references = tuple(
+            ref for expr in self.expressions.values() for ref in expr.references)
         #: the columns of each image the rule reads (``row.x`` reads either image)
         self.before_columns = _columns_read(self.references, ("before", "row"))
         self.after_columns = _columns_read(self.references, ("after", "row"))
@@ -149,10 +159,10 @@ class RulePlan:
                 if value is None:
                     kept = kept and nullable
                 elif value is UNKNOWN:
-                    raise _Unknown(name)
+                    raise _Unknown("data." + name)
                 else:
                     if convert is not None:
-                        value = self._convert(name, convert, value)
+                        value = self._convert("data." + name, convert, value)
                     kept = kept and (value.__class__ is exact or accepts(value))
             data[name] = value
         source = change.source
@@ -196,13 +206,14 @@ class RulePlan:
             )
         return value
 
-    def _convert(self, name: str, convert: Any, value: object) -> object:
+    def _convert(self, where: str, convert: Any, value: object) -> object:
         try:
             return convert(value)
         except (ValueError, TypeError, ArithmeticError) as exc:
+            what = "a timestamp" if where == "occurred_at" else "its declared type"
             raise ContractViolationError(
-                f"rule {self.fact_type}: data field `{name}` = {value!r} does not fit its "
-                f"declared type: {exc}",
+                f"rule {self.fact_type}: {_label(where)} = {value!r} does not fit {what}: "
+                f"{exc}",
                 rule=self.fact_type,
                 hint=_conversion_hint(value),
             ) from None
@@ -220,15 +231,35 @@ class RulePlan:
             return value
         return self._convert("occurred_at", _TO_TIMESTAMP, value)  # type: ignore[return-value]
 
-    def _unknown_error(self, change: Change, where: str) -> UnknownValueError:
+    def unknown_part(self, change: Change) -> tuple[str, str] | None:
+        """Why this rule, its ``when`` true for ``change``, is unknown: the first of its
+        ``key``, data fields and ``occurred_at`` that is (as a message names it), and the
+        unknown columns that one reads; None when none is unknown.
+
+        Raises:
+            RecordError: as :meth:`apply`, when the fact fails otherwise first.
+        """
+        try:
+            self._build(change)
+        except _Unknown as unknown:
+            return _label(unknown.where), self._unknown_columns(change, unknown.where)
+        return None
+
+    def _unknown_columns(self, change: Change, where: str) -> str:
+        """The columns the expression at ``where`` reads that are unknown in ``change``."""
+        expression = self.expressions.get(where)
+        references = self.references if expression is None else expression.references
         columns = [
-            f"{ref.scope}.{ref.column}" for ref in self.references
+            f"{ref.scope}.{ref.column}" for ref in references
             if ref.column is not None and _read(change, ref.scope, ref.column) is UNKNOWN
         ]
-        which = ", ".join(dict.fromkeys(columns)) or "a value"
+        return ", ".join(dict.fromkeys(columns)) or "a value"
+
+    def _unknown_error(self, change: Change, where: str) -> UnknownValueError:
+        which = self._unknown_columns(change, where)
         return UnknownValueError(
-            f"rule {self.fact_type}: `{where}` depends on {which}, which the database did "
-            "not deliver (unchanged TOAST value, missing or keys-only before image)",
+            f"rule {self.fact_type}: {_label(where)} depends on {which}, which the database "
+            "did not deliver (unchanged TOAST value, missing or keys-only before image)",
             rule=self.fact_type,
             hint="deliver full images (REPLICA IDENTITY FULL), or set `on_unknown: skip` or "
             "`on_unknown: null` on the rule",
@@ -326,17 +357,13 @@ def _commit_time(change: Change) -> datetime:
 
 
 def _subject(value: object) -> str:
-    """The string form of a key: ``7`` -> ``"7"``, ``True`` -> ``"true"``; a decimal
-    with all its digits and no exponent, as ``::text`` writes it (``0.00000050``)."""
-    if value.__class__ is str:
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Decimal):
+    """The string form of a key, as ``::text`` writes it: ``7`` -> ``"7"``, ``True`` ->
+    ``"true"``, a decimal with all its digits and no exponent (``0.00000050``), a
+    timestamp as ``2024-05-02 08:30:00+00``, bytes as ``\\x1234``, JSON as its text."""
+    try:
         return to_text(value)
-    return str(value)
+    except TypeError:  # no SQL type: not made by an expression
+        return str(value)
 
 
 def _conversion_hint(value: object) -> str | None:

@@ -115,6 +115,14 @@ class Translator:
             )
         return plan
 
+    def rule_plans(self, change: Change) -> tuple[RulePlan, ...]:
+        """The rules of the change's table, ready to run, in file order.
+
+        Raises:
+            UnknownTableError: no mapping covers the change's table.
+        """
+        return self._plan(change).rules
+
     def prepare(self, change: Change) -> Change:
         """The change as its table's rules read it: what the database did not deliver
         (a missing or keys-only before image) is marked unknown."""
@@ -169,9 +177,10 @@ class _TablePlan:
         mappings = tuple(mappings)
         self.rules = tuple(RulePlan(m, rule) for m in mappings for rule in m.rules)
         self.by_op = {op: self._rules_for(op) for op in OPS}
-        source = mappings[0].source
-        self.keys_only = source.before_image == "keys"
-        self.key_columns = frozenset(source.key_columns)
+        # the files over a table agree on these (validated); a file may leave `key` out
+        self.keys_only = mappings[0].source.before_image == "keys"
+        self.key_columns = frozenset(next(
+            (m.source.key_columns for m in mappings if m.source.key_columns), ()))
         self.before_columns = frozenset(c for plan in self.rules for c in plan.before_columns)
 
     def _rules_for(self, op: str) -> tuple[tuple[RulePlan, Callable[[Change], object]], ...]:

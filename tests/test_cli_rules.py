@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -146,7 +147,28 @@ def test_test_diff_shows_values_as_json_writes_them(orders: Path) -> None:
     code, out, _ = run("test", str(orders))
     assert code == 1
     assert "- false" in out and "+ true" in out
-    assert "- 2024-01-01T00:00:01Z" in out and "+ 2024-01-01T00:00:00Z" in out
+    assert '- "2024-01-01T00:00:01Z"' in out and '+ "2024-01-01T00:00:00Z"' in out
+
+
+def test_test_diff_tells_apart_what_text_and_json_values_would_hide(orders: Path) -> None:
+    orders.write_text(ORDERS.replace("total: {expr: after.total, type: decimal, nullable: false}",
+                                     "total: {expr: after.total, type: decimal, nullable: false}\n"
+                                     "      carrier: after.carrier\n"
+                                     "      note: after.note\n"
+                                     "      n: after.n")
+                      .replace('status: shipped, total: "1.50"',
+                               'status: shipped, total: "1.50", carrier: "DHL ", note: null, '
+                               'n: "7"')
+                      .replace('data: {order_id: 7, total: "1.50"}',
+                               'data: {order_id: 7, total: "1.50", carrier: DHL, note: "null",'
+                               ' n: 7}'))
+    code, out, _ = run("test", str(orders))
+    assert code == 1
+    rows = [re.split(r" {2,}", line.strip()) for line in out.splitlines()
+            if line.strip().startswith("#1")]
+    assert rows == [["#1", "data.carrier", '- "DHL"', '+ "DHL "'],  # strings quoted
+                    ["#1", "data.note", '- "null"', "+ null"],
+                    ["#1", "data.n", "- 7", '+ "7"']]
 
 
 def test_test_diff_shows_long_values_whole(orders: Path) -> None:
@@ -305,6 +327,85 @@ def test_explain_says_unknown_and_not_matched(orders: Path, tmp_path: Path) -> N
     assert code == 0 and "unknown" in out and "on_unknown: error" in out
     change.write_text(record("u", {"id": 7, "status": "shipped"}, {"id": 7, "status": "shipped"}))
     assert "not matched" in run("explain", "-m", str(orders), "--change", str(change))[1]
+
+
+def flat(tree: str) -> str:
+    """A tree printed by rich as one line: its wrapping and guide lines gone."""
+    return " ".join(tree.replace("│", " ").split())
+
+
+RATIO = ORDERS.split("examples:")[0] + """\
+  - name: OrderRatio
+    version: 1
+    when: op = 'u' AND after.qty / after.lines > 1
+    key: after.id
+  - name: OrderTouched
+    version: 1
+    when: op = 'u'
+    key: after.id
+"""
+
+
+def test_explain_shows_the_tree_when_a_when_fails(tmp_path: Path) -> None:
+    mappings = tmp_path / "orders.yaml"
+    mappings.write_text(RATIO)
+    change = tmp_path / "change.json"
+    change.write_text(record("u", {"id": 7, "status": "paid"},
+                             {"id": 7, "status": "paid", "qty": 4, "lines": 0}))
+    code, out, _ = run("explain", "-m", str(mappings), "--change", str(change))
+    assert code == 0  # as for any change explained: the outcome is the output
+    text = flat(out)
+    assert ("sales.OrderRatio.v1: failed: cannot evaluate `after.qty / after.lines`: "
+            "division by zero") in text
+    assert "after.qty / after.lines → ERROR: cannot evaluate" in text
+    assert "after.lines → 0" in text
+    assert "sales.OrderShipped.v1: not matched" in text  # the other rules are shown too
+    assert "sales.OrderTouched.v1: matched" in text
+    assert text.endswith("EvaluationError: rule sales.OrderRatio.v1: cannot evaluate "
+                         "`after.qty / after.lines`: division by zero")
+
+
+def test_explain_marks_a_when_that_is_no_condition_as_failing(tmp_path: Path) -> None:
+    mappings = tmp_path / "orders.yaml"
+    mappings.write_text(RATIO.replace("when: op = 'u'\n", "when: after.qty\n"))
+    change = tmp_path / "change.json"
+    change.write_text(record("u", {"id": 7}, {"id": 7, "qty": 4, "lines": 1}))
+    code, out, _ = run("explain", "-m", str(mappings), "--change", str(change))
+    text = flat(out)
+    assert code == 0
+    assert ("sales.OrderTouched.v1: failed: cannot evaluate `after.qty`: argument of WHEN "
+            "must be boolean, not integer 4") in text
+    assert "sales.OrderRatio.v1: matched" in text
+
+
+SKIPPING = ORDERS.split("examples:")[0].replace(
+    "    key: after.id\n", "    key: after.id\n    on_unknown: skip\n"
+    "    occurred_at: after.shipped_at\n") + "      old: before.status\n"
+
+
+@pytest.mark.parametrize(("before", "after", "verdict"), [
+    ({"id": 7, "status": "paid", "total": "1"},
+     {"id": 7, "status": "shipped", "total": "__debezium_unavailable_value"},
+     "matched, skipped: data field `total` depends on after.total (unknown; on_unknown: skip)"),
+    ({"id": 7, "status": "paid"}, {"id": 7, "status": "shipped", "total": "1",
+                                   "shipped_at": "__debezium_unavailable_value"},
+     "matched, skipped: `occurred_at` depends on after.shipped_at (unknown; "
+     "on_unknown: skip)"),
+    (None, {"id": 7, "status": "shipped", "total": "1"},
+     "unknown (on_unknown: skip)"),
+])
+def test_explain_says_why_a_matching_rule_was_skipped(
+    tmp_path: Path, before: dict[str, object] | None, after: dict[str, object], verdict: str
+) -> None:
+    mappings = tmp_path / "orders.yaml"
+    mappings.write_text(SKIPPING)
+    change = tmp_path / "change.json"
+    change.write_text(record("u", before, after))
+    code, out, _ = run("explain", "-m", str(mappings), "--change", str(change))
+    assert code == 0
+    text = flat(out)
+    assert f"sales.OrderShipped.v1: {verdict}" in text
+    assert "fact key=" not in text
 
 
 @pytest.mark.parametrize(("text", "message"), [

@@ -428,6 +428,41 @@ def test_undecodable_records(value: bytes, reason: str) -> None:
     assert caught.value.hint
 
 
+@pytest.mark.parametrize("schemas", [False, True], ids=["schemas-off", "schemas-on"])
+@pytest.mark.parametrize(("envelope", "reason"), [
+    ({"source": "x"}, "`source` is a JSON string, not an object"),
+    ({"source": [SOURCE]}, "`source` is a JSON array, not an object"),
+    ({"source": []}, "`source` is a JSON array, not an object"),
+    ({"source": {**SOURCE, "name": ["shop"]}}, "`source.name` is a JSON array, not a string"),
+    ({"source": {**SOURCE, "schema": {"a": 1}}}, "`source.schema` is a JSON object, not a string"),
+    ({"source": {**SOURCE, "db": [1]}}, "`source.db` is a JSON array"),
+    ({"source": {**SOURCE, "table": 7}}, "`source.table` is a JSON number, not a string"),
+    ({"source": {**SOURCE, "lsn": [1]}}, "`source.lsn` is a JSON array, not an integer"),
+    ({"source": {**SOURCE, "ts_ms": "1"}}, "`source.ts_ms` is a JSON string, not an integer"),
+    ({"source": {**SOURCE, "ts_ms": 10**17}}, "`source.ts_ms` 100000000000000000 is out of range"),
+    ({"ts_ms": "abc"}, "`ts_ms` is a JSON string, not an integer"),
+    ({"ts_ms": 1e300}, "`ts_ms` is a JSON number, not an integer"),
+    ({"transaction": "x"}, "`transaction` is a JSON string, not an object"),
+    ({"op": ["c"]}, r"unknown op \['c'\]"),
+])
+def test_envelope_fields_that_are_not_what_debezium_writes_are_undecodable(
+    envelope: dict[str, Any], reason: str, schemas: bool
+) -> None:
+    """Fields the translator reads as plain values (to find the table, the fact time and
+    the position) are checked here: the record is a dead letter, not a crash later."""
+    doc = document({"id": 1}, columns=[] if schemas else None)
+    (doc["payload"] if schemas else doc).update(envelope)
+    with pytest.raises(ChangeDecodeError, match=reason) as caught:
+        decode_change(compact(doc), topic="shop.public.orders", offset=3)
+    assert caught.value.reason == "undecodable" and caught.value.hint
+
+
+def test_a_missing_or_null_source_is_empty() -> None:
+    for doc in ({"op": "c", "after": {"id": 1}}, {"op": "c", "after": None, "source": None}):
+        change = decode_change(compact(doc))
+        assert change is not None and change.source == {}
+
+
 @pytest.mark.parametrize(("column", "raw", "reason"), [
     (field("amount", "bytes", DEC, parameters={"scale": "2"}), "not*base64",
      "cannot decode `after.amount`: not valid base64"),

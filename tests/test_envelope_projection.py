@@ -178,6 +178,37 @@ def test_what_it_leaves_to_the_general_decoder(project: Projector, value: bytes,
     assert project(value, key, "t", 1, 2) is None
 
 
+@pytest.mark.parametrize(("envelope_fields", "reason"), [
+    ({"source": "x"}, "`source` is a JSON string"),
+    ({"source": [SOURCE]}, "`source` is a JSON array"),
+    ({"source": {**SOURCE, "name": ["shop"]}}, "`source.name` is a JSON array"),
+    ({"source": {**SOURCE, "schema": {"a": "public"}}}, "`source.schema` is a JSON object"),
+    ({"source": {**SOURCE, "db": [1]}}, "`source.db` is a JSON array"),
+    ({"source": {**SOURCE, "table": ["orders"]}}, "`source.table` is a JSON array"),
+    ({"source": {**SOURCE, "lsn": {"a": 1}}}, "`source.lsn` is a JSON object"),
+    ({"source": {**SOURCE, "ts_ms": "1"}}, "`source.ts_ms` is a JSON string"),
+    ({"source": {**SOURCE, "ts_ms": 2**62}}, "`source.ts_ms` .* is out of range"),
+    ({"ts_ms": [1]}, "`ts_ms` is a JSON array"),
+    ({"transaction": "x"}, "`transaction` is a JSON string"),
+])
+def test_an_envelope_the_general_decoder_refuses_is_never_projected(
+    project: Projector, project_with_schema: Projector, envelope_fields: dict[str, Any],
+    reason: str,
+) -> None:
+    """The source block is kept whole: what it holds is checked as decode_change checks it,
+    with schemas off and on."""
+    value = orjson.dumps({**envelope("c", None, {"id": 1}), **envelope_fields})
+    assert project(value, None, "t", 1, 2) is None
+    with pytest.raises(ChangeDecodeError, match=reason):
+        decode_change(value)
+    topic = "shop.public.schema_envelope"
+    decode_change(with_schema(envelope("c", None, ORDER)), None, topic=topic)  # now known
+    value = with_schema({**envelope("c", None, ORDER), **envelope_fields})
+    assert project_with_schema(value, None, topic, 0, 1) is None
+    with pytest.raises(ChangeDecodeError, match=reason):
+        decode_change(value, None, topic=topic)
+
+
 @pytest.mark.parametrize("key", [None, b"", b'{"id":1}', b' {"id":"\\u00e9","k":[1]} '])
 def test_keys_without_a_schema(project: Projector, key: bytes | None) -> None:
     value = orjson.dumps(envelope("c", None, {"id": 1}))

@@ -45,9 +45,12 @@ def _find(text: str, needle: str, occurrence: int = 1) -> tuple[int, int]:
         "when: >-\n  op = 'u'\n  AND after.zz = 1\n",
         "when: op = 'u'\n  AND after.zz = 1\n",
         "other: 1\nwhen: |2\n\n  op = 'u'\n\n  AND after.zz = 1\n",
+        "when: \"op = '\\u00e9\\x41\\U0001F600\\t' AND after.zz = 1\"\n",
+        "when: \"after.a = '\\u00e9' AND\n  after.b = '\\x41\\x42' AND after.zz = 1\"\n",
     ],
     ids=["plain", "double", "single-escaped", "double-escaped", "literal", "folded",
-         "plain-multiline", "literal-blank-lines"],
+         "plain-multiline", "literal-blank-lines", "double-unicode-escapes",
+         "double-escapes-over-lines"],
 )
 def test_positions_inside_scalars_point_at_the_file(text: str) -> None:
     assert _position_of(text, "when", "after.zz") == _find(text, "after.zz")
@@ -96,3 +99,28 @@ def test_plain_turns_round_trip_data_into_builtins() -> None:
     value = plain(doc.data)
     assert value == {"a": {"b": [1, 2.5, "x", True, None]}}
     assert type(value) is dict and type(value["a"]["b"][2]) is str  # type: ignore[index]
+
+
+MERGED = """\
+facts:
+  - &base
+    name: A
+    when: op = 'c'
+    key: after.id
+  - <<: *base
+    name: B
+  - <<: [*base]
+    key: after.code
+"""
+
+
+def test_positions_of_keys_merged_in_are_where_the_anchor_writes_them() -> None:
+    doc, _ = parse_document("f.yaml", MERGED)
+    assert doc is not None
+    first, second, third = doc.data["facts"]
+    assert key_position(second, "when") == key_position(first, "when") == (4, 5)
+    assert value_position(second, "when") == value_position(first, "when") == (4, 11)
+    assert value_position(second, "name") == (7, 11)  # its own key: its own place
+    assert value_position(third, "key") == (9, 10)  # overrides the merged one
+    assert value_position(third, "name") == (3, 11)
+    assert value_position(third, "nothing") == (8, 5)  # no such key: the mapping

@@ -101,6 +101,10 @@ def test_missing_required_key_says_what_to_add(tmp_path: Path) -> None:
     ("old", "new", "position", "words", "suggestion"),
     [
         ("name: OrderShipped", "name: order_shipped", (7, 11), "PascalCase", "OrderShipped"),
+        ("name: OrderShipped", "name: SKU", (7, 11), "at least one lower-case letter", "Sku"),
+        ("name: OrderShipped", "name: A1", (7, 11), "at least one lower-case letter", None),
+        ("type: decimal", "type: TIMESTAMP", (13, 40), "string, integer", "timestamp"),
+        ("type: decimal", "type: Decimel", (13, 40), "string, integer", "decimal"),
         ("version: 1", "version: 0", (8, 14), "1 or more", "1"),
         ("version: 1", "version: one", (8, 14), "must be an integer", None),
         ("domain: sales", "domain: Sales", (1, 9), "lower case", "sales"),
@@ -333,6 +337,54 @@ def test_examples_are_checked(tmp_path: Path) -> None:
     assert "must be one of c, u, d, r, t" in problems[4].message
 
 
+@pytest.mark.parametrize(("change", "at_", "message"), [
+    ("{op: c, before: {id: 7}, after: {id: 7}}", (16, 21),
+     "is an insert (op c), which has no `before` image"),
+    ("{op: r, before: {id: 7}, after: {id: 7}}", (16, 21),
+     "is a snapshot read (op r), which has no `before` image"),
+    ("{op: d, before: {id: 7}, after: {id: 7}}", (16, 38),
+     "is a delete (op d), which has no `after` image"),
+    ("{op: t, before: {id: 7}}", (16, 21), "is a truncate (op t), which has no `before`"),
+    ("{op: t, after: {id: 7}}", (16, 21), "is a truncate (op t), which has no `after`"),
+    ("{op: c, before: null}", (16, 5), "is an insert (op c), which always has an `after`"),
+    ("{op: u, before: {id: 7}, after: null}", (16, 5),
+     "is an update (op u), which always has an `after` image: add `after`"),
+    ("{op: r}", (16, 5), "is a snapshot read (op r), which always has an `after`"),
+    ("{op: c, after: {id: 7}, source: {name: [shop]}}", (16, 52),
+     "`source.name` of the change of example #1 must be a single value"),
+    ("{op: c, after: {id: 7}, ts_ms: 100000000000000000}", (16, 44),
+     "`ts_ms` of the change of example #1 must be epoch milliseconds of the years 1 to 9999"),
+    ("{op: c, after: {id: 7}, source: {ts_ms: -99999999999999999}}", (16, 53),
+     "`source.ts_ms` of the change of example #1 must be epoch milliseconds"),
+])
+def test_examples_of_changes_debezium_never_writes_are_problems(
+    tmp_path: Path, change: str, at_: tuple[int, int], message: str
+) -> None:
+    text = VALID + f"""\
+examples:
+  - description: impossible
+    change: {change}
+    expect: []
+"""
+    problem = only(problems_of(tmp_path, text))
+    assert at(problem) == at_ and message in problem.message, str(problem)
+
+
+@pytest.mark.parametrize("change", [
+    "{op: c, before: null, after: {id: 7}}", "{op: r, after: {id: 7}}",
+    "{op: u, after: {id: 7}}", "{op: d, before: {id: 7}}", "{op: d}",
+    "{op: d, before: {id: 7}, after: null}", "{op: t}", "{op: t, before: null, after: null}",
+])
+def test_examples_of_changes_debezium_writes_are_fine(tmp_path: Path, change: str) -> None:
+    text = VALID + f"""\
+examples:
+  - description: possible
+    change: {change}
+    expect: []
+"""
+    assert problems_of(tmp_path, text) == []
+
+
 def test_examples_are_loaded_as_plain_data(tmp_path: Path) -> None:
     text = EXAMPLES.split("      - {type: sales.OrderShiped")[0] + (
         "      - {type: sales.OrderShipped.v1, key: '7'}\n")
@@ -350,6 +402,33 @@ def test_before_image_must_agree_across_files_over_one_table(tmp_path: Path) -> 
         "  table: public.orders", "  table: public.orders\n  before_image: keys"))
     (problem,) = validate_mappings([tmp_path])
     assert Path(problem.file).name == "b.yaml" and "disagrees" in problem.message
+    assert (at(problem), problem.fragment) == ((6, 3), "before_image")  # not 1:1
+    write(tmp_path, "a.yaml", VALID.replace(
+        "  table: public.orders", "  table: public.orders\n  before_image: keys"))
+    write(tmp_path, "b.yaml", VALID.replace("OrderShipped", "OrderPaid"))
+    (problem,) = validate_mappings([tmp_path])  # b.yaml leaves it out: full
+    assert Path(problem.file).name == "b.yaml" and at(problem) == (3, 1)
+    assert "`before_image: full` for public.orders disagrees with `before_image: keys`" in (
+        problem.message) and "leaves `before_image` out" in problem.message
+
+
+def test_declared_key_columns_must_agree_across_files_over_one_table(tmp_path: Path) -> None:
+    """The translator reads a table's before image by one key: a second file's other key
+    would be ignored at run time, so it is an error where the later file declares it."""
+    write(tmp_path, "a.yaml", VALID.replace(
+        "  table: public.orders", "  table: public.orders\n  key: [id]"))
+    write(tmp_path, "b.yaml", VALID.replace("OrderShipped", "OrderPaid").replace(
+        "  table: public.orders", "  table: public.orders\n  key: [id, region]"))
+    write(tmp_path, "c.yaml", VALID.replace("OrderShipped", "OrderSeen"))  # no key: fine
+    (problem,) = validate_mappings([tmp_path])
+    assert Path(problem.file).name == "b.yaml"
+    assert (at(problem), problem.fragment) == ((6, 3), "key")
+    assert problem.message.startswith(
+        "`key: [id, region]` for public.orders disagrees with `key: [id]` in ")
+    assert "declare the same columns in every file over the table" in problem.message
+    write(tmp_path, "b.yaml", VALID.replace("OrderShipped", "OrderPaid").replace(
+        "  table: public.orders", "  table: public.orders\n  key: id"))
+    assert validate_mappings([tmp_path]) == []  # the same key, written another way
 
 
 def test_empty_file_and_non_mapping_file(tmp_path: Path) -> None:
@@ -363,3 +442,12 @@ def test_a_file_that_is_not_utf8_is_a_problem_where_the_bad_byte_is(tmp_path: Pa
     problem = only(validate_mappings([path]))
     assert at(problem) == (2, 11)
     assert "not UTF-8" in problem.message and "byte 0xe9" in problem.message
+
+
+def test_a_problem_in_a_field_merged_in_is_where_the_anchor_writes_it(tmp_path: Path) -> None:
+    text = VALID.replace("  - name: OrderShipped\n", "  - &shipped\n    name: OrderShipped\n"
+                         ).replace("after.status = 'shipped'", "aftr.status = 'shipped'") + (
+        "  - <<: *shipped\n    name: OrderSent\n")
+    problems = problems_of(tmp_path, text)
+    assert [at(p) for p in problems] == [(10, 24), (10, 24)]  # once per fact, in `&shipped`
+    assert all("aftr.status" in p.message for p in problems)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import textwrap
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
@@ -145,6 +146,34 @@ def test_a_column_missing_from_an_image_is_named_as_unknown(tmp_path: Path) -> N
         t.translate(change("u", PAID, {"id": 7, "status": "shipped"}))
 
 
+TOUCHED = """\
+  - name: OrderTouched
+    version: 1
+    when: op = 'u' AND after.status IS NOT NULL
+    key: {key}
+    data:
+      old_status: before.status
+      note: after.note
+"""
+
+
+@pytest.mark.parametrize(("key", "row", "message"), [
+    ("after.id", {"id": 7, "status": "x", "note": UNKNOWN},
+     "data field `old_status` depends on before.status, which"),
+    ("after.code", {"id": 7, "status": "x", "note": "n", "code": UNKNOWN},
+     "`key` depends on after.code, which"),
+])
+def test_an_unknown_value_names_only_the_columns_its_expression_reads(
+    tmp_path: Path, key: str, row: dict[str, object], message: str
+) -> None:
+    """Not every unknown column the rule reads: the before image is missing (every
+    `before.*` unknown) and `after.note` is unknown too, but the key reads neither."""
+    t = translator(tmp_path, TOUCHED.format(key=key))
+    with pytest.raises(UnknownValueError) as caught:
+        t.translate(change("u", None, row))
+    assert message in caught.value.message
+
+
 KEYS_ONLY = """\
   - name: OrderDeleted
     version: 1
@@ -199,6 +228,35 @@ def test_several_files_over_one_table_all_apply(tmp_path: Path) -> None:
     facts = t.translate(change("u", PAID, SHIPPED_ROW))
     assert [f.type for f in facts] == ["sales.OrderShipped.v1", "logistics.ParcelHandedOver.v2"]
     assert facts[1].topic == "facts.logistics.ParcelHandedOver.v2"
+
+
+def test_the_key_a_file_declares_reads_the_before_image_of_every_file(tmp_path: Path) -> None:
+    """Files over one table agree on a declared key (validated); one that leaves `key` out
+    takes the others': under `before_image: keys` the declared key columns are known."""
+    keyed = """\
+        domain: logistics
+        owner: warehouse-team
+        source: {connector: legacy-shop, table: public.orders, before_image: keys,
+                 key: [id, region]}
+        facts:
+          - name: OrderGone
+            version: 1
+            when: op = 'd'
+            key: before.id || '/' || before.region
+    """
+    gone = """\
+  - name: OrderDeleted
+    version: 1
+    when: op = 'd'
+    key: row.region
+"""
+    t = translator(tmp_path, gone, source_extra="  before_image: keys\n", name="a.yaml",
+                   extra_files={"b.yaml": keyed})
+    deleted = Change(op="d", before={"id": 7, "region": "eu", "status": "paid"}, after=None,
+                     source=change("d", None, None).source, key={"id": 7})
+    facts = t.translate(deleted)
+    assert [(f.type, f.subject) for f in facts] == [
+        ("sales.OrderDeleted.v1", "eu"), ("logistics.OrderGone.v1", "7/eu")]
 
 
 SNAPSHOT = """\
@@ -301,6 +359,14 @@ def test_null_occurred_at_is_an_evaluation_error(tmp_path: Path) -> None:
     assert caught.value.rule == "sales.OrderShipped.v1"
 
 
+def test_an_occurred_at_that_is_no_time_is_named_as_occurred_at(tmp_path: Path) -> None:
+    t = translator(tmp_path, OCCURRED)
+    with pytest.raises(ContractViolationError) as caught:
+        t.translate(change("u", PAID, {**SHIPPED_ROW, "shipped_at": "yesterday"}))
+    assert "`occurred_at` = 'yesterday' does not fit a timestamp" in caught.value.message
+    assert "data field" not in caught.value.message
+
+
 def test_null_key_is_an_evaluation_error(tmp_path: Path) -> None:
     t = translator(tmp_path, SHIPPED.format(on_unknown="error"))
     with pytest.raises(EvaluationError, match="key is NULL"):
@@ -343,6 +409,31 @@ def test_translate_record_skips_tombstones_and_rejects_garbage(tmp_path: Path) -
     assert t.translate_record(None, b'{"id": 7}', "legacy-shop.public.orders").facts == []
     with pytest.raises(ChangeDecodeError):
         t.translate_record(b"not json", None, "legacy-shop.public.orders")
+
+
+@pytest.mark.parametrize(("envelope", "reason"), [
+    ({"source": "x"}, "`source` is a JSON string, not an object"),
+    ({"source": {"name": ["legacy-shop"], "schema": "public", "table": "orders"}},
+     "`source.name` is a JSON array"),
+    ({"source": {"name": "legacy-shop", "schema": "public", "table": {"t": "orders"}}},
+     "`source.table` is a JSON object"),
+    ({"ts_ms": "yesterday"}, "`ts_ms` is a JSON string"),
+    ({"transaction": "x"}, "`transaction` is a JSON string"),
+])
+def test_a_record_whose_envelope_is_not_what_debezium_writes_is_undecodable(
+    tmp_path: Path, envelope: dict[str, object], reason: str
+) -> None:
+    """Not an AttributeError or TypeError while finding the table's rules: a dead letter,
+    whichever decoder (compiled or general) reads the record."""
+    t = translator(tmp_path, SHIPPED.format(on_unknown="error"))
+    value = {"op": "u", "before": PAID, "after": SHIPPED_ROW, "ts_ms": COMMIT_MS,
+             "source": change("u", None, None).source, **envelope}
+    for raw in (json.dumps(value, separators=(",", ":")).encode(), json.dumps(value)):
+        with pytest.raises(ChangeDecodeError, match=reason) as caught:
+            t.translate_record(raw, b'{"id":7}', "legacy-shop.public.orders", 0, 5)
+        assert caught.value.reason == "undecodable"
+    good = {**value, "source": change("u", None, None).source, "ts_ms": 1, "transaction": None}
+    assert len(t.translate_record(json.dumps(good).encode()).facts) == 1  # and goes on
 
 
 def test_translate_record_honours_the_unavailable_value_placeholder(tmp_path: Path) -> None:
@@ -461,6 +552,28 @@ def test_a_decimal_key_and_string_field_are_written_without_exponent(
     t = translator(tmp_path, PRICED)
     (fact,) = t.translate(change("c", None, {"id": 7, "price": price}))
     assert fact.subject == text and fact.data == {"price": text}
+
+
+@pytest.mark.parametrize(("price", "text"), [
+    (b"\x12\x34\xab", "\\x1234ab"),  # bytes (schemas on): not b'...'
+    ({"sku": "A-1", "n": [1, 2]}, '{"sku": "A-1", "n": [1, 2]}'),  # JSON: not a dict's repr
+    (["a", None], '["a", null]'),
+    (datetime(2024, 5, 2, 8, 30, tzinfo=UTC), "2024-05-02 08:30:00+00"),  # not isoformat
+    (datetime(2024, 5, 2, 8, 30, 0, 500000), "2024-05-02 08:30:00.5"),
+    (date(2024, 5, 2), "2024-05-02"),
+    (True, "true"),
+    (1.5, "1.5"),
+    (UUID(int=1), "00000000-0000-0000-0000-000000000001"),
+])
+def test_a_key_is_its_value_as_text_writes_it(tmp_path: Path, price: object,
+                                              text: str) -> None:
+    """The subject (and Kafka key) is the key's ``::text``: never Python's repr or
+    isoformat, so that `key: after.x` and `key: after.x::text` name the same subject."""
+    keyed = PRICED.split("    data:")[0]
+    t = translator(tmp_path, keyed, keyed.replace("OrderPriced", "OrderPricedText").replace(
+        "key: after.price", "key: after.price::text"))
+    facts = t.translate(change("c", None, {"id": 7, "price": price}))
+    assert [fact.subject for fact in facts] == [text, text]
 
 
 ACTIVE = """\

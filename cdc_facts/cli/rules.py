@@ -20,12 +20,13 @@ from cdc_facts.changes import Change
 from cdc_facts.cli.output import render_problems, stdout
 from cdc_facts.contracts import fact_schema
 from cdc_facts.envelope import decode_change
-from cdc_facts.errors import MappingError, RecordError
+from cdc_facts.errors import EvaluationError, MappingError, RecordError
+from cdc_facts.expressions.logic import not_boolean
 from cdc_facts.facts import Fact, to_cloudevent
 from cdc_facts.json_forms import EncodeError, encode_mapping
+from cdc_facts.rule_plans import RulePlan
 from cdc_facts.rules.loader import MappingReport, load_mappings, read_mappings
-from cdc_facts.rules.model import Rule
-from cdc_facts.rules.testing import ExampleResult, run_examples
+from cdc_facts.rules.testing import ABSENT, ExampleResult, run_examples
 from cdc_facts.translator import Translator
 from cdc_facts.types import UNKNOWN
 
@@ -120,14 +121,15 @@ def _diff_table(result: ExampleResult) -> Table:
 
 
 def _show(value: object) -> str:
-    """A value as JSON shows it (``true``, ``null``, RFC 3339 times); text as it is."""
+    """A value as JSON writes it (``"7"`` and ``7``, ``true`` and ``"true"`` apart; RFC
+    3339 times), or ``(absent)``."""
+    if value is ABSENT:
+        return "(absent)"
     try:
         shown = encode_mapping({"value": value})["value"]
     except EncodeError:
         return str(value)
-    if isinstance(shown, str):
-        return shown
-    return json.dumps(shown, sort_keys=True)
+    return json.dumps(shown, sort_keys=True, ensure_ascii=False)
 
 
 # --- translate ---------------------------------------------------------------------------
@@ -241,23 +243,21 @@ def explain(mappings: tuple[Path, ...], change_file: IO[str]) -> None:
     except RecordError as exc:
         error = exc
     seen = translator.prepare(change)
-    rules = translator.ruleset.rules_for(change.connector, change.table)
-    tree = Tree(f"[bold]{escape(change.table)}[/] op={escape(change.op)} ({len(rules)} rule(s))")
-    for rule in rules:
-        tree.add(_explain_rule(rule, seen, facts.get(rule.fact_type)))
+    plans = translator.rule_plans(change)
+    tree = Tree(f"[bold]{escape(change.table)}[/] op={escape(change.op)} ({len(plans)} rule(s))")
+    for plan in plans:
+        tree.add(_explain_rule(plan, seen, facts.get(plan.fact_type)))
     stdout.print(tree)
     if error is not None:
         stdout.print(f"[red]{type(error).__name__}[/]: {escape(error.message)}", soft_wrap=True)
 
 
-def _explain_rule(rule: Rule, change: Change, fact: Fact | None) -> Tree:
+def _explain_rule(plan: RulePlan, change: Change, fact: Fact | None) -> Tree:
+    rule = plan.rule
     if change.op == "r" and rule.snapshot == "skip":
         return Tree(f"[dim]{escape(rule.fact_type)}: skipped (snapshot: skip)[/]")
-    value = rule.when.evaluate(change)
-    verdict = "[green]matched[/]" if value is True else "[dim]not matched[/]"
-    if value is UNKNOWN:
-        verdict = f"[yellow]unknown[/] (on_unknown: {escape(rule.on_unknown)})"
-    node = Tree(f"[bold]{escape(rule.fact_type)}[/]: {verdict}")
+    value = _when_value(plan, change)
+    node = Tree(f"[bold]{escape(rule.fact_type)}[/]: {_verdict(plan, change, value)}")
     when = node.add(f"when {escape(rule.when.sql)} → {escape(_sql_value(value))}")
     for sub_sql, sub_value in rule.when.explain(change)[1:]:
         shown = _sql_value(sub_value)
@@ -269,7 +269,45 @@ def _explain_rule(rule: Rule, change: Change, fact: Fact | None) -> Tree:
     return node
 
 
+def _when_value(plan: RulePlan, change: Change) -> object:
+    """What ``when`` gives for ``change``: a value, or the error it fails with (also when
+    it gives a value that is no condition)."""
+    when = plan.rule.when
+    try:
+        value = when.evaluate(change)
+    except EvaluationError as exc:
+        return exc
+    if value is True or value is False or value is None or value is UNKNOWN:
+        return value
+    return not_boolean(value, "WHEN", when.sql)
+
+
+def _verdict(plan: RulePlan, change: Change, value: object) -> str:
+    """What the rule did with ``change``, given what ``when`` gave."""
+    if isinstance(value, EvaluationError):
+        return f"[red]failed[/]: {escape(value.message)}"
+    if value is not True and value is not UNKNOWN:
+        return "[dim]not matched[/]"
+    mode = escape(plan.on_unknown)
+    verdict = "[green]matched[/]" if value is True else f"[yellow]unknown[/] (on_unknown: {mode})"
+    try:
+        made = plan.apply(change, value)
+        unknown = plan.unknown_part(change) if made is None and value is True else None
+    except RecordError as exc:
+        return f"{verdict}, [red]failed[/]: {escape(exc.message)}"
+    if unknown is None:
+        return verdict
+    where, columns = unknown  # key, data or occurred_at unknown: on_unknown decided
+    if plan.on_unknown == "skip":
+        return (f"{verdict}, [yellow]skipped[/]: {escape(where)} depends on {escape(columns)} "
+                f"(unknown; on_unknown: {mode})")
+    return (f"{verdict}, [yellow]no fact[/]: {escape(where)} depends on {escape(columns)} "
+            f"(unknown; on_unknown: {mode}, and read as NULL `when` does not hold)")
+
+
 def _sql_value(value: object) -> str:
+    if isinstance(value, EvaluationError):
+        return f"ERROR: {value.message}"
     if value is None:
         return "NULL"
     if value is UNKNOWN:

@@ -15,7 +15,9 @@
  * None means "not decoded here": the caller decodes the record with the general decoder,
  * which also names any problem. This happens for anything not plainly a schemaless change
  * event (not JSON, not an object, a `payload` or `schema` field, an escaped envelope field
- * name, no `op` in `ops`, rows or source that are not objects, a key that is not a
+ * name, no `op` in `ops`, rows or source that are not objects, a source block whose name,
+ * schema, db, table, lsn or ts_ms, or an envelope whose ts_ms or transaction, is not what
+ * Debezium writes there (as envelope_fits() in records.py checks them), a key that is not a
  * schemaless JSON object) and for the rare values whose parse by orjson this code does not
  * repeat (integers past 64 bits, numbers of more than 64 characters, nesting deeper than
  * 256). It never accepts a document orjson rejects, and every value it makes
@@ -679,6 +681,54 @@ static int mark_unknown(PyObject *row, PyObject *strings, PyObject *lists, PyObj
     return 0;
 }
 
+/* ---- what the translator reads as plain values: as envelope_fits() in records.py ------- */
+
+/* The epoch milliseconds a Python datetime can hold (years 1 to 9999). */
+#define MIN_MS (-62135596800000LL)
+#define MAX_MS 253402300799999LL
+
+enum { S_NAME, S_SCHEMA, S_DB, S_TABLE, S_LSN, S_TS_MS, S_COUNT };
+static PyObject *source_names[S_COUNT]; /* interned: "name", "schema", ... */
+
+/* null, or an int (not a bool) of epoch milliseconds a datetime can hold */
+static int is_millis(PyObject *v) {
+    if (v == NULL || v == Py_None) return 1;
+    if (!PyLong_CheckExact(v)) return 0;
+    int overflow = 0;
+    long long millis = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (millis == -1 && PyErr_Occurred()) return -1;
+    return !overflow && millis >= MIN_MS && millis <= MAX_MS;
+}
+
+/* 1 when the source block's name, schema, db and table are text (or null or left out),
+ * its lsn an int or text, its ts_ms and the envelope's epoch milliseconds, and the
+ * transaction an object; 0 otherwise (the general decoder names the field); -1 on error. */
+static int plain_envelope(PyObject **fields) {
+    PyObject *transaction = fields[F_TRANSACTION], *source = fields[F_SOURCE];
+    if (transaction != NULL && transaction != Py_None && !PyDict_CheckExact(transaction))
+        return 0;
+    int ok = is_millis(fields[F_TS_MS]);
+    if (ok <= 0 || source == NULL || source == Py_None) return ok; /* a source made below */
+    for (int i = 0; i < S_COUNT; i++) {
+        PyObject *v = PyDict_GetItemWithError(source, source_names[i]); /* borrowed */
+        if (v == NULL) {
+            if (PyErr_Occurred()) return -1;
+            continue;
+        }
+        if (v == Py_None || PyUnicode_CheckExact(v)) {
+            if (i == S_TS_MS && v != Py_None) return 0;
+            continue;
+        }
+        if (i == S_LSN && PyLong_CheckExact(v)) continue;
+        if (i == S_TS_MS) {
+            if ((ok = is_millis(v)) <= 0) return ok;
+            continue;
+        }
+        return 0;
+    }
+    return 1;
+}
+
 /* ---- making the change: its slots filled directly, as Change.__init__ does ------------- */
 
 static const char *const change_fields[10] = {"op", "before", "after", "source", "ts_ms",
@@ -784,6 +834,7 @@ static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nar
              mark_unknown(fields[F_AFTER], args[A_STRINGS], args[A_LISTS], args[A_UNKNOWN]) < 0))
             goto refuse;
     }
+    if (plain_envelope(fields) <= 0) goto refuse;
     if (fields[F_SOURCE] == NULL || fields[F_SOURCE] == Py_None ||
         PyDict_GET_SIZE(fields[F_SOURCE]) == 0) { /* as `payload.get("source") or {}` */
         Py_XSETREF(fields[F_SOURCE], PyDict_New());
@@ -824,5 +875,8 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC PyInit__projection(void) {
     payload_name = PyUnicode_InternFromString("payload");
     if (payload_name == NULL) return NULL;
+    static const char *const names[S_COUNT] = {"name", "schema", "db", "table", "lsn", "ts_ms"};
+    for (int i = 0; i < S_COUNT; i++)
+        if ((source_names[i] = PyUnicode_InternFromString(names[i])) == NULL) return NULL;
     return PyModule_Create(&module_def);
 }

@@ -28,7 +28,8 @@ _loads: Final = _fast_json_loads()
 
 
 def _json_type(value: object) -> str:
-    names = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+    names = {list: "array", dict: "object", str: "string", int: "number", float: "number",
+             bool: "boolean"}
     return names.get(type(value), type(value).__name__)
 
 

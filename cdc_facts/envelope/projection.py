@@ -9,8 +9,10 @@ unavailable-value placeholder becomes :data:`~cdc_facts.types.UNKNOWN`, as in
 :func:`~cdc_facts.envelope.decode_change`.
 
 It answers ``None`` for anything that is not plainly a schemaless change: a value with a
-schema, a tombstone, a heartbeat, a record that is not JSON, a key with a schema, and the
-rare numbers it leaves to orjson (past 64 bits). The caller then decodes the record with
+schema, a tombstone, a heartbeat, a record that is not JSON, a key with a schema, an
+envelope whose ``source`` block, ``ts_ms`` or ``transaction`` does not hold what Debezium
+writes there (:func:`~cdc_facts.envelope.records.envelope_fits`), and the rare numbers it
+leaves to orjson (past 64 bits). The caller then decodes the record with
 :func:`~cdc_facts.envelope.decode_change`, which gives the same change (with every column)
 or names the problem.
 
@@ -35,7 +37,7 @@ from typing import Any, Final, TypeAlias
 from cdc_facts.changes import OPS, Change
 from cdc_facts.envelope.documents import _SCHEMA_CACHE_LIMIT, known_schema
 from cdc_facts.envelope.placeholders import _Placeholders
-from cdc_facts.envelope.records import DEFAULT_SETTINGS, EnvelopeSettings, _key
+from cdc_facts.envelope.records import DEFAULT_SETTINGS, EnvelopeSettings, _key, envelope_fits
 from cdc_facts.envelope.schemas import DECODE_ERRORS, ColumnDecoders, _Schema
 from cdc_facts.errors import ChangeDecodeError
 from cdc_facts.types import UNKNOWN
@@ -112,6 +114,9 @@ def schema_change_projector(project: Projector, columns: frozenset[str]) -> Proj
             return None
         try:
             decode.decode(change.before, change.after, change.source)
+            if decode.source is not None and not envelope_fits(
+                    change.source, change.ts_ms, change.transaction):
+                return None  # the schema made the source block into other values
             if plain_key is None and key:  # a key with logical types, or not seen before
                 return Change(change.op, change.before, change.after, change.source,
                               change.ts_ms, _key(key, topic), change.transaction, topic,

@@ -114,7 +114,7 @@ class _EnvelopeDecoder:
             _kind(payload)  # raises unless it is a record to skip
             return None
         op = payload["op"]
-        if op not in OPS:
+        if op.__class__ is not str or op not in OPS:  # a list or object is no op either
             raise ChangeDecodeError(
                 f"unknown op {op!r}: Debezium writes one of {', '.join(sorted(OPS))}", hint=_HINT
             )
@@ -128,13 +128,17 @@ class _EnvelopeDecoder:
             replace = self.placeholders.replace
             replace(before)
             replace(after)
-        source = payload.get("source") or {}
+        source = payload.get("source")
+        if source.__class__ is not dict:
+            source = _source(source)
         if schema is not None:
             before, after, source = schema.decode_rows(before, after, source)
+        ts_ms, transaction = payload.get("ts_ms"), payload.get("transaction")
+        if not envelope_fits(source, ts_ms, transaction):
+            raise _misfit(source, ts_ms, transaction)
         # positional, in the order of Change.__init__: a third faster than keywords here
-        return Change(op, before, after, source, payload.get("ts_ms"),
-                      _key(key, topic) if key else None, payload.get("transaction"), topic,
-                      partition, offset)
+        return Change(op, before, after, source, ts_ms, _key(key, topic) if key else None,
+                      transaction, topic, partition, offset)
 
 
 def _plain_payload(value: bytes) -> tuple[Any, _Schema | None]:
@@ -162,6 +166,79 @@ def _decoder(settings: EnvelopeSettings) -> _EnvelopeDecoder:
 #: Only updates leave values out (PostgreSQL's unchanged TOASTed columns); deletes are
 #: checked too, in case a database sends an old row that way.
 _MAY_BE_UNAVAILABLE: Final = frozenset({"u", "d"})
+
+
+def _source(source: object) -> dict[str, Any]:
+    """A ``source`` block that is not an object: none (null, left out) is empty."""
+    if source is None:
+        return {}
+    raise ChangeDecodeError(f"`source` is a JSON {_json_type(source)}, not an object",
+                            hint=_HINT)
+
+
+#: What a text field of ``source`` (``name``, ``schema``, ``db``, ``table``) may hold.
+_TEXT: Final = frozenset({str, type(None)})
+#: What ``source.lsn`` may hold: a PostgreSQL LSN is an integer.
+_LSN: Final = frozenset({int, str, type(None)})
+#: The epoch milliseconds a timestamp can hold (years 1 to 9999).
+_MIN_MS: Final = -62135596800000
+_MAX_MS: Final = 253402300799999
+
+
+def envelope_fits(source: dict[str, Any], ts_ms: object, transaction: object) -> bool:
+    """Whether the envelope fields read as plain values are such values, as Debezium
+    writes them: ``source.name``, ``schema``, ``db`` and ``table`` text (they find the
+    table's rules), ``source.lsn`` an integer or text, ``ts_ms`` and ``source.ts_ms``
+    epoch milliseconds (the default fact time), ``transaction`` an object. Each may be
+    null or left out.
+
+    >>> envelope_fits({"name": "shop", "table": "orders", "ts_ms": 1}, 2, None)
+    True
+    >>> envelope_fits({"name": ["shop"]}, None, None)
+    False
+    """
+    get = source.get
+    millis = get("ts_ms")
+    return (
+        get("name").__class__ in _TEXT and get("table").__class__ in _TEXT
+        and get("schema").__class__ in _TEXT and get("db").__class__ in _TEXT
+        and get("lsn").__class__ in _LSN
+        and (millis is None or millis.__class__ is int and _MIN_MS <= millis <= _MAX_MS)
+        and (ts_ms is None or type(ts_ms) is int and _MIN_MS <= ts_ms <= _MAX_MS)
+        and (transaction is None or transaction.__class__ is dict)
+    )
+
+
+def _misfit(source: dict[str, Any], ts_ms: object, transaction: object) -> ChangeDecodeError:
+    """The error for an envelope :func:`envelope_fits` refuses, naming the first field."""
+    for name in ("name", "schema", "db", "table"):
+        if source.get(name).__class__ not in _TEXT:
+            return _field_error(f"source.{name}", source[name], "a string")
+    if source.get("lsn").__class__ not in _LSN:
+        return _field_error("source.lsn", source["lsn"], "an integer")
+    if transaction is not None and transaction.__class__ is not dict:
+        return _field_error("transaction", transaction, "an object")
+    name, millis = ("source.ts_ms", source.get("ts_ms"))
+    if is_millis(millis):
+        name, millis = "ts_ms", ts_ms
+    if type(millis) is int:
+        return ChangeDecodeError(
+            f"`{name}` {millis} is out of range: epoch milliseconds of the years 1 to 9999",
+            hint=_HINT)
+    return _field_error(name, millis, "an integer (epoch milliseconds)")
+
+
+def is_millis(value: object) -> bool:
+    """Whether ``value`` is null or integer epoch milliseconds a timestamp can hold.
+
+    >>> is_millis(1714557600000), is_millis(10**17), is_millis("1"), is_millis(True)
+    (True, False, False, False)
+    """
+    return value is None or type(value) is int and _MIN_MS <= value <= _MAX_MS
+
+
+def _field_error(name: str, value: object, kind: str) -> ChangeDecodeError:
+    return ChangeDecodeError(f"`{name}` is a JSON {_json_type(value)}, not {kind}", hint=_HINT)
 
 
 def _row(row: object, name: str) -> Row | None:

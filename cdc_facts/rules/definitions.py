@@ -111,8 +111,11 @@ def _definition(ctx: _Context, seq: Any, index: int) -> FactDefinition | None:
 def _check_name(ctx: _Context, name: str) -> bool:
     if PASCAL_RE.match(name) and any(c.islower() for c in name):
         return True
-    ctx.add("name", f"fact name `{name}` must be PascalCase, e.g. `OrderShipped`",
-            fragment=name, suggestion=pascal_case(name) or None)
+    suggestion = pascal_case(name)
+    rule = ("PascalCase: a capital letter, then letters and digits, with at least one "
+            "lower-case letter")
+    ctx.add("name", f"fact name `{name}` must be {rule}, e.g. `OrderShipped`",
+            fragment=name, suggestion=suggestion if suggestion and suggestion != name else None)
     return False
 
 

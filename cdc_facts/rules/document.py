@@ -86,10 +86,11 @@ def _duplicate_keys(file: str, text: str) -> list[Problem]:
 
 
 def key_position(node: object, key: object) -> Position:
-    """Where ``key`` of mapping ``node`` starts."""
+    """Where ``key`` of mapping ``node`` starts (in the mapping merged in with
+    ``<<: *anchor`` that writes it, if ``node`` does not)."""
     if isinstance(node, CommentedMap):
         try:
-            line, col = node.lc.key(key)
+            line, col = _writer(node, key).lc.key(key)
             return line + 1, col + 1
         except (KeyError, TypeError):
             pass
@@ -97,14 +98,32 @@ def key_position(node: object, key: object) -> Position:
 
 
 def value_position(node: object, key: object) -> Position:
-    """Where the value of ``key`` in mapping ``node`` starts."""
+    """Where the value of ``key`` in mapping ``node`` starts (in the mapping merged in with
+    ``<<: *anchor`` that writes it, if ``node`` does not)."""
     if isinstance(node, CommentedMap):
         try:
-            line, col = node.lc.value(key)
+            line, col = _writer(node, key).lc.value(key)
             return line + 1, col + 1
         except (KeyError, TypeError):
             pass
     return node_position(node)
+
+
+def _writer(node: CommentedMap, key: object) -> CommentedMap:
+    """The mapping that writes ``key`` of ``node``: ``node`` itself, or the first mapping
+    it merges in (``<<: *anchor``, ``<<: [*a, *b]``) that does, as YAML's merge takes the
+    value; ``node`` when none does."""
+    try:
+        node.lc.key(key)
+        return node
+    except (KeyError, TypeError):
+        pass
+    for merged in getattr(node, "merge", ()):
+        if isinstance(merged, tuple):  # older ruamel: (position, mapping) pairs
+            merged = merged[1]
+        if isinstance(merged, CommentedMap) and key in merged:
+            return _writer(merged, key)
+    return node
 
 
 def item_position(node: object, index: int) -> Position:
@@ -188,7 +207,7 @@ def _walk(lines: tuple[str, ...], value: str, start: Position) -> list[Position]
                 continue
             text = lines[row]
         positions.append((row + 1, col + 1))
-        col += 2 if quoted and _is_escape(text, col, char, value) else 1
+        col += _escape_width(text, col, char, value) if quoted else 1
     positions.append((row + 1, col + 1))
     return positions
 
@@ -207,9 +226,16 @@ def _first_non_space(text: str) -> int:
     return len(text) - len(text.lstrip(" "))
 
 
-def _is_escape(text: str, col: int, char: str, value: str) -> bool:
-    """Whether the source at ``col`` holds a two-character escape that makes ``char``."""
+#: How many characters of a double-quoted scalar each escape takes: ``\x41``, ``\u00e9``,
+#: ``\U0001F600`` make one character; every other escape (``\t``, ``\"``...) is two.
+_ESCAPE_WIDTHS = {"x": 4, "u": 6, "U": 10}
+
+
+def _escape_width(text: str, col: int, char: str, value: str) -> int:
+    """How many characters of the source at ``col`` make ``char``: an escape's, else 1."""
     here = text[col : col + 2]
     if isinstance(value, SingleQuotedScalarString):
-        return here == "''"
-    return here[:1] == "\\" and (char != "\\" or here == "\\\\")
+        return 2 if here == "''" else 1
+    if here[:1] != "\\" or (char == "\\" and here != "\\\\"):
+        return 1
+    return _ESCAPE_WIDTHS.get(here[1:], 2)

@@ -5,10 +5,11 @@ Running them is :mod:`cdc_facts.rules.testing`; this module only checks their sh
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from ruamel.yaml.comments import CommentedMap
 
+from cdc_facts.envelope.records import is_millis
 from cdc_facts.errors import Problem
 from cdc_facts.rules.document import (
     Document,
@@ -47,7 +48,8 @@ def _example(
         return None, problems
     change = node.get("change")
     if isinstance(change, CommentedMap):
-        problems.extend(check_keys(doc, change, CHANGE_KEYS, f"the change of {where}"))
+        found = check_keys(doc, change, CHANGE_KEYS, f"the change of {where}")
+        problems.extend(found or _impossible_change(doc, node, change, where))
     expected: list[ExpectedFact] = []
     expect = node.get("expect")
     if isinstance(expect, list):
@@ -62,6 +64,53 @@ def _example(
     change_data = plain(change)
     assert isinstance(change_data, dict)
     return Example(description, change_data, tuple(expected), doc.file, line), problems
+
+
+#: The images each op carries in a change Debezium writes: ``(before, after)``, each
+#: ``True`` (there), ``False`` (null) or ``None`` (either: a delete's before image may be
+#: left out, for one the table does not deliver).
+_IMAGES: Final[dict[str, tuple[bool | None, bool]]] = {
+    "c": (False, True), "r": (False, True), "u": (None, True), "d": (None, False),
+    "t": (False, False),
+}
+_OP_NAMES: Final = {"c": "an insert (op c)", "r": "a snapshot read (op r)",
+                    "u": "an update (op u)", "d": "a delete (op d)", "t": "a truncate (op t)"}
+
+
+def _impossible_change(doc: Document, node: CommentedMap, change: CommentedMap,
+                       where: str) -> list[Problem]:
+    """A change Debezium never writes: an image its op does not have, or no ``after`` where
+    its op has one; ``source`` fields that are not single values, and a ``ts_ms`` (or
+    ``source.ts_ms``) that is no time."""
+    op = str(change["op"])
+    problems = []
+    for name, wanted in zip(("before", "after"), _IMAGES[op], strict=True):
+        present = change.get(name) is not None
+        if wanted is None or present == wanted:
+            continue
+        if present:
+            line, col = key_position(change, name)
+            message = (f"the change of {where} is {_OP_NAMES[op]}, which has no `{name}` "
+                       f"image: Debezium writes `{name}: null`; remove `{name}`")
+        else:
+            line, col = key_position(node, "change")
+            message = (f"the change of {where} is {_OP_NAMES[op]}, which always has an "
+                       f"`{name}` image: add `{name}` with the row's columns")
+        problems.append(Problem(doc.file, line, col, message, fragment=name if present
+                                else "change"))
+    source = change.get("source")
+    fields = [(change, "ts_ms", "ts_ms")] + ([(source, f, f"source.{f}") for f in source]
+                                            if isinstance(source, CommentedMap) else [])
+    for holder, field, name in fields:
+        value = plain(holder.get(field))
+        if isinstance(value, dict | list) or (field == "ts_ms" and not is_millis(value)):
+            line, col = value_position(holder, field)
+            kind = ("epoch milliseconds of the years 1 to 9999" if field == "ts_ms"
+                    else "a single value")
+            problems.append(Problem(
+                doc.file, line, col,
+                f"`{name}` of the change of {where} must be {kind}, as Debezium writes it"))
+    return problems
 
 
 def _expected(

@@ -15,7 +15,7 @@ from typing import Any
 
 from cdc_facts.errors import MappingError, Problem
 from cdc_facts.rules.definitions import FactDefinition, read_fact
-from cdc_facts.rules.document import Document, parse_document, value_position
+from cdc_facts.rules.document import Document, key_position, parse_document, value_position
 from cdc_facts.rules.examples import read_examples
 from cdc_facts.rules.model import BeforeImage, Mapping, Rule, RuleSet, SourceSpec
 from cdc_facts.rules.schema import (
@@ -70,16 +70,41 @@ def read_mappings(paths: Sequence[Path | str]) -> MappingReport:
     """Read every mapping file under ``paths``: the valid mappings and every problem."""
     report = MappingReport()
     definitions: list[FactDefinition] = []
+    sources: list[_PlacedSource] = []
     for path in _mapping_files(paths, report):
         report.files.append(str(path))
-        mapping, found, defined = _read_file(path)
+        placed, found, defined = _read_file(path)
         report.problems.extend(found)
         definitions.extend(defined)
-        if mapping is not None:
-            report.mappings.append(mapping)
+        if placed is not None:
+            report.mappings.append(placed.mapping)
+            sources.append(placed)
     report.problems.extend(_duplicate_fact_types(definitions))
-    report.problems.extend(_conflicting_sources(report.mappings))
+    report.problems.extend(_conflicting_sources(sources))
     return report
+
+
+@dataclass(frozen=True)
+class _PlacedSource:
+    """A valid mapping and where its ``source`` states what every file over its table must
+    agree on: each of ``key`` and ``before_image`` as ``(line, col, the key written)``,
+    at ``source:`` when the file leaves it out."""
+
+    mapping: Mapping
+    key: tuple[int, int, str]
+    before_image: tuple[int, int, str]
+
+    @staticmethod
+    def of(doc: Document, mapping: Mapping) -> _PlacedSource:
+        node = doc.data["source"]
+        found = {name: (*key_position(node, name), name) if name in node
+                 else (*key_position(doc.data, "source"), "source")
+                 for name in ("key", "before_image")}
+        return _PlacedSource(mapping, found["key"], found["before_image"])
+
+    @property
+    def table(self) -> tuple[str, str]:
+        return self.mapping.source.connector, self.mapping.source.table
 
 
 def _mapping_files(paths: Sequence[Path | str], report: MappingReport) -> list[Path]:
@@ -104,7 +129,7 @@ def _mapping_files(paths: Sequence[Path | str], report: MappingReport) -> list[P
     return list(unique.values())
 
 
-def _read_file(path: Path) -> tuple[Mapping | None, list[Problem], list[FactDefinition]]:
+def _read_file(path: Path) -> tuple[_PlacedSource | None, list[Problem], list[FactDefinition]]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -121,9 +146,9 @@ def _read_file(path: Path) -> tuple[Mapping | None, list[Problem], list[FactDefi
     mapping, found, definitions = _read_mapping(doc)
     problems.extend(found)
     problems.sort(key=lambda p: (p.line, p.col))
-    if any(p.severity == "error" for p in problems):
-        mapping = None
-    return mapping, problems, definitions
+    if mapping is None or any(p.severity == "error" for p in problems):
+        return None, problems, definitions
+    return _PlacedSource.of(doc, mapping), problems, definitions
 
 
 def _not_utf8(file: str, raw: bytes, exc: UnicodeDecodeError) -> Problem:
@@ -256,17 +281,44 @@ def _duplicate_fact_types(definitions: list[FactDefinition]) -> list[Problem]:
     return problems
 
 
-def _conflicting_sources(mappings: list[Mapping]) -> list[Problem]:
-    first: dict[tuple[str, str], Mapping] = {}
+def _conflicting_sources(sources: list[_PlacedSource]) -> list[Problem]:
+    """Files over one table that disagree on the table: its before image, or its key
+    columns where both declare them. Each is reported in the later file, where it says so."""
+    first: dict[tuple[str, str], _PlacedSource] = {}
+    keyed: dict[tuple[str, str], _PlacedSource] = {}
     problems: list[Problem] = []
-    for mapping in mappings:
-        table = (mapping.source.connector, mapping.source.table)
-        seen = first.setdefault(table, mapping)
-        if seen.source.before_image != mapping.source.before_image:
-            problems.append(Problem(
-                mapping.file, 1, 1,
-                f"`before_image: {mapping.source.before_image}` for {table[1]} disagrees with "
-                f"`before_image: {seen.source.before_image}` in {seen.file}; "
-                "the database delivers one before image per table",
-            ))
+    for placed in sources:
+        source = placed.mapping.source
+        seen = first.setdefault(placed.table, placed)
+        if seen.mapping.source.before_image != source.before_image:
+            problems.append(_disagreement(
+                placed, placed.before_image, seen, "before_image",
+                f"`before_image: {source.before_image}`",
+                f"`before_image: {seen.mapping.source.before_image}`",
+                "the database delivers one before image per table: make the files agree"))
+        if not source.key_columns:
+            continue
+        declared = keyed.setdefault(placed.table, placed)
+        if declared.mapping.source.key_columns != source.key_columns:
+            problems.append(_disagreement(
+                placed, placed.key, declared, "key", _key_text(source.key_columns),
+                _key_text(declared.mapping.source.key_columns),
+                "a table has one key, and the translator reads the before image by it: "
+                "declare the same columns in every file over the table, or leave `key` "
+                "out of all files but one"))
     return problems
+
+
+def _disagreement(placed: _PlacedSource, where: tuple[int, int, str], other: _PlacedSource,
+                  name: str, ours: str, theirs: str, advice: str) -> Problem:
+    line, col, fragment = where
+    return Problem(
+        placed.mapping.file, line, col,
+        f"{ours} for {placed.table[1]} disagrees with {theirs} in {other.mapping.file}"
+        f"{'' if fragment == name else f' (this file leaves `{name}` out)'}; {advice}",
+        fragment=fragment,
+    )
+
+
+def _key_text(columns: tuple[str, ...]) -> str:
+    return f"`key: [{', '.join(columns)}]`"

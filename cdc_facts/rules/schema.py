@@ -155,9 +155,12 @@ def _check_kind(
     if message is None:
         return None
     line, col = value_position(node, name)
-    suggestion = spec.synonyms.get(str(value).lower()) if isinstance(value, str) else None
+    suggestion = None
+    if isinstance(value, str):  # `TIMESTAMP`, `Text`: the choice or synonym, in lower case
+        lowered = value.lower()
+        suggestion = lowered if lowered in spec.choices else spec.synonyms.get(lowered)
     if suggestion is None and spec.choices:
-        suggestion = suggest(str(value), spec.choices)
+        suggestion = suggest(str(value).lower(), spec.choices)
     fragment = str(value) if _is_scalar(value) and value is not None else None
     return Problem(
         doc.file, line, col, f"`{name}` in {where} {message}", fragment=fragment,
@@ -224,9 +227,11 @@ def _describe(value: object) -> str:
 
 def pascal_case(name: str) -> str:
     """``order_shipped`` -> ``OrderShipped``: the suggestion for a badly cased fact name.
+    A part in capitals is a word, not an acronym kept as it is (``SKU`` -> ``Sku``).
 
-    >>> pascal_case("order-shipped")
-    'OrderShipped'
+    >>> pascal_case("order-shipped"), pascal_case("SKU_CHANGED")
+    ('OrderShipped', 'SkuChanged')
     """
     parts = re.split(r"[^A-Za-z0-9]+", name)
-    return "".join(part[:1].upper() + part[1:] for part in parts if part)
+    return "".join(part.capitalize() if part.isupper() else part[:1].upper() + part[1:]
+                   for part in parts if part)

@@ -18,9 +18,10 @@ from cdc_facts.contracts import converter
 from cdc_facts.envelope import DEFAULT_UNAVAILABLE_VALUE
 from cdc_facts.errors import RecordError
 from cdc_facts.facts import Fact
+from cdc_facts.json_forms import EncodeError, encode_mapping
 from cdc_facts.rules.model import Example, ExpectedFact, Mapping, Rule, RuleSet, columns_read
 from cdc_facts.translator import Translator
-from cdc_facts.types import UNKNOWN
+from cdc_facts.types import JSON, UNKNOWN
 
 #: The commit time of example changes unless they state ``ts_ms``: 2024-01-01T00:00:00Z.
 EXAMPLE_TS_MS: Final = 1704067200000
@@ -88,13 +89,19 @@ def example_change(
 
     The placeholder ``unavailable_value`` in ``before`` or ``after`` stands for a value
     the database did not deliver (unknown); a column the example leaves out is NULL.
+
+    The mapping's ``table`` is ``schema.table`` (PostgreSQL) or ``db.table`` (MySQL,
+    MariaDB), and nothing in it tells which: its first part is both ``source.schema`` and
+    ``source.db``, so that rules reading either find it. An example states ``source`` to
+    be exact: ``{schema: null}`` as MySQL writes it, ``{db: shop}`` for PostgreSQL's
+    database.
     """
     raw = example.change
     schema, _, table = mapping.source.table.partition(".")
     source: dict[str, object] = {
-        "connector": "example", "name": mapping.source.connector, "schema": schema,
-        "table": table, "ts_ms": raw.get("ts_ms", EXAMPLE_TS_MS), "lsn": 1000 + index,
-        "snapshot": "true" if raw.get("op") == "r" else "false",
+        "connector": "example", "name": mapping.source.connector, "db": schema,
+        "schema": schema, "table": table, "ts_ms": raw.get("ts_ms", EXAMPLE_TS_MS),
+        "lsn": 1000 + index, "snapshot": "true" if raw.get("op") == "r" else "false",
     }
     overrides = raw.get("source")
     if isinstance(overrides, dict):
@@ -163,7 +170,15 @@ def _actual(fact: Fact, attribute: str) -> object:
     return getattr(fact, attribute, None)
 
 
-_ABSENT: Final = "(absent)"
+class _Absent:
+    """The value of a data field a fact or its expectation does not have."""
+
+    def __repr__(self) -> str:
+        return "(absent)"
+
+
+#: What a :class:`Mismatch` holds for a data field that is missing on one side.
+ABSENT: Final = _Absent()
 
 
 def _data_mismatches(
@@ -173,8 +188,12 @@ def _data_mismatches(
     types = {spec.name: spec.type for spec in rule.fields} if rule is not None else {}
     found = []
     for name in [*want, *(n for n in got if n not in want)]:
-        expected, actual = want.get(name, _ABSENT), got.get(name, _ABSENT)
-        if name not in want or name not in got or not _same(expected, actual, types.get(name)):
+        expected, actual = want.get(name, ABSENT), got.get(name, ABSENT)
+        declared = types.get(name)
+        if name not in want or name not in got or not (
+            _same(expected, actual, declared) if declared not in (None, "json")
+            else _same_json(expected, actual)
+        ):
             found.append(Mismatch(index, f"data.{name}", expected, actual))
     return found
 
@@ -192,6 +211,28 @@ def _same(want: object, got: object, declared: object) -> bool:
         except (ValueError, TypeError, ArithmeticError):
             return False
     return want == got and type(want) is type(got) or _numeric_equal(want, got)
+
+
+def _same_json(want: object, got: object) -> bool:
+    """Whether an expected value is the actual one as the fact's JSON writes it, exactly:
+    ``true`` is not ``"true"`` nor ``1``, ``7`` is not ``"7"``; numbers compare by value."""
+    try:
+        forms = encode_mapping({"want": want, "got": got})
+    except EncodeError:
+        return False
+    return _json_equal(forms["want"], forms["got"])
+
+
+def _json_equal(want: JSON, got: JSON) -> bool:
+    if isinstance(want, dict) and isinstance(got, dict):
+        return want.keys() == got.keys() and all(_json_equal(want[k], got[k]) for k in want)
+    if isinstance(want, list) and isinstance(got, list):
+        return len(want) == len(got) and all(map(_json_equal, want, got))
+    if isinstance(want, bool) or isinstance(got, bool):
+        return want is got
+    if isinstance(want, int | float) and isinstance(got, int | float):
+        return want == got
+    return type(want) is type(got) and want == got
 
 
 def _kind_of(value: object) -> str | None:

@@ -237,6 +237,27 @@ def test_a_fact_too_large_for_kafka_is_a_dead_letter_and_the_rest_goes_on(
     assert service.metrics.value("cdc_facts_dead_letters_total", reason="fact-too-large") == 1
 
 
+@pytest.mark.parametrize("source", ["x", {"name": ["shop"], "schema": "public",
+                                           "table": "orders", "lsn": 1015}])
+def test_a_record_whose_source_is_not_what_debezium_writes_is_a_dead_letter(
+        tmp_path: Path, source: object) -> None:
+    # it used to raise AttributeError (source.get) or TypeError (an unhashable name) out of
+    # the step, so the service stopped and, restarted, met the same record again
+    poison = _Message(0, 1, 2)
+    poison._value = json.dumps({"before": None, "after": {"id": 2, "note": ""}, "op": "c",
+                                "ts_ms": 1, "source": source}).encode()
+    logs = {0: [_Message(0, 0, 1), poison, _Message(0, 2, 3)]}
+    producer = _Producer()
+    service = _service(tmp_path, producer, logs)
+    for _ in range(4):
+        service.step()
+    assert producer.orders() == [1, 3]
+    dead = [(k, v) for t, k, v in producer.visible if t == "g.dead-letter"]
+    assert dead == [(poison.key(), poison.value())]
+    assert service.metrics.value("cdc_facts_dead_letters_total", reason="undecodable") == 1
+    assert producer.offsets == {(TOPIC, 0): 3}
+
+
 class _FencedAtCommit(_Producer):
     def commit(self, offsets: Any, consumer: Any, *args: Any, **kwargs: Any) -> None:
         raise KafkaFatalError("could not commit the transaction: fenced", code="_FENCED")
