@@ -35,7 +35,7 @@ from ruamel.yaml import YAML
 from cdc_facts.connect.client import ConnectClient
 from cdc_facts.connectors.render import pg_name, render
 from cdc_facts.connectors.spec import ConnectorSpec, parse_spec
-from cdc_facts.local.services import DEBEZIUM_CONNECTORS, ConnectService
+from cdc_facts.local.java_services import DEBEZIUM_CONNECTORS, ConnectService
 from cdc_facts.local.settings import SERVICES, LocalPorts, LocalStackSettings
 from cdc_facts.local.stack import LocalStack
 from cdc_facts.local.versions import stack_versions

@@ -9,16 +9,10 @@ from dataclasses import dataclass
 
 from cdc_facts.errors import LocalStackError
 from cdc_facts.local import jars
+from cdc_facts.local.java_services import ConnectService, KafkaService, RegistryService
 from cdc_facts.local.processes import check_port_free, log_tail
 from cdc_facts.local.secrets import StackSecrets, secrets_file
-from cdc_facts.local.services import (
-    BaseService,
-    ConnectService,
-    KafkaService,
-    MariaDbService,
-    PostgresService,
-    RegistryService,
-)
+from cdc_facts.local.services import BaseService, MariaDbService, PostgresService
 from cdc_facts.local.settings import (
     OPTIONAL_SERVICES,
     SERVICES,

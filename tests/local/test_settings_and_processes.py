@@ -84,17 +84,18 @@ def test_the_storage_format_takes_a_cluster_id_that_starts_with_a_dash(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A state dir made before ids were kept from starting with `-` still formats."""
-    from cdc_facts.local import services
+    from cdc_facts.local import java_services
 
     commands: list[list[str]] = []
-    monkeypatch.setattr(services, "run", lambda args, **_: commands.append(list(args)))
+    monkeypatch.setattr(java_services, "run", lambda args, **_: commands.append(list(args)))
     home = tmp_path / "home"
     home.mkdir()
     (home / "secrets.json").write_text(json.dumps({
         "postgres_admin": "a", "postgres_cdc": "b", "mariadb_root": "c", "mariadb_cdc": "d",
         "kafka_cluster_id": "-wAAAAAAAAAAAAAAAAAAAA"}))
     settings = LocalStackSettings(home=home, cache=tmp_path / "cache")
-    service = services.KafkaService(settings, StackSecrets.load_or_create(home), tmp_path / "jars")
+    service = java_services.KafkaService(settings, StackSecrets.load_or_create(home),
+                                         tmp_path / "jars")
     service.provision()
     assert "--cluster-id=-wAAAAAAAAAAAAAAAAAAAA" in commands[0]
 
