@@ -87,11 +87,12 @@ class RulePlan:
         self.occurred_at = rule.occurred_at.evaluate if rule.occurred_at is not None else None
         self.contract = FactContract(rule)
         self.check = self.contract.check
-        #: ``(name, evaluate, exact class, conversion, accepts, nullable)``: a value of the
-        #: exact class is already of the declared type and keeps the contract; no conversion
-        #: means any value is (untyped, json); ``accepts`` is the contract's predicate.
+        #: ``(name, where, evaluate, exact class, conversion, accepts, nullable)``: ``where``
+        #: names the field in messages (``data.total``); a value of the exact class is
+        #: already of the declared type and keeps the contract; no conversion means any
+        #: value is (untyped, json); ``accepts`` is the contract's predicate.
         self.fields = tuple(
-            (spec.name, spec.expr.evaluate, _EXACT.get(spec.type, Never),
+            (spec.name, f"data.{spec.name}", spec.expr.evaluate, _EXACT.get(spec.type, Never),
              _conversion(spec.type), accepts, nullable)
             for spec, (accepts, nullable) in zip(
                 rule.fields, self.contract.field_checks(), strict=True)
@@ -153,16 +154,16 @@ class RulePlan:
             subject = _subject(subject)
         data = {}
         kept = bool(subject)  # whether the fact keeps its contract, checked value by value
-        for name, evaluate, exact, convert, accepts, nullable in self.fields:
+        for name, where, evaluate, exact, convert, accepts, nullable in self.fields:
             value = evaluate(change)
             if value.__class__ is not exact:
                 if value is None:
                     kept = kept and nullable
                 elif value is UNKNOWN:
-                    raise _Unknown("data." + name)
+                    raise _Unknown(where)
                 else:
                     if convert is not None:
-                        value = self._convert("data." + name, convert, value)
+                        value = self._convert(where, convert, value)
                     kept = kept and (value.__class__ is exact or accepts(value))
             data[name] = value
         source = change.source

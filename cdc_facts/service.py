@@ -173,7 +173,7 @@ class Service:
         self._committed_at = 0.0  # time.monotonic() of the last commit
         self._stop: threading.Event | None = None  # run's
         self._finish_until: float | None = None  # retries allowed at the stop, until then
-        # while starting, a stop request ends the retries of a client call
+        # after a stop request, a failing client call is not retried (see _stopping)
         policy = dataclasses.replace(policy or ErrorPolicy(), stopped=self._stopping)
         timeout_s = settings.transaction_timeout_ms / 1000 + 30
         self._admin = TopicAdmin(settings.kafka.config(), policy, timeout_s=START_CALL_TIMEOUT_S)
@@ -398,16 +398,16 @@ class Service:
                    batch: _Batch) -> None:
         try:
             facts = self.translator.translate(change)
-            values = [encode_fact(fact) for fact in facts]
-            for fact, value in zip(facts, values, strict=True):
-                if len(value) + len(fact.subject) > self._max_fact_bytes:
+            records = [(fact, fact.subject.encode(), encode_fact(fact)) for fact in facts]
+            for fact, key, value in records:  # all checked before any is produced
+                if len(key) + len(value) > self._max_fact_bytes:
                     raise _too_large(fact, len(value), self._max_fact_bytes)
         except RecordError as exc:
             self._dead_letter(message, partition, offset, exc, batch)
             return
         produce, counts = self._producer.produce, batch.facts
-        for fact, value in zip(facts, values, strict=True):
-            produce(fact.topic, fact.subject.encode(), value, fact_headers(fact))
+        for fact, key, value in records:
+            produce(fact.topic, key, value, fact_headers(fact))
             counts[fact.type] += 1
         if facts:
             batch.source_times_ms.add(_source_ms(change))

@@ -198,13 +198,11 @@ def envelope_fits(source: dict[str, Any], ts_ms: object, transaction: object) ->
     False
     """
     get = source.get
-    millis = get("ts_ms")
     return (
         get("name").__class__ in _TEXT and get("table").__class__ in _TEXT
         and get("schema").__class__ in _TEXT and get("db").__class__ in _TEXT
         and get("lsn").__class__ in _LSN
-        and (millis is None or millis.__class__ is int and _MIN_MS <= millis <= _MAX_MS)
-        and (ts_ms is None or type(ts_ms) is int and _MIN_MS <= ts_ms <= _MAX_MS)
+        and is_millis(get("ts_ms")) and is_millis(ts_ms)
         and (transaction is None or transaction.__class__ is dict)
     )
 
