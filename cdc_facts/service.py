@@ -54,7 +54,7 @@ from cdc_facts.kafka import (
     TransactionalProducer,
     dead_letter_headers,
     encode_mark,
-    source_position,
+    source_place,
 )
 from cdc_facts.metrics import Health, ServiceMetrics
 from cdc_facts.settings import ServiceSettings
@@ -131,18 +131,40 @@ def poll_batch(consumer: ChangeConsumer, asked: int, batch_open: bool) -> list[M
     return messages
 
 
+#: A change's table and operation as its ``source`` block holds them, ``(schema or db,
+#: table, op)``: counted for each change without making the table's name
+#: (:attr:`Change.table <cdc_facts.changes.Change.table>`), which is made once a batch.
+_TableOp = tuple[object, object, str]
+
+
 class _Batch:
-    """The open transaction: where it began reading, how far it got, what it made."""
+    """The open transaction: where it began reading, how far it got, what it made.
+
+    What it made is noted cheaply for each record, and counted at the commit
+    (:meth:`changes`, :meth:`facts`).
+    """
 
     def __init__(self, opened_at: float) -> None:
         self.opened_at = opened_at
         self.first: dict[Partition, int] = {}  # the next offsets are the service's own
         self.records = 0
-        self.changes: Counter[tuple[str, str]] = Counter()
-        self.facts: Counter[str] = Counter()
+        self.table_ops: dict[_TableOp, int] = {}  # changes handled (repeats are not)
+        self.table_names: dict[_TableOp, str] = {}  # the Change.table of each
+        self.fact_types: list[str] = []  # one for each fact produced
         self.dead_letters: Counter[str] = Counter()
         self.duplicates: Counter[str] = Counter()
         self.source_times_ms: set[int] = set()
+
+    def changes(self) -> Counter[tuple[str, str]]:
+        """The changes handled, by table and operation."""
+        counts: Counter[tuple[str, str]] = Counter()
+        for table_op, count in self.table_ops.items():
+            counts[(self.table_names[table_op], table_op[2])] += count
+        return counts
+
+    def facts(self) -> Counter[str]:
+        """The facts produced, by type."""
+        return Counter(self.fact_types)
 
 
 class Service:
@@ -378,17 +400,26 @@ class Service:
         # A new change moves its mark before it is translated: when that fails, the change
         # becomes a dead letter (the mark still moves) or the transaction aborts (it rolls
         # back with it).
-        position = source_position(change, record_key)
-        if position is not None and not self._marks.admit(self._mark_key(partition, change),
-                                                          position):
+        place = source_place(change, record_key)
+        if place is not None and not self._marks.admit(self._mark_key(partition, change),
+                                                       place):
             batch.duplicates[change.table] += 1
             return
         self._translate(message, partition, offset, change, batch)
-        batch.changes[(change.table, change.op)] += 1
+        source, counts = change.source, batch.table_ops
+        table_op = (source.get("schema") or source.get("db"), source.get("table"), change.op)
+        count = counts.get(table_op)
+        if count is None:
+            batch.table_names[table_op] = change.table
+            count = 0
+        counts[table_op] = count + 1
 
     def _mark_key(self, partition: Partition, change: Change) -> MarkKey:
         """The mark key of ``change`` (one object per partition while its connector stays)."""
         key = self._mark_keys.get(partition)
+        # the same connector (``source.name``, text): no need to make its name
+        if key is not None and key.connector == change.source.get("name", ""):
+            return key
         connector = change.connector
         if key is None or key.connector != connector:
             key = self._mark_keys[partition] = MarkKey(partition[0], partition[1], connector)
@@ -398,19 +429,23 @@ class Service:
                    batch: _Batch) -> None:
         try:
             facts = self.translator.translate(change)
-            records = [(fact, fact.subject.encode(), encode_fact(fact)) for fact in facts]
-            for fact, key, value in records:  # all checked before any is produced
+            if not facts:
+                return
+            records = []
+            for fact in facts:  # all encoded, then all checked, before any is produced
+                records.append((fact, fact.subject.encode(), encode_fact(fact)))
+            for fact, key, value in records:
                 if len(key) + len(value) > self._max_fact_bytes:
                     raise _too_large(fact, len(value), self._max_fact_bytes)
         except RecordError as exc:
             self._dead_letter(message, partition, offset, exc, batch)
             return
-        produce, counts = self._producer.produce, batch.facts
+        produce, types = self._producer.produce, batch.fact_types
         for fact, key, value in records:
             produce(fact.topic, key, value, fact_headers(fact))
-            counts[fact.type] += 1
-        if facts:
-            batch.source_times_ms.add(_source_ms(change))
+            types.append(fact.type)
+        millis = change.source.get("ts_ms")  # mostly the int _source_ms would return
+        batch.source_times_ms.add(millis if type(millis) is int else _source_ms(change))
 
     def _dead_letter(self, message: Message, partition: Partition, offset: int,
                      error: RecordError, batch: _Batch) -> None:
@@ -444,13 +479,13 @@ class Service:
         self.metrics.health.transaction(None)
         self._count(batch, commit_s)
         log.debug("committed %d records in %.1f ms: %d facts, %d dead letters, "
-                  "%d repeats dropped", batch.records, commit_s * 1000, batch.facts.total(),
+                  "%d repeats dropped", batch.records, commit_s * 1000, len(batch.fact_types),
                   batch.dead_letters.total(), batch.duplicates.total())
 
     def _count(self, batch: _Batch, commit_s: float) -> None:
         now_ms = time.time() * 1000
         self.metrics.committed(
-            records=batch.records, changes=batch.changes, facts=batch.facts,
+            records=batch.records, changes=batch.changes(), facts=batch.facts(),
             dead_letters=batch.dead_letters, duplicates=batch.duplicates,
             latencies_s=[max(0.0, now_ms - t) / 1000 for t in batch.source_times_ms if t],
             commit_s=commit_s)

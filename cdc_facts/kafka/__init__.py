@@ -17,6 +17,7 @@ from cdc_facts.kafka.positions import (
     SourcePosition,
     decode_mark,
     encode_mark,
+    source_place,
     source_position,
 )
 from cdc_facts.kafka.producer import AtLeastOnceProducer, BaseFactProducer, TransactionalProducer
@@ -39,5 +40,6 @@ __all__ = [
     "dead_letter_headers",
     "decode_mark",
     "encode_mark",
+    "source_place",
     "source_position",
 ]

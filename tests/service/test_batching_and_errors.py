@@ -23,6 +23,7 @@ from cdc_facts.errors import (
 from cdc_facts.kafka.consumer import ChangeConsumer
 from cdc_facts.kafka.deadletters import dead_letter_headers
 from cdc_facts.kafka.errors import ErrorPolicy
+from cdc_facts.kafka.positions import HighWaterMark, MarkKey
 from cdc_facts.kafka.producer import AtLeastOnceProducer, TransactionalProducer
 from cdc_facts.metrics import Health, ServiceMetrics
 from cdc_facts.rules.loader import load_mappings
@@ -223,6 +224,101 @@ def test_metrics_count_what_a_commit_made_visible() -> None:
     assert b"cdc_facts_facts_produced_total" in metrics.render()
 
 
+class _Records:
+    """A consumer client holding records of one partition (``(key, value)`` pairs)."""
+
+    class _Message:
+        def __init__(self, offset: int, key: bytes, value: bytes) -> None:
+            self._offset, self._key, self._value = offset, key, value
+
+        def error(self) -> None:
+            return None
+
+        def topic(self) -> str:
+            return "shop.public.orders"
+
+        def partition(self) -> int:
+            return 0
+
+        def offset(self) -> int:
+            return self._offset
+
+        def key(self) -> bytes:
+            return self._key
+
+        def value(self) -> bytes:
+            return self._value
+
+        def headers(self) -> None:
+            return None
+
+    def __init__(self, records: list[tuple[bytes, bytes]]) -> None:
+        self.waiting = [self._Message(n, k, v) for n, (k, v) in enumerate(records)]
+
+    def consume(self, asked: int, _timeout: float) -> list[_Message]:
+        taken, self.waiting = self.waiting[:asked], self.waiting[asked:]
+        return taken
+
+    def get_watermark_offsets(self, _partition: object, cached: bool) -> tuple[int, int]:
+        return 0, 8
+
+    def consumer_group_metadata(self) -> object:
+        return object()
+
+
+def _order(op: str, lsn: int, status: str = "placed", **source: object) -> tuple[bytes, bytes]:
+    row = {"id": 1, "status": status, "total_cents": 100, "qty": 1}
+    return b'{"id": 1}', json.dumps({
+        "op": op, "before": row if op == "u" else None, "after": row, "ts_ms": 1,
+        "source": {"name": "shop", "table": "orders", "lsn": lsn,
+                   "sequence": f'["{lsn - 5}","{lsn}"]', **source}}).encode()
+
+
+def test_a_commit_counts_what_its_batch_read_made_and_dropped(tmp_path: Path) -> None:
+    """Changes by table and operation (however the source block names the table), facts by
+    type, repeats, dead letters, and one latency for each source time of a fact."""
+    mappings = orders_mapping(tmp_path, "shop", "orders", "facts")
+    settings = load_settings({"mappings": (str(mappings),), "group_id": "grp",
+                              "bootstrap_servers": "unused:9092"}, environ={})
+    calls: list[tuple[str, str]] = []
+    producer = TransactionalProducer(
+        {}, factory=lambda config: _TxnClient(config, calls))  # type: ignore[arg-type,return-value]
+    service = Service(settings, Translator(load_mappings([mappings])), producer=producer)
+    records = _Records([
+        _order("c", 1010, schema="public", ts_ms=1_000),  # OrderPlaced
+        _order("c", 1020, db="public", ts_ms=2_000),  # OrderPlaced: a MySQL-like block
+        _order("c", 1030, table="public.orders", ts_ms=4_000),  # no mapping: dead letter
+        _order("u", 1040, schema="public", ts_ms=3_000),  # no fact
+        _order("c", 1010, schema="public", ts_ms=1_000),  # a repeat
+        (b"k", b"not json"),  # undecodable: dead letter
+        _order("c", 1060, schema="public", name="other"),  # another connector: dead letter
+        _order("c", 1070, schema="public", ts_ms=2_000),  # the first connector again
+    ])
+    service._consumer = ChangeConsumer({}, factory=lambda _config: records)  # type: ignore[arg-type,return-value]
+    service._next[("shop.public.orders", 0)] = 0
+    service.step()  # reads the eight records
+    service.step()  # finds nothing more: commits
+    metrics = service.metrics
+
+    def count(name: str, **labels: str) -> float | None:
+        return metrics.value(f"cdc_facts_{name}_total", **labels)
+
+    assert count("changes_consumed", table="public.orders", op="c") == 5
+    assert count("changes_consumed", table="public.orders", op="u") == 1
+    assert count("facts_produced", type="sales.OrderPlaced.v1") == 3
+    assert count("duplicates_dropped", table="public.orders") == 1
+    assert count("dead_letters", reason="unknown-table") == 2
+    assert count("dead_letters", reason="undecodable") == 1
+    # the source times of facts, each once: 1 s and 2 s (not 3 s: no fact; not 4 s)
+    assert metrics.value("cdc_facts_end_to_end_latency_seconds_count") == 2
+    assert metrics.value("cdc_facts_batch_records_sum") == 8
+    assert count("transaction_commits") == 1 and service._marks.pending() == {}
+    assert service._marks.get(MarkKey("shop.public.orders", 0, "shop")) == HighWaterMark(
+        "pg", (1065, 1070), frozenset({'{"id": 1}'}))
+    assert service._marks.get(MarkKey("shop.public.orders", 0, "other")) == HighWaterMark(
+        "pg", (1055, 1060), frozenset({'{"id": 1}'}))
+
+
 class _FencedClient:
     """A consumer client whose poll relays the client's fatal error, as librdkafka does when
     a newer member joins with the same group.instance.id."""
@@ -321,10 +417,13 @@ def test_a_transaction_takes_the_marks_before_its_records_are_flushed_and_it_com
 
 class _DeliveringClient:
     """A fake producer client: records are delivered on flush, those to a ``failing``
-    topic with an error; notes each produce and flush, in order, in ``events``."""
+    topic with an error (reported, as confluent-kafka does, only for those when the config
+    asks for ``delivery.report.only.error``); notes each produce and flush, in order, in
+    ``events``."""
 
     def __init__(self, config: dict[str, Any], events: list[tuple[str, str]]) -> None:
         self.delivered = config["on_delivery"]
+        self.only_errors = config.get("delivery.report.only.error") is True
         self.events = events
         self.failing: set[str] = set()
         self.queued: list[str] = []
@@ -337,7 +436,8 @@ class _DeliveringClient:
         self.events.append(("flush", ""))
         for topic in self.queued:
             failed = KafkaError(KafkaError._MSG_TIMED_OUT, "Local: Message timed out")
-            self.delivered(failed if topic in self.failing else None, None)
+            if topic in self.failing or not self.only_errors:
+                self.delivered(failed if topic in self.failing else None, None)
         self.queued.clear()
         return 0
 
@@ -386,6 +486,19 @@ def test_at_least_once_writes_the_marks_only_after_the_facts_were_delivered() ->
     producer.commit({("changes", 0): 1}, _Offsets(events), marks=marks)  # type: ignore[arg-type]
     assert events == [("produce", "facts"), ("flush", ""), ("produce", "grp.positions"),
                       ("flush", ""), ("commit offsets", "{('changes', 0): 1}")]
+
+
+def test_at_least_once_asks_the_client_to_report_only_failed_deliveries() -> None:
+    """A delivered record calls no Python; the failures still reach the producer."""
+    events: list[tuple[str, str]] = []
+    producer, client = _at_least_once(events)
+    assert client.only_errors
+    producer.produce("facts", b"k", b"f")
+    producer.commit({}, _Offsets(events))  # type: ignore[arg-type]
+    client.failing = {"facts"}
+    producer.produce("facts", b"k", b"f")
+    with pytest.raises(KafkaUnavailableError, match="could not deliver the batch"):
+        producer.commit({}, _Offsets(events))  # type: ignore[arg-type]
 
 
 def test_at_least_once_commits_no_offsets_when_the_marks_fail() -> None:

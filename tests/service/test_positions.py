@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from cdc_facts.changes import Change
@@ -15,8 +15,11 @@ from cdc_facts.kafka.positions import (
     HighWaterMarks,
     MarkKey,
     SourcePosition,
+    _postgres_order,
+    _postgres_order_of_any,
     decode_mark,
     encode_mark,
+    source_place,
     source_position,
 )
 
@@ -201,22 +204,49 @@ def test_the_record_key_as_delivered_names_the_row() -> None:
     assert source_position(change, b"").key is None  # type: ignore[union-attr]
 
 
-@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5), st.sampled_from("ab")),
-                max_size=30), st.integers(0, 30))
-def test_admit_is_is_duplicate_then_advance(steps: list[tuple[int, int, str]],
-                                             commit_at: int) -> None:
-    """Admitting a position answers and moves the marks as the two calls it stands for."""
+@given(st.lists(st.tuples(st.sampled_from(["pg", "binlog:1"]), st.integers(0, 5),
+                          st.integers(0, 5), st.sampled_from(["a", "b", None])),
+                max_size=30), st.sets(st.integers(0, 30)), st.booleans())
+def test_admit_is_is_duplicate_then_advance(steps: list[tuple[str, int, int, str | None]],
+                                             commit_at: set[int], loaded: bool) -> None:
+    """Admitting a position answers and moves the marks as the two calls it stands for:
+    through a mark the open transaction moves or a committed one, across scopes, with and
+    without keys, as a SourcePosition or the plain tuple the service passes."""
     admitting, checking = HighWaterMarks(), HighWaterMarks()
-    for index, (last_commit, lsn, key) in enumerate(steps):
-        position = SourcePosition("pg", (last_commit, lsn), key)
+    if loaded:
+        for marks in (admitting, checking):
+            marks.load({KEY: HighWaterMark("pg", (2, 2), frozenset({"a"}))})
+    for index, (scope, last_commit, lsn, key) in enumerate(steps):
+        position = SourcePosition(scope, (last_commit, lsn), key)
         new = not checking.is_duplicate(KEY, position)
         if new:
             checking.advance(KEY, position)
-        assert admitting.admit(KEY, position) is new
+        assert admitting.admit(KEY, tuple(position) if index % 2 else position) is new
         assert admitting.get(KEY) == checking.get(KEY)
-        if index == commit_at:
+        if index in commit_at:
             admitting.commit()
             checking.commit()
+
+
+@given(st.lists(st.tuples(st.sampled_from(["pg", "binlog:1"]), st.integers(0, 5),
+                          st.integers(0, 5), st.sampled_from(["a", "b", None])),
+                min_size=1, max_size=30))
+def test_a_mark_covers_what_is_at_or_below_it_in_its_scope(
+        steps: list[tuple[str, int, int, str | None]]) -> None:
+    """The rule itself, spelled out: same scope, and a lower order, or the same order and
+    a key seen there."""
+    marks = HighWaterMarks()
+    mark: tuple[str, tuple[int, int], set[str]] | None = None
+    for scope, last_commit, lsn, key in steps:
+        order = (last_commit, lsn)
+        covered = mark is not None and mark[0] == scope and (
+            order < mark[1] or order == mark[1] and key is not None and key in mark[2])
+        assert marks.admit(KEY, (scope, order, key)) is not covered
+        if mark is None or mark[0] != scope or order > mark[1]:
+            mark = (scope, order, set() if key is None else {key})
+        elif order == mark[1] and key is not None:
+            mark[2].add(key)
+        assert marks.get(KEY) == HighWaterMark(mark[0], mark[1], frozenset(mark[2]))
 
 
 @pytest.mark.parametrize(("sequence", "order"), [
@@ -227,6 +257,11 @@ def test_admit_is_is_duplicate_then_advance(steps: list[tuple[int, int, str]],
     ('["","120"]', (120, 120)),
     ('["x1","120"]', None),
     ('[100,"120"]', (100, 120)),
+    ('["100"x,"120"]', None),
+    ('["100" ,"120"]', (100, 120)),
+    (',"100","120"]', (120, 120)),
+    ('["null","120"]', (120, 120)),
+    ('["100"]', (100, 120)),
 ])
 def test_the_last_commit_is_read_from_every_spelling_of_the_sequence(
         sequence: str, order: tuple[int, int] | None) -> None:
@@ -235,3 +270,40 @@ def test_the_last_commit_is_read_from_every_spelling_of_the_sequence(
     position = source_position(change, b'{"id":1}')
     assert (position.order if position else None) == order
     assert position is None or position == SourcePosition("pg", order, '{"id":1}')
+
+
+_SEQUENCE_PARTS = st.sampled_from(['["', '",', '"', ",", "[", "]", " ", "null", "_", "-", "+",
+                                   "1", "07", "120", "x", "\u0661"])
+
+
+@given(st.lists(_SEQUENCE_PARTS, max_size=8).map("".join),
+       st.sampled_from([120, "120", " 120", "x", None, True, 1.5]))
+@example('100"x', 120)  # a last commit followed by more than its quote
+@example('1"2', 120)
+@example("100", True)  # an LSN that is a bool, not an int
+@example(' 1_0 ', 120)
+def test_the_quick_reading_of_the_sequence_reads_what_the_thorough_one_does(
+        sequence: str, lsn: object) -> None:
+    """Debezium's own spelling takes a shortcut; any text reads as the general parser
+    reads it."""
+    for text in (sequence, f'["{sequence}","120"]', f'["{sequence}",', f'{sequence}","120"]'):
+        # repr: the same values of the same types (True == 1, but it is not an LSN)
+        assert repr(_postgres_order(lsn, text)) == repr(_postgres_order_of_any(lsn, text))
+
+
+def test_a_snapshot_flag_of_any_spelling_is_read_as_change_is_snapshot_reads_it() -> None:
+    for flag in (None, "false", False, 0, "true", True, 1, "first", "last", "incremental",
+                 "first_in_data_collection", "last_in_data_collection"):
+        change = pg(10, 5, snapshot=flag)
+        assert (source_place(change, b"k") is None) is change.is_snapshot, flag
+        assert (source_position(change) is None) is change.is_snapshot, flag
+
+
+def test_the_plain_place_is_the_position_without_names() -> None:
+    for change in (pg(10, 5, row=7), binlog("mysql-bin.000010", 120, 1),
+                   gtid(f"{UUID_A}:412", 9000), pg(10, 5, op="r")):
+        for record_key in (None, b'{"id":7}', b"", '{"id":7}', b"\xff"):
+            place = source_place(change, record_key)
+            position = source_position(change, record_key)
+            assert place == position and (place is None or type(place) is tuple)
+    assert source_place(pg(10, 5), b"\xff") == ("pg", (5, 10), "\ufffd")
