@@ -19,16 +19,18 @@ help:
 	@echo "make soak        pipeline load with the translator killed every minute (SOAK_MINUTES=10)"
 	@echo "make stack-up / stack-down   start / stop the local stack"
 
-# Installing builds the C decoder (cdc_facts/envelope/_projection.c) in place; the check
-# after it fails loudly instead of letting the engine fall back to pure Python unnoticed.
+# Installing builds the C decoder (cdc_facts/envelope/_projection.c) and the C fact ids and
+# encoder (cdc_facts/_facts.c) in place; the check after it fails loudly instead of letting
+# the engine fall back to pure Python unnoticed.
 # A venv without pip (its creation failed half-way: no ensurepip) is made again.
-$(STAMP): pyproject.toml cdc_facts/envelope/_projection.c
+$(STAMP): pyproject.toml cdc_facts/envelope/_projection.c cdc_facts/_facts.c
 	@test -x $(BIN)/pip || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); } || { \
 	  echo "could not create $(VENV): install the venv module (Debian: apt-get install python3-venv)"; \
 	  rm -rf $(VENV); exit 1; }
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
 	$(BIN)/python -c 'from cdc_facts.envelope.projection import compiled; assert compiled(), "the C decoder did not build"'
+	$(BIN)/python -c 'from cdc_facts.facts import compiled; assert compiled(), "the C fact encoder did not build"'
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -25,9 +25,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Final
+from functools import partial
+from typing import Any, Final, Protocol
 from uuid import UUID
 
+from cdc_facts.changes import key_text
 from cdc_facts.errors import EvaluationError, RecordError, UnknownValueError
 from cdc_facts.json_forms import (
     DUMPS_UTC_ERRORS,
@@ -38,7 +40,7 @@ from cdc_facts.json_forms import (
     std_dumps,
 )
 from cdc_facts.json_forms import rfc3339 as rfc3339
-from cdc_facts.types import JSON
+from cdc_facts.types import JSON, Row
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -143,8 +145,10 @@ def fact_ids(connector: str, table: str, rule: str, version: int) -> Callable[[s
     '1ae113fc-eb0b-5fe6-ab5b-350733a474af'
     """
     head = f"{len(connector)}:{connector}|{len(table)}:{table}|".encode()
-    prefix = hashlib.sha1(_NAMESPACE_BYTES + head)  # noqa: S324 - UUID version 5 is SHA-1
     tail = f"{len(rule)}:{rule}|{version}".encode()
+    if _compiled is not None:  # the same UUID, made in C
+        return partial(_compiled.fact_id, _NAMESPACE_BYTES + head, tail)
+    prefix = hashlib.sha1(_NAMESPACE_BYTES + head)  # noqa: S324 - UUID version 5 is SHA-1
 
     def make(position: str) -> str:
         digest = prefix.copy()
@@ -155,6 +159,29 @@ def fact_ids(connector: str, table: str, rule: str, version: int) -> Callable[[s
         return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[raw[8] >> 4]}{h[17:20]}-{h[20:32]}"
 
     return make
+
+
+def row_fact_ids(connector: str, table: str, rule: str,
+                 version: int) -> Callable[[str, Row | None], str]:
+    """:func:`fact_ids`, as a function of a position and the key of the change's row: the
+    id of the position with the key appended as :func:`~cdc_facts.changes.with_key` appends
+    it (the position alone when the key is None or empty).
+
+    >>> make = row_fact_ids("shop", "public.orders", "order-placed", 1)
+    >>> make("lsn:24023928", {"id": 7}) == fact_id(
+    ...     "shop", "public.orders", "lsn:24023928:id=7", "order-placed", 1)
+    True
+    """
+    if _compiled is not None:  # the same UUID, made in C
+        head = f"{len(connector)}:{connector}|{len(table)}:{table}|".encode()
+        tail = f"{len(rule)}:{rule}|{version}".encode()
+        return partial(_compiled.row_fact_id, _NAMESPACE_BYTES + head, tail)
+    make = fact_ids(connector, table, rule, version)
+
+    def make_row(position: str, key: Row | None) -> str:
+        return make(f"{position}:{key_text(key)}" if key else position)
+
+    return make_row
 
 
 #: The 17th hex digit of a UUID with the RFC 4122 variant, by the digit it replaces.
@@ -201,6 +228,10 @@ def encode_fact(fact: Fact) -> bytes:
     Raises:
         RecordError: as :func:`to_cloudevent`.
     """
+    if _compiled is not None:  # a plain fact, written in C as below
+        value = _compiled.encode(fact)
+        if value is not None:
+            return value
     if dumps_utc is not None and fact.time.tzinfo is UTC:
         event = _plain_event(fact)
         if event is not None:
@@ -313,3 +344,33 @@ def _check_extension(name: str, fact: Fact) -> None:
 #: (tests compare them).
 _dumps: Final = dumps
 _std_dumps: Final = std_dumps
+
+
+class _Compiled(Protocol):
+    """What ``_facts.c`` provides."""
+
+    def fact_id(self, prefix: bytes, tail: bytes, position: str, /) -> str: ...
+
+    def row_fact_id(self, prefix: bytes, tail: bytes, position: str, key: Row | None,
+                    /) -> str: ...
+
+    def encode(self, fact: Fact, /) -> bytes | None: ...
+
+
+def _compiled_facts() -> _Compiled | None:
+    """The C fact ids and encoder (``_facts.c``), set up; None where they were not built
+    (no C compiler at install): this module then does the same in Python."""
+    try:
+        from cdc_facts import _facts
+    except ImportError:
+        return None
+    _facts.configure(Decimal, UTC, _VALID_EXTENSIONS, DATA_CONTENT_TYPE, Fact)
+    return _facts
+
+
+_compiled: Final = _compiled_facts()
+
+
+def compiled() -> bool:
+    """Whether the C fact ids and encoder are installed."""
+    return _compiled is not None

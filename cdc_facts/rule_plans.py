@@ -19,7 +19,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from cdc_facts.changes import Change, with_key
+from cdc_facts.changes import Change
 from cdc_facts.contracts import Converter, FactContract, Never, converter
 from cdc_facts.errors import (
     ContractViolationError,
@@ -31,11 +31,13 @@ from cdc_facts.expressions import compile_expression
 from cdc_facts.expressions.casts import to_text
 from cdc_facts.expressions.logic import not_boolean
 from cdc_facts.expressions.names import evaluator
-from cdc_facts.facts import Fact, fact_ids
+from cdc_facts.facts import Fact, row_fact_ids
 from cdc_facts.rules.model import ColumnReference, FieldType, Mapping, Rule
 from cdc_facts.types import UNKNOWN, Row
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+#: ``_EPOCH + _MILLISECOND * n``: exact, and faster than ``timedelta(milliseconds=n)``.
+_MILLISECOND: Final = timedelta(milliseconds=1)
 
 #: The class of the values a declared type takes as they are, without conversion.
 _EXACT: Final[dict[str | None, type]] = {
@@ -79,7 +81,8 @@ class RulePlan:
         self.table = mapping.source.table
         self.source = f"/cdc-facts/{self.connector}/{self.table}"
         self.id_rule = f"{rule.domain}.{rule.name}"
-        self.fact_id = fact_ids(self.connector, self.table, self.id_rule, rule.version)
+        #: ``(position, key) -> id``: the id of the position with the row's key appended
+        self.fact_id = row_fact_ids(self.connector, self.table, self.id_rule, rule.version)
         self.topic = rule.topic
         self.on_unknown = rule.on_unknown
         self.when = rule.when.evaluate
@@ -166,12 +169,11 @@ class RulePlan:
                         value = self._convert(where, convert, value)
                     kept = kept and (value.__class__ is exact or accepts(value))
             data[name] = value
-        source = change.source
-        lsn = source.get("lsn")
-        position = f"lsn:{lsn}" if lsn is not None and change.op != "r" else change.position
-        fact = Fact(
-            self.fact_id(with_key(position, change)), self.fact_type, self.source, subject,
-            self._time(change), data, self.topic, self.fact_type,
+        lsn, op = change.source.get("lsn"), change.op
+        position = f"lsn:{lsn}" if lsn is not None and op != "r" else change.position
+        fact = Fact(  # a snapshot read's position names its row already
+            self.fact_id(position, change.key if op != "r" else None), self.fact_type,
+            self.source, subject, self._time(change), data, self.topic, self.fact_type,
             self._provenance(change, position), None,
         )
         if not kept:
@@ -223,7 +225,7 @@ class RulePlan:
         if self.occurred_at is None:
             millis = change.source.get("ts_ms")
             if millis.__class__ is int:
-                return _EPOCH + timedelta(0, 0, 0, millis)
+                return _EPOCH + _MILLISECOND * millis
             return _commit_time(change)
         value = self.occurred_at(change)
         if value is None or value is UNKNOWN:
@@ -354,7 +356,7 @@ def _commit_time(change: Change) -> datetime:
     millis = change.source.get("ts_ms")
     if millis.__class__ is not int and not isinstance(millis, int):
         millis = change.ts_ms if change.ts_ms is not None else 0
-    return _EPOCH + timedelta(0, 0, 0, millis)
+    return _EPOCH + _MILLISECOND * millis
 
 
 def _subject(value: object) -> str:

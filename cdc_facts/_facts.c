@@ -1,0 +1,661 @@
+/*
+ * cdc_facts._facts: the two steps of making a fact that run once per fact, in C.
+ *
+ * fact_id(prefix, tail, position) -> str
+ *     The UUID (version 5) of SHA-1(prefix + "<len(position)>:<position>|" + tail), as
+ *     cdc_facts.facts.fact_ids() makes it: the same text, byte for byte.
+ *
+ * row_fact_id(prefix, tail, position, key) -> str
+ *     fact_id() of the position with the row's key appended, as cdc_facts.changes.with_key()
+ *     appends it (`:name=value,...` in name order), or of the position alone when `key` is
+ *     None or empty.
+ *
+ * configure(decimal, utc, extensions, datacontenttype, fact)
+ *     Called once, by cdc_facts.facts, before encode(): the Decimal class, the UTC tzinfo,
+ *     the set of extension names known valid, the data content type, and the Fact class.
+ *
+ * encode(fact) -> bytes | None
+ *     A plain fact as structured-mode CloudEvents JSON, the bytes orjson writes for
+ *     cdc_facts.facts._plain_event(fact) with the UTC option and _fast_default. None means
+ *     "not written here": the caller takes its general path, which writes anything else and
+ *     names any problem. A fact is plain when it is exactly a Fact; its id, source, type and
+ *     subject are non-empty str and it has no dataschema; its time is a datetime in UTC (the
+ *     utc object itself); its extensions are str values under names in the valid set; and
+ *     its data maps str to values of exactly these classes: str, int (within 64 bits), bool,
+ *     None, Decimal (finite, written in fixed notation by str()), datetime in UTC, date.
+ *     Strings that are not valid UTF-8 (lone surrogates) are left to the general path too.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <datetime.h>
+#include <structmember.h>
+#include <stdint.h>
+#include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* ---- SHA-1 (FIPS 180-4), enough for one short message at a time -------------------- */
+
+typedef struct {
+    uint32_t h[5];
+    uint64_t length; /* bytes hashed so far */
+    unsigned char block[64];
+    size_t used;
+} Sha1;
+
+static uint32_t rol(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
+
+#define SHA1_ROUNDS(from, to, f, k)                      \
+    for (int i = (from); i < (to); i++) {                 \
+        uint32_t t = rol(a, 5) + (f) + e + (k) + w[i];    \
+        e = d;                                            \
+        d = c;                                            \
+        c = rol(b, 30);                                   \
+        b = a;                                            \
+        a = t;                                            \
+    }
+
+static void sha1_compress(uint32_t h[5], const unsigned char *p) {
+    uint32_t w[80];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+               (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
+    for (int i = 16; i < 80; i++) w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+    SHA1_ROUNDS(0, 20, (b & c) | (~b & d), 0x5A827999u)
+    SHA1_ROUNDS(20, 40, b ^ c ^ d, 0x6ED9EBA1u)
+    SHA1_ROUNDS(40, 60, (b & c) | (b & d) | (c & d), 0x8F1BBCDCu)
+    SHA1_ROUNDS(60, 80, b ^ c ^ d, 0xCA62C1D6u)
+    h[0] += a;
+    h[1] += b;
+    h[2] += c;
+    h[3] += d;
+    h[4] += e;
+}
+
+static void sha1_init(Sha1 *s) {
+    s->h[0] = 0x67452301u;
+    s->h[1] = 0xEFCDAB89u;
+    s->h[2] = 0x98BADCFEu;
+    s->h[3] = 0x10325476u;
+    s->h[4] = 0xC3D2E1F0u;
+    s->length = 0;
+    s->used = 0;
+}
+
+static void sha1_update(Sha1 *s, const unsigned char *p, size_t n) {
+    s->length += n;
+    while (n > 0) {
+        size_t take = 64 - s->used < n ? 64 - s->used : n;
+        memcpy(s->block + s->used, p, take);
+        s->used += take;
+        p += take;
+        n -= take;
+        if (s->used == 64) {
+            sha1_compress(s->h, s->block);
+            s->used = 0;
+        }
+    }
+}
+
+static void sha1_final(Sha1 *s, unsigned char out[20]) {
+    uint64_t bits = s->length * 8;
+    s->block[s->used++] = 0x80;
+    if (s->used > 56) {
+        memset(s->block + s->used, 0, 64 - s->used);
+        sha1_compress(s->h, s->block);
+        s->used = 0;
+    }
+    memset(s->block + s->used, 0, 56 - s->used);
+    for (int i = 0; i < 8; i++) s->block[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
+    sha1_compress(s->h, s->block);
+    for (int i = 0; i < 5; i++) {
+        out[4 * i] = (unsigned char)(s->h[i] >> 24);
+        out[4 * i + 1] = (unsigned char)(s->h[i] >> 16);
+        out[4 * i + 2] = (unsigned char)(s->h[i] >> 8);
+        out[4 * i + 3] = (unsigned char)s->h[i];
+    }
+}
+
+static const char HEX[] = "0123456789abcdef";
+
+/* ---- an output buffer: on the stack, on the heap past 1 KB ------------------------ */
+
+typedef struct {
+    char *data;
+    size_t len;
+    size_t cap;
+    char stack[1024];
+} Out;
+
+static int out_reserve(Out *o, size_t more) {
+    if (o->len + more <= o->cap) return 0;
+    size_t cap = o->cap * 2;
+    while (cap < o->len + more) cap *= 2;
+    char *grown;
+    if (o->data == o->stack) {
+        grown = PyMem_Malloc(cap);
+        if (grown != NULL) memcpy(grown, o->data, o->len);
+    } else {
+        grown = PyMem_Realloc(o->data, cap);
+    }
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    o->data = grown;
+    o->cap = cap;
+    return 0;
+}
+
+static int out_raw(Out *o, const char *s, size_t n) {
+    if (out_reserve(o, n) < 0) return -1;
+    memcpy(o->data + o->len, s, n);
+    o->len += n;
+    return 0;
+}
+
+#define OUT_LITERAL(o, s) out_raw((o), (s), sizeof(s) - 1)
+
+/* The UUID v5 text of SHA-1(prefix + "<length>:" + text + "|" + tail); `length` counts
+ * the code points of `text` (UTF-8, `size` bytes). */
+static PyObject *uuid_of(PyObject *prefix, PyObject *tail, const char *text, Py_ssize_t size,
+                         Py_ssize_t length) {
+    char digits[24]; /* "<length>:", written backwards from the end */
+    int n = 0;
+    digits[sizeof digits - 1 - n++] = ':';
+    do {
+        digits[sizeof digits - 1 - n++] = (char)('0' + length % 10);
+        length /= 10;
+    } while (length > 0);
+    Sha1 s;
+    sha1_init(&s);
+    sha1_update(&s, (const unsigned char *)PyBytes_AS_STRING(prefix),
+                (size_t)PyBytes_GET_SIZE(prefix));
+    sha1_update(&s, (const unsigned char *)digits + sizeof digits - n, (size_t)n);
+    sha1_update(&s, (const unsigned char *)text, (size_t)size);
+    sha1_update(&s, (const unsigned char *)"|", 1);
+    sha1_update(&s, (const unsigned char *)PyBytes_AS_STRING(tail),
+                (size_t)PyBytes_GET_SIZE(tail));
+    unsigned char raw[20];
+    sha1_final(&s, raw);
+    char hex[32];
+    for (int i = 0; i < 16; i++) {
+        hex[2 * i] = HEX[raw[i] >> 4];
+        hex[2 * i + 1] = HEX[raw[i] & 15];
+    }
+    hex[12] = '5';                       /* version 5 */
+    hex[16] = "89ab"[(raw[8] >> 4) & 3]; /* the RFC 4122 variant */
+    PyObject *uuid = PyUnicode_New(36, 127);
+    if (uuid == NULL) return NULL;
+    char *out = (char *)PyUnicode_DATA(uuid);
+    static const int groups[5] = {8, 4, 4, 4, 12};
+    for (int g = 0, from = 0, to = 0; g < 5; g++) {
+        if (g) out[to++] = '-';
+        memcpy(out + to, hex + from, (size_t)groups[g]);
+        to += groups[g];
+        from += groups[g];
+    }
+    return uuid;
+}
+
+static int id_arguments(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t wanted) {
+    if (nargs == wanted && PyBytes_Check(args[0]) && PyBytes_Check(args[1]) &&
+        PyUnicode_Check(args[2]) && (wanted == 3 || args[3] == Py_None || PyDict_Check(args[3])))
+        return 0;
+    PyErr_SetString(PyExc_TypeError, wanted == 3
+                                         ? "fact_id(prefix: bytes, tail: bytes, position: str)"
+                                         : "row_fact_id(prefix: bytes, tail: bytes, "
+                                           "position: str, key: dict | None)");
+    return -1;
+}
+
+/* fact_id(prefix: bytes, tail: bytes, position: str) -> str */
+static PyObject *fact_id(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
+    if (id_arguments(args, nargs, 3) < 0) return NULL;
+    Py_ssize_t size;
+    const char *position = PyUnicode_AsUTF8AndSize(args[2], &size);
+    if (position == NULL) return NULL; /* a lone surrogate: as str.encode() raises */
+    return uuid_of(args[0], args[1], position, size, PyUnicode_GET_LENGTH(args[2]));
+}
+
+/* Append `text` (a str) as UTF-8, adding its code points to `*length`. */
+static int append_text(Out *o, PyObject *text, Py_ssize_t *length) {
+    Py_ssize_t size;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &size);
+    if (utf8 == NULL) return -1;
+    *length += PyUnicode_GET_LENGTH(text);
+    return out_raw(o, utf8, (size_t)size);
+}
+
+/* `name=value`, as f"{name}={value}" writes it. */
+static int append_pair(Out *o, PyObject *name, PyObject *value, Py_ssize_t *length) {
+    PyObject *name_text = PyObject_Format(name, NULL);
+    if (name_text == NULL) return -1;
+    PyObject *value_text = PyObject_Format(value, NULL);
+    int rc = value_text == NULL ? -1
+                                : (append_text(o, name_text, length) || OUT_LITERAL(o, "=") ||
+                                   append_text(o, value_text, length));
+    *length += 1; /* the "=" */
+    Py_DECREF(name_text);
+    Py_XDECREF(value_text);
+    return rc ? -1 : 0;
+}
+
+/* ":" and the key as cdc_facts.changes.key_text() writes it: pairs in name order. */
+static int append_key(Out *o, PyObject *key, Py_ssize_t *length) {
+    if (OUT_LITERAL(o, ":") < 0) return -1;
+    *length += 1;
+    PyObject *names = PyDict_Keys(key);
+    if (names == NULL) return -1;
+    int rc = PyList_GET_SIZE(names) > 1 ? PyList_Sort(names) : 0;
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(names); i++) {
+        PyObject *name = PyList_GET_ITEM(names, i);
+        PyObject *value = PyDict_GetItemWithError(key, name); /* borrowed */
+        if (value == NULL) {
+            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, name);
+            rc = -1;
+            break;
+        }
+        if (i > 0) {
+            if (OUT_LITERAL(o, ",") < 0) {
+                rc = -1;
+                break;
+            }
+            *length += 1;
+        }
+        Py_INCREF(value); /* formatting may run code that changes the key */
+        rc = append_pair(o, name, value, length);
+        Py_DECREF(value);
+    }
+    Py_DECREF(names);
+    return rc;
+}
+
+/* row_fact_id(prefix, tail, position, key) -> str: the fact_id of the position with the
+ * row's key appended (cdc_facts.changes.with_key), or of the position alone when `key` is
+ * None or empty. */
+static PyObject *row_fact_id(PyObject *Py_UNUSED(module), PyObject *const *args,
+                             Py_ssize_t nargs) {
+    if (id_arguments(args, nargs, 4) < 0) return NULL;
+    PyObject *key = args[3];
+    if (key == Py_None || PyDict_GET_SIZE(key) == 0) return fact_id(NULL, args, 3);
+    Out o;
+    o.data = o.stack;
+    o.len = 0;
+    o.cap = sizeof o.stack;
+    Py_ssize_t length = 0;
+    PyObject *result = NULL;
+    if (append_text(&o, args[2], &length) == 0 && append_key(&o, key, &length) == 0)
+        result = uuid_of(args[0], args[1], o.data, (Py_ssize_t)o.len, length);
+    if (o.data != o.stack) PyMem_Free(o.data);
+    return result;
+}
+
+/* ---- the event's JSON -------------------------------------------------------------- */
+
+/* The bytes a JSON string cannot hold as they are: '"', '\\' and the control bytes. */
+static unsigned char needs_escape[256];
+
+static void init_escapes(void) {
+    for (int c = 0; c < 0x20; c++) needs_escape[c] = 1;
+    needs_escape['"'] = needs_escape['\\'] = 1;
+}
+
+static int out_escaped(Out *o, const unsigned char *s, Py_ssize_t n) {
+    if (out_reserve(o, (size_t)n * 6 + 1) < 0) return -1;
+    char *w = o->data + o->len;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (!needs_escape[c]) {
+            *w++ = (char)c;
+            continue;
+        }
+        *w++ = '\\';
+        switch (c) {
+        case '"': *w++ = '"'; break;
+        case '\\': *w++ = '\\'; break;
+        case '\b': *w++ = 'b'; break;
+        case '\t': *w++ = 't'; break;
+        case '\n': *w++ = 'n'; break;
+        case '\f': *w++ = 'f'; break;
+        case '\r': *w++ = 'r'; break;
+        default:
+            *w++ = 'u';
+            *w++ = '0';
+            *w++ = '0';
+            *w++ = HEX[c >> 4];
+            *w++ = HEX[c & 15];
+        }
+    }
+    *w++ = '"';
+    o->len = (size_t)(w - o->data);
+    return 0;
+}
+
+/* A str as orjson writes it: '"', '\\' and control bytes escaped, the rest as UTF-8. */
+static int out_string(Out *o, PyObject *text) {
+    Py_ssize_t n;
+    const unsigned char *s;
+    if (PyUnicode_IS_COMPACT_ASCII(text)) {
+        s = (const unsigned char *)PyUnicode_DATA(text);
+        n = PyUnicode_GET_LENGTH(text);
+    } else if ((s = (const unsigned char *)PyUnicode_AsUTF8AndSize(text, &n)) == NULL) {
+        return -1;
+    }
+    if (out_reserve(o, (size_t)n + 2) < 0) return -1;
+    char *w = o->data + o->len;
+    *w++ = '"';
+    Py_ssize_t i = 0;
+#if defined(__SSE2__)
+    /* sixteen bytes at a time, copied as they are scanned, up to the first to escape */
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'),
+                  control = _mm_set1_epi8(0x1f);
+    while (n - i >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+        __m128i hit = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+            _mm_cmpeq_epi8(_mm_max_epu8(v, control), control)); /* v <= 0x1f */
+        _mm_storeu_si128((__m128i *)w, v); /* within the n + 2 reserved: i + 16 <= n */
+        int mask = _mm_movemask_epi8(hit);
+        if (mask != 0) {
+            int k = __builtin_ctz((unsigned)mask);
+            w += k;
+            i += k;
+            break;
+        }
+        w += 16;
+        i += 16;
+    }
+#endif
+    while (i < n && !needs_escape[s[i]]) *w++ = (char)s[i++];
+    o->len = (size_t)(w - o->data);
+    if (i < n) return out_escaped(o, s + i, n - i);
+    o->data[o->len++] = '"';
+    return 0;
+}
+
+static char *put_digits(char *w, int value, int width) {
+    for (int i = width - 1; i >= 0; i--) {
+        w[i] = (char)('0' + value % 10);
+        value /= 10;
+    }
+    return w + width;
+}
+
+static char *put_date(char *w, PyObject *value) {
+    w = put_digits(w, PyDateTime_GET_YEAR(value), 4);
+    *w++ = '-';
+    w = put_digits(w, PyDateTime_GET_MONTH(value), 2);
+    *w++ = '-';
+    return put_digits(w, PyDateTime_GET_DAY(value), 2);
+}
+
+static int out_date(Out *o, PyObject *value) {
+    if (out_reserve(o, 12) < 0) return -1;
+    char *w = o->data + o->len;
+    *w++ = '"';
+    w = put_date(w, value);
+    *w++ = '"';
+    o->len = (size_t)(w - o->data);
+    return 0;
+}
+
+/* A UTC datetime as orjson writes it with OPT_UTC_Z: microseconds only when not 0. */
+static int out_utc_time(Out *o, PyObject *value) {
+    if (out_reserve(o, 32) < 0) return -1;
+    char *w = o->data + o->len;
+    *w++ = '"';
+    w = put_date(w, value);
+    *w++ = 'T';
+    w = put_digits(w, PyDateTime_DATE_GET_HOUR(value), 2);
+    *w++ = ':';
+    w = put_digits(w, PyDateTime_DATE_GET_MINUTE(value), 2);
+    *w++ = ':';
+    w = put_digits(w, PyDateTime_DATE_GET_SECOND(value), 2);
+    int micro = PyDateTime_DATE_GET_MICROSECOND(value);
+    if (micro) {
+        *w++ = '.';
+        w = put_digits(w, micro, 6);
+    }
+    *w++ = 'Z';
+    *w++ = '"';
+    o->len = (size_t)(w - o->data);
+    return 0;
+}
+
+static int out_integer(Out *o, long long number) {
+    char buffer[24];
+    char *w = buffer + sizeof buffer;
+    unsigned long long magnitude = number < 0 ? 0ULL - (unsigned long long)number
+                                              : (unsigned long long)number;
+    do {
+        *--w = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude);
+    if (number < 0) *--w = '-';
+    return out_raw(o, w, (size_t)(buffer + sizeof buffer - w));
+}
+
+static PyObject *decimal_class, *utc, *valid_extensions, *content_type, *fact_class;
+
+/* Not written here: the general path takes the fact (1); an error was raised (-1). */
+#define REFUSED 1
+
+static int is_utc_time(PyObject *value) {
+    return PyDateTime_CheckExact(value) && PyDateTime_DATE_GET_TZINFO(value) == utc;
+}
+
+static int out_decimal(Out *o, PyObject *value) {
+    PyObject *text = PyObject_Str(value);
+    if (text == NULL) return -1;
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(text, &n);
+    int result = s == NULL ? -1 : 0;
+    for (Py_ssize_t i = 0; result == 0 && i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '-'))
+            result = REFUSED; /* an exponent, NaN or infinity: the general path's forms */
+    if (result == 0) result = out_string(o, text);
+    Py_DECREF(text);
+    return result;
+}
+
+static int out_value(Out *o, PyObject *value) {
+    if (PyUnicode_CheckExact(value)) return out_string(o, value);
+    if (value == Py_None) return OUT_LITERAL(o, "null");
+    if (value == Py_True) return OUT_LITERAL(o, "true");
+    if (value == Py_False) return OUT_LITERAL(o, "false");
+    if (PyLong_CheckExact(value)) {
+        int overflow;
+        long long number = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (overflow) return REFUSED;
+        if (number == -1 && PyErr_Occurred()) return -1;
+        return out_integer(o, number);
+    }
+    if ((PyObject *)Py_TYPE(value) == decimal_class) return out_decimal(o, value);
+    if (is_utc_time(value)) return out_utc_time(o, value);
+    if (PyDate_CheckExact(value)) return out_date(o, value);
+    return REFUSED;
+}
+
+/* `,"name":` (given whole, as a literal) then the text. */
+#define OUT_MEMBER(o, prefix, text) (OUT_LITERAL((o), prefix) || out_string((o), (text)))
+
+static int non_empty_str(PyObject *value) {
+    return PyUnicode_CheckExact(value) && PyUnicode_GET_LENGTH(value) > 0;
+}
+
+static int out_extensions(Out *o, PyObject *extensions) {
+    if (!PyDict_CheckExact(extensions)) return REFUSED;
+    Py_ssize_t at = 0;
+    PyObject *name, *value;
+    while (PyDict_Next(extensions, &at, &name, &value)) {
+        if (!PyUnicode_CheckExact(name) || !PyUnicode_CheckExact(value)) return REFUSED;
+        int known = PySet_Contains(valid_extensions, name);
+        if (known <= 0) return known < 0 ? -1 : REFUSED;
+        int status;
+        if ((status = OUT_LITERAL(o, ",")) || (status = out_string(o, name)) ||
+            (status = OUT_LITERAL(o, ":")) || (status = out_string(o, value)))
+            return status;
+    }
+    return 0;
+}
+
+static int out_data(Out *o, PyObject *data) {
+    if (!PyDict_CheckExact(data)) return REFUSED;
+    if (OUT_LITERAL(o, "{")) return -1;
+    Py_ssize_t at = 0;
+    PyObject *name, *value;
+    int first = 1;
+    while (PyDict_Next(data, &at, &name, &value)) {
+        if (!PyUnicode_CheckExact(name)) return REFUSED;
+        int status;
+        if ((!first && (status = OUT_LITERAL(o, ","))) || (status = out_string(o, name)) ||
+            (status = OUT_LITERAL(o, ":")) || (status = out_value(o, value)))
+            return status;
+        first = 0;
+    }
+    return OUT_LITERAL(o, "}");
+}
+
+enum { A_ID, A_SOURCE, A_TYPE, A_SUBJECT, A_TIME, A_DATA, A_EXTENSIONS, A_DATASCHEMA, A_COUNT };
+
+static int out_event(Out *o, PyObject *const *a) {
+    int status;
+    if ((status = OUT_LITERAL(o, "{\"specversion\":\"1.0\"")) ||
+        (status = OUT_MEMBER(o, ",\"id\":", a[A_ID])) ||
+        (status = OUT_MEMBER(o, ",\"source\":", a[A_SOURCE])) ||
+        (status = OUT_MEMBER(o, ",\"type\":", a[A_TYPE])) ||
+        (status = OUT_MEMBER(o, ",\"subject\":", a[A_SUBJECT])) ||
+        (status = OUT_LITERAL(o, ",\"time\":")) || (status = out_utc_time(o, a[A_TIME])) ||
+        (status = OUT_MEMBER(o, ",\"datacontenttype\":", content_type)) ||
+        (status = out_extensions(o, a[A_EXTENSIONS])) ||
+        (status = OUT_LITERAL(o, ",\"data\":")) || (status = out_data(o, a[A_DATA])))
+        return status;
+    return OUT_LITERAL(o, "}");
+}
+
+static int is_plain(PyObject *const *a) {
+    return non_empty_str(a[A_ID]) && non_empty_str(a[A_SOURCE]) && non_empty_str(a[A_TYPE]) &&
+           non_empty_str(a[A_SUBJECT]) && a[A_DATASCHEMA] == Py_None && is_utc_time(a[A_TIME]);
+}
+
+/* Where the Fact class keeps each attribute: its slots' offsets, learnt by configure(). */
+static struct {
+    int usable; /* 1: every attribute is an object slot of the class; 0: getattr instead */
+    Py_ssize_t offsets[A_COUNT];
+} fact_layout;
+
+static void learn_layout(PyObject *type, PyObject *const *names) {
+    fact_layout.usable = 0;
+    PyObject *dict = ((PyTypeObject *)type)->tp_dict;
+    for (int i = 0; i < A_COUNT; i++) {
+        PyObject *descr = PyDict_GetItemWithError(dict, names[i]); /* borrowed */
+        if (descr == NULL) {
+            PyErr_Clear();
+            return;
+        }
+        if (!Py_IS_TYPE(descr, &PyMemberDescr_Type) ||
+            PyDescr_TYPE(descr) != (PyTypeObject *)type)
+            return;
+        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type != T_OBJECT_EX || member->offset < (Py_ssize_t)sizeof(PyObject) ||
+            member->offset + (Py_ssize_t)sizeof(PyObject *) >
+                ((PyTypeObject *)type)->tp_basicsize)
+            return;
+        fact_layout.offsets[i] = member->offset;
+    }
+    fact_layout.usable = 1;
+}
+
+/* The fact's attributes, as new references; 1 when one is unset (refused), -1 on error. */
+static int attributes(PyObject *fact, PyObject *const *names, PyObject **a) {
+    for (int i = 0; i < A_COUNT; i++) {
+        if (fact_layout.usable) {
+            a[i] = *(PyObject **)((char *)fact + fact_layout.offsets[i]);
+            if (a[i] == NULL) return REFUSED; /* the general path raises AttributeError */
+            Py_INCREF(a[i]);
+        } else if ((a[i] = PyObject_GetAttr(fact, names[i])) == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *attribute_names[A_COUNT];
+
+/* encode(fact) -> bytes | None */
+static PyObject *encode(PyObject *Py_UNUSED(module), PyObject *fact) {
+    if (fact_class == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "cdc_facts._facts.configure() was not called");
+        return NULL;
+    }
+    if ((PyObject *)Py_TYPE(fact) != fact_class) Py_RETURN_NONE;
+    PyObject *a[A_COUNT] = {NULL};
+    PyObject *result = NULL;
+    Out o;
+    o.data = o.stack;
+    o.len = 0;
+    o.cap = sizeof o.stack;
+    int status = attributes(fact, attribute_names, a);
+    if (status == 0) status = is_plain(a) ? out_event(&o, a) : REFUSED;
+    if (status == 0) {
+        result = PyBytes_FromStringAndSize(o.data, (Py_ssize_t)o.len);
+    } else if (status == REFUSED || PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+        /* refused, or a str that is not UTF-8: the general path writes or names it */
+        PyErr_Clear();
+        result = Py_None;
+        Py_INCREF(result);
+    }
+    if (o.data != o.stack) PyMem_Free(o.data);
+    for (int i = 0; i < A_COUNT; i++) Py_XDECREF(a[i]);
+    return result;
+}
+
+/* configure(decimal, utc, extensions, datacontenttype, fact) */
+static PyObject *configure(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5 || !PyType_Check(args[0]) || !PyAnySet_Check(args[2]) ||
+        !PyUnicode_Check(args[3]) || !PyType_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "configure(decimal: type, utc: tzinfo, extensions: set, "
+                        "datacontenttype: str, fact: type)");
+        return NULL;
+    }
+    PyObject **slots[5] = {&decimal_class, &utc, &valid_extensions, &content_type, &fact_class};
+    for (int i = 0; i < 5; i++) {
+        Py_INCREF(args[i]);
+        Py_XSETREF(*slots[i], args[i]);
+    }
+    learn_layout(fact_class, attribute_names);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"fact_id", (PyCFunction)(void (*)(void))fact_id, METH_FASTCALL,
+     "fact_id(prefix, tail, position) -> str: the UUID v5 of one fact"},
+    {"row_fact_id", (PyCFunction)(void (*)(void))row_fact_id, METH_FASTCALL,
+     "row_fact_id(prefix, tail, position, key) -> str: fact_id of the position with the key"},
+    {"encode", (PyCFunction)encode, METH_O,
+     "encode(fact) -> bytes | None: a plain fact as CloudEvents JSON"},
+    {"configure", (PyCFunction)(void (*)(void))configure, METH_FASTCALL,
+     "configure(decimal, utc, extensions, datacontenttype, fact)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "_facts",
+    "Fact ids and the CloudEvents JSON of plain facts, in C.", -1,
+    methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__facts(void) {
+    PyDateTime_IMPORT;
+    init_escapes();
+    if (PyDateTimeAPI == NULL) return NULL;
+    static const char *const names[A_COUNT] = {"id",   "source", "type",       "subject",
+                                               "time", "data",   "extensions", "dataschema"};
+    for (int i = 0; i < A_COUNT; i++)
+        if ((attribute_names[i] = PyUnicode_InternFromString(names[i])) == NULL) return NULL;
+    return PyModule_Create(&module_def);
+}

@@ -1,0 +1,13 @@
+"""Fact ids and the CloudEvents JSON of plain facts, compiled (see ``_facts.c``)."""
+
+from datetime import tzinfo
+
+from cdc_facts.facts import Fact
+from cdc_facts.types import Row
+
+def fact_id(prefix: bytes, tail: bytes, position: str, /) -> str: ...
+def row_fact_id(prefix: bytes, tail: bytes, position: str, key: Row | None, /) -> str: ...
+def encode(fact: Fact, /) -> bytes | None: ...
+def configure(
+    decimal: type, utc: tzinfo, extensions: set[str], datacontenttype: str, fact: type[Fact], /
+) -> None: ...

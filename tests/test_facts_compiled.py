@@ -1,0 +1,232 @@
+"""The compiled fact ids and encoder (``cdc_facts/_facts.c``) give exactly what the Python
+code of :mod:`cdc_facts.facts` gives: the same ids, the same bytes, the same errors.
+
+Each test runs the public functions twice, with the compiled module and without it (as on a
+machine where it could not be built), and compares the two.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from cdc_facts import facts as facts_module
+from cdc_facts.changes import Change, with_key
+from cdc_facts.facts import (
+    FACT_ID_NAMESPACE,
+    Fact,
+    compiled,
+    encode_fact,
+    fact_id,
+    fact_ids,
+    row_fact_ids,
+)
+
+pytestmark = pytest.mark.skipif(
+    not compiled(), reason="the C fact encoder is not built (installed without a C compiler)"
+)
+
+
+def without_c(function: Callable[[], Any]) -> Any:
+    """Run ``function`` as it runs where the C module is missing."""
+    saved = facts_module._compiled
+    setattr(facts_module, "_compiled", None)  # noqa: B010 - a Final, swapped for the test
+    try:
+        return function()
+    finally:
+        setattr(facts_module, "_compiled", saved)  # noqa: B010
+
+
+def outcome(function: Callable[[], Any]) -> tuple[str, Any]:
+    """What a call gives: its value, or its error's class and message."""
+    try:
+        return ("value", function())
+    except Exception as exc:  # noqa: BLE001 - compared, never swallowed
+        return ("error", (type(exc).__name__, str(exc)))
+
+
+# --- fact ids ----------------------------------------------------------------------------
+
+TEXTS = st.text(alphabet=st.characters(codec="utf-8"), max_size=150)
+
+
+@settings(deadline=None, max_examples=300)
+@given(connector=TEXTS, table=TEXTS, position=st.text(max_size=300), rule=TEXTS,
+       version=st.integers(min_value=0, max_value=10**6))
+@example(connector="", table="", position="", rule="", version=0)
+@example(connector="s" * 40, table="t" * 40, position="p" * 55, rule="r", version=1)
+def test_compiled_fact_ids_are_the_python_ones(
+    connector: str, table: str, position: str,
+    rule: str, version: int,
+) -> None:
+    compiled_id = outcome(lambda: fact_ids(connector, table, rule, version)(position))
+    python_id = without_c(lambda: outcome(lambda: fact_ids(connector, table, rule, version)(
+        position)))
+    assert compiled_id == python_id
+    if compiled_id[0] == "value":  # and both are the UUID v5 of the length-prefixed parts
+        name = (f"{len(connector)}:{connector}|{len(table)}:{table}|{len(position)}:"
+                f"{position}|{len(rule)}:{rule}|{version}")
+        assert compiled_id[1] == str(uuid.uuid5(FACT_ID_NAMESPACE, name))
+
+
+@pytest.mark.parametrize("size", [0, 1, 18, 19, 55, 56, 63, 64, 65, 119, 120, 200, 10_000])
+def test_compiled_fact_ids_cover_every_sha1_padding_case(size: int) -> None:
+    """Messages around the 55- and 64-byte edges of SHA-1 padding, against hashlib."""
+    position = "x" * size
+    raw = hashlib.sha1(  # noqa: S324 - UUID version 5 is SHA-1
+        FACT_ID_NAMESPACE.bytes + b"1:c|1:t|" + f"{size}:{position}|".encode() + b"1:r|1"
+    ).digest()
+    assert fact_ids("c", "t", "r", 1)(position) == str(uuid.UUID(bytes=raw[:16], version=5))
+
+
+def test_a_position_that_is_not_utf8_raises_as_in_python(
+) -> None:
+    with pytest.raises(UnicodeEncodeError):
+        fact_ids("c", "t", "r", 1)("lsn:\ud800")
+    with pytest.raises(UnicodeEncodeError):
+        without_c(lambda: fact_ids("c", "t", "r", 1)("lsn:\ud800"))
+
+
+# --- the CloudEvent ----------------------------------------------------------------------
+
+#: Text with what JSON must escape, what it must not, and what UTF-8 cannot hold.
+TRICKY_TEXT = st.text(
+    alphabet=st.sampled_from(['"', "\\", "\x00", "\x1f", "\x7f", "\b", "\t", "\n", "\f", "\r",
+                              "é", "\u2028", "😀", "\ud800", "a", "/", "<"]),
+    max_size=40,
+) | st.text(max_size=40)
+
+VALUES = st.one_of(
+    st.none(), st.booleans(), TRICKY_TEXT,
+    st.integers(), st.sampled_from([2**63 - 1, -(2**63), 2**63, 2**64 - 1, 2**64, -(2**63) - 1]),
+    st.decimals(), st.sampled_from([Decimal("0E-8"), Decimal("-0"), Decimal("1E+2"),
+                                    Decimal("1E+200"), Decimal("sNaN"), Decimal("-Infinity")]),
+    st.dates(), st.datetimes(timezones=st.sampled_from([UTC, None, timezone(timedelta(hours=2))])),
+    st.floats(), st.lists(st.integers(), max_size=2), st.binary(max_size=4),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+EXTENSIONS = st.dictionaries(
+    st.sampled_from(["cdcop", "cdcposition", "cdcrule", "cdcsnapshot", "cdctxid", "tenant",
+                     "Bad_Name", "id"]),
+    TRICKY_TEXT | st.integers(), max_size=4,
+)
+
+
+@settings(deadline=None, max_examples=600)
+@given(data=st.dictionaries(TRICKY_TEXT, VALUES, max_size=5), extensions=EXTENSIONS,
+       subject=TRICKY_TEXT, id_=st.sampled_from(["f-1", ""]), dataschema=st.sampled_from(
+           [None, "urn:x"]),
+       time=st.datetimes(timezones=st.sampled_from([UTC, None,
+                                                    timezone(timedelta(hours=-5))])))
+@example(data={}, extensions={}, subject="7", id_="f-1", dataschema=None,
+         time=datetime(2024, 5, 1, tzinfo=UTC))
+@example(data={"t": datetime(1, 1, 1, 0, 0, 0, 1, tzinfo=UTC), "d": date(9999, 12, 31)},
+         extensions={"cdcop": "u"}, subject="7", id_="f-1", dataschema=None,
+         time=datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))
+def test_compiled_encoding_writes_what_python_writes(
+    data: dict[str, object],
+    extensions: dict[str, Any], subject: str, id_: str, dataschema: str | None,
+    time: datetime,
+) -> None:
+    fact = Fact(id_, "shop.OrderPlaced.v1", "/cdc-facts/shop/public.orders", subject, time,
+                data, "facts", "shop.OrderPlaced.v1", extensions, dataschema)
+    assert outcome(lambda: encode_fact(fact)) == without_c(lambda: outcome(
+        lambda: encode_fact(fact)))
+
+
+def test_compiled_encoding_handles_the_facts_the_translator_makes() -> None:
+    """A plain fact is written in C, not handed back to the Python path."""
+    fact = Fact("f-1", "shop.OrderPlaced.v1", "/cdc-facts/shop/public.orders", "7",
+                datetime(2024, 5, 1, 10, 0, 0, 1000, tzinfo=UTC),
+                {"id": 7, "total": Decimal("12.30"), "currency": "EUR", "paid": True,
+                 "note": None, "on": date(2024, 5, 1),
+                 "at": datetime(2024, 5, 1, tzinfo=UTC)},
+                "facts", "shop.OrderPlaced.v1", {"cdcop": "c", "cdcposition": "lsn:42"})
+    written = facts_module._compiled.encode(fact)  # type: ignore[union-attr]
+    assert written == (
+        b'{"specversion":"1.0","id":"f-1","source":"/cdc-facts/shop/public.orders",'
+        b'"type":"shop.OrderPlaced.v1","subject":"7","time":"2024-05-01T10:00:00.001000Z",'
+        b'"datacontenttype":"application/json","cdcop":"c","cdcposition":"lsn:42",'
+        b'"data":{"id":7,"total":"12.30","currency":"EUR","paid":true,"note":null,'
+        b'"on":"2024-05-01","at":"2024-05-01T00:00:00Z"}}'
+    )
+
+
+class _OwnFact(Fact):
+    __slots__ = ()
+
+
+def test_facts_the_c_code_does_not_know_take_the_python_path(
+) -> None:
+    fact = Fact("f-1", "t", "/s", "7", datetime(2024, 5, 1, tzinfo=UTC), {"n": 1}, "facts",
+                "r", {"cdcop": "c"})
+    own = _OwnFact("f-1", "t", "/s", "7", datetime(2024, 5, 1, tzinfo=UTC), {"n": 1},
+                   "facts", "r", {"cdcop": "c"})
+    encode = facts_module._compiled.encode  # type: ignore[union-attr]
+    assert encode(own) is None  # a subclass: refused, written by Python
+    assert encode_fact(own) == encode_fact(fact) == without_c(lambda: encode_fact(fact))
+    unset = object.__new__(Fact)  # slots never set: refused, and Python names the problem
+    assert encode(unset) is None
+    assert outcome(lambda: encode_fact(unset)) == without_c(lambda: outcome(
+        lambda: encode_fact(unset)))
+    grown = dataclasses.replace(fact, data={"n": 1, "text": "x" * 5000})  # past the stack
+    assert encode_fact(grown) == without_c(lambda: encode_fact(grown))
+
+
+PLAIN_VALUES = st.one_of(
+    st.none(), st.booleans(), st.text(alphabet=st.characters(codec="utf-8"), max_size=40),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.decimals(allow_nan=False, allow_infinity=False, places=3), st.dates(),
+    st.datetimes(timezones=st.just(UTC)),
+)
+
+
+@settings(deadline=None, max_examples=300)
+@given(data=st.dictionaries(st.text(alphabet=st.characters(codec="utf-8"), max_size=8),
+                            PLAIN_VALUES, max_size=6),
+       subject=st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=20),
+       time=st.datetimes(timezones=st.just(UTC)), snapshot=st.booleans())
+def test_plain_facts_are_written_in_c_as_python_writes_them(
+    data: dict[str, object], subject: str, time: datetime, snapshot: bool,
+) -> None:
+    extensions = {"cdcop": "r", "cdcsnapshot": "true"} if snapshot else {"cdcop": "u"}
+    fact = Fact("f-1", "shop.t", "/cdc-facts/shop/t", subject, time, data, "facts", "r",
+                extensions)
+    written = facts_module._compiled.encode(fact)  # type: ignore[union-attr]
+    assert written is not None
+    assert written == without_c(lambda: encode_fact(fact))
+
+
+KEY_VALUES = st.one_of(
+    st.integers(), st.text(max_size=10), st.decimals(), st.floats(), st.booleans(), st.none(),
+    st.dates(), st.lists(st.integers(), max_size=2),
+)
+
+
+@settings(deadline=None, max_examples=300)
+@given(position=st.text(max_size=40),
+       key=st.none() | st.dictionaries(st.text(max_size=8), KEY_VALUES, max_size=4))
+@example(position="lsn:42", key={"id": 7})
+@example(position="lsn:42", key={})
+@example(position="lsn:42", key={"b": 2, "a": "x,y", "é": Decimal("1E+2")})
+def test_compiled_row_fact_ids_are_the_ids_of_the_position_with_the_key(
+    position: str, key: dict[str, object] | None,
+) -> None:
+    compiled_id = outcome(lambda: row_fact_ids("shop", "public.orders", "r", 1)(position, key))
+    python_id = without_c(lambda: outcome(
+        lambda: row_fact_ids("shop", "public.orders", "r", 1)(position, key)))
+    assert compiled_id == python_id
+    change = Change(op="u", before=None, after=None, key=key, source={})
+    reference = outcome(lambda: fact_id("shop", "public.orders", with_key(position, change),
+                                        "r", 1))
+    assert compiled_id == reference
