@@ -9,7 +9,7 @@ them, in one process, with each of:
 * ``translator at-least-once``: ``cdc-facts run --guarantee at-least-once``, 1 s commits;
 * ``exactly-once 100ms / 1s / 5s``: the service with Kafka transactions, committing at
   that interval (the batch size is set high enough that the interval decides);
-* ``exactly-once defaults``: 1000 records or 1 s, whichever comes first;
+* ``exactly-once defaults``: 5000 records or 1 s, whichever comes first;
 * ``engine alone``: decode, translate and encode the same records in a loop, without
   Kafka: the ceiling of any translator run on this machine.
 
@@ -391,7 +391,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     "exactly-once 100ms": {"commit_interval_ms": 100, "batch_size": 1_000_000},
     "exactly-once 1s": {"commit_interval_ms": 1000, "batch_size": 1_000_000},
     "exactly-once 5s": {"commit_interval_ms": 5000, "batch_size": 1_000_000},
-    "exactly-once defaults (1000 records or 1s)": {},
+    "exactly-once defaults (5000 records or 1s)": {},
 }
 
 

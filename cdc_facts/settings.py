@@ -120,7 +120,7 @@ class ServiceSettings:
     positions_topic: str
     transaction_timeout_ms: int
     commit_interval_ms: int = 1000
-    batch_size: int = 1000
+    batch_size: int = 5000
     transaction_linger_ms: int = 0
     topic_partitions: int = -1
     topic_replication_factor: int = -1
@@ -240,7 +240,7 @@ _FIELDS: Final[dict[str, _Field]] = {
                                 option="--bootstrap-servers"),
     "instance_id": _Field(_instance_id, "the instance id", option="--instance-id"),
     "commit_interval_ms": _Field(_int(1), "the commit interval", 1000, "--commit-interval-ms"),
-    "batch_size": _Field(_int(1), "the batch size", 1000, "--batch-size"),
+    "batch_size": _Field(_int(1), "the batch size", 5000, "--batch-size"),
     "transaction_linger_ms": _Field(_int(0), "the pause between transactions", 0,
                                     "--transaction-linger-ms"),
     "dead_letter_topic": _Field(_text, "the dead-letter topic", option="--dead-letter-topic"),

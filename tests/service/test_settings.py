@@ -25,7 +25,7 @@ def test_defaults_and_derived_names() -> None:
     settings = load_settings({}, BASE)
     assert settings.mappings == (Path("mappings/shop"), Path("mappings/more"))
     assert settings.kafka.bootstrap_servers == "env:9092"
-    assert (settings.commit_interval_ms, settings.batch_size) == (1000, 1000)
+    assert (settings.commit_interval_ms, settings.batch_size) == (1000, 5000)
     assert settings.dead_letter_topic == "env-group.dead-letter"
     assert settings.positions_topic == "env-group.positions"
     assert settings.guarantee == "exactly-once"
