@@ -45,7 +45,7 @@ log = logging.getLogger("cdc_facts.run")
               help="Config file (TOML or YAML) with [service] and [kafka] sections.")
 @click.option("--commit-interval-ms", type=int,
               help="Commit a transaction at least this often [default: 1000].")
-@click.option("--batch-size", type=int, help="Most records per transaction [default: 1000].")
+@click.option("--batch-size", type=int, help="Most records per transaction [default: 5000].")
 @click.option("--transaction-linger-ms", type=int,
               help="Begin a transaction at the earliest this long after the last commit; "
               "what arrives meanwhile joins it (fewer, larger transactions) [default: 0].")
