@@ -8,7 +8,8 @@
  * row_fact_id(prefix, tail, position, key) -> str
  *     fact_id() of the position with the row's key appended, as cdc_facts.changes.with_key()
  *     appends it (`:name=value,...` in name order), or of the position alone when `key` is
- *     None or empty.
+ *     None or empty. Its side effects (a __format__ that changes the key) and its errors,
+ *     messages included, are those of the Python code too.
  *
  * configure(decimal, utc, extensions, datacontenttype, fact)
  *     Called once, by cdc_facts.facts, before encode(): the Decimal class, the UTC tzinfo,
@@ -211,85 +212,176 @@ static int id_arguments(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want
     return -1;
 }
 
+/* Raise the UnicodeEncodeError that str.encode() raises over f"{length}:{text}|", the text
+ * the Python code encodes: the same message, with the same positions. */
+static PyObject *raise_unencodable(Py_ssize_t length, PyObject *text) {
+    PyObject *whole = PyUnicode_FromFormat("%zd:%U|", length, text);
+    if (whole == NULL) return NULL;
+    PyObject *encoded = PyUnicode_AsUTF8String(whole); /* fails: `text` has a lone surrogate */
+    Py_DECREF(whole);
+    if (encoded != NULL) {
+        Py_DECREF(encoded);
+        PyErr_SetString(PyExc_SystemError, "a fact id's text was found unencodable, yet is not");
+    }
+    return NULL;
+}
+
+/* The id of `text`, `length` code points long (the length Python measures). */
+static PyObject *uuid_of_text(PyObject *prefix, PyObject *tail, PyObject *text,
+                              Py_ssize_t length) {
+    Py_ssize_t size;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &size);
+    if (utf8 != NULL) return uuid_of(prefix, tail, utf8, size, length);
+    if (PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) { /* a lone surrogate */
+        PyErr_Clear();
+        return raise_unencodable(length, text);
+    }
+    return NULL;
+}
+
 /* fact_id(prefix: bytes, tail: bytes, position: str) -> str */
 static PyObject *fact_id(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
     if (id_arguments(args, nargs, 3) < 0) return NULL;
-    Py_ssize_t size;
-    const char *position = PyUnicode_AsUTF8AndSize(args[2], &size);
-    if (position == NULL) return NULL; /* a lone surrogate: as str.encode() raises */
-    return uuid_of(args[0], args[1], position, size, PyUnicode_GET_LENGTH(args[2]));
+    PyObject *position = args[2];
+    if (PyUnicode_CheckExact(position))
+        return uuid_of_text(args[0], args[1], position, PyUnicode_GET_LENGTH(position));
+    /* a str subclass: f"{len(position)}:{position}|" calls its __len__, then its __format__ */
+    Py_ssize_t length = PyObject_Size(position);
+    if (length < 0) return NULL;
+    PyObject *text = PyObject_Format(position, NULL);
+    if (text == NULL) return NULL;
+    PyObject *uuid = uuid_of_text(args[0], args[1], text, length);
+    Py_DECREF(text);
+    return uuid;
 }
 
-/* Append `text` (a str) as UTF-8, adding its code points to `*length`. */
-static int append_text(Out *o, PyObject *text, Py_ssize_t *length) {
+/* The text a row's fact id is made of, `position:key`, as UTF-8 with its code points
+ * counted. A lone surrogate is kept (as "surrogatepass" writes it) and noted: Python
+ * raises only once the whole text is made, so the error is raised then, over all of it. */
+typedef struct {
+    Out out;
+    Py_ssize_t length;
+    int unencodable;
+} RowText;
+
+/* Append `text` (a str). */
+static int append_text(RowText *t, PyObject *text) {
     Py_ssize_t size;
     const char *utf8 = PyUnicode_AsUTF8AndSize(text, &size);
-    if (utf8 == NULL) return -1;
-    *length += PyUnicode_GET_LENGTH(text);
-    return out_raw(o, utf8, (size_t)size);
+    t->length += PyUnicode_GET_LENGTH(text);
+    if (utf8 != NULL) return out_raw(&t->out, utf8, (size_t)size);
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return -1;
+    PyErr_Clear();
+    t->unencodable = 1;
+    PyObject *kept = PyUnicode_AsEncodedString(text, "utf-8", "surrogatepass");
+    if (kept == NULL) return -1;
+    int rc = out_raw(&t->out, PyBytes_AS_STRING(kept), (size_t)PyBytes_GET_SIZE(kept));
+    Py_DECREF(kept);
+    return rc;
 }
 
-/* `name=value`, as f"{name}={value}" writes it. */
-static int append_pair(Out *o, PyObject *name, PyObject *value, Py_ssize_t *length) {
-    PyObject *name_text = PyObject_Format(name, NULL);
-    if (name_text == NULL) return -1;
-    PyObject *value_text = PyObject_Format(value, NULL);
-    int rc = value_text == NULL ? -1
-                                : (append_text(o, name_text, length) || OUT_LITERAL(o, "=") ||
-                                   append_text(o, value_text, length));
-    *length += 1; /* the "=" */
-    Py_DECREF(name_text);
-    Py_XDECREF(value_text);
-    return rc ? -1 : 0;
+/* Append `value` as an f-string's {value} writes it. */
+static int append_formatted(RowText *t, PyObject *value) {
+    PyObject *text = PyObject_Format(value, NULL);
+    if (text == NULL) return -1;
+    int rc = append_text(t, text);
+    Py_DECREF(text);
+    return rc;
 }
 
-/* ":" and the key as cdc_facts.changes.key_text() writes it: pairs in name order. */
-static int append_key(Out *o, PyObject *key, Py_ssize_t *length) {
-    if (OUT_LITERAL(o, ":") < 0) return -1;
-    *length += 1;
+static int append_separator(RowText *t, char separator) {
+    t->length += 1;
+    return out_raw(&t->out, &separator, 1);
+}
+
+/* f"{name}={value}": the name formatted first, then the value. */
+static int append_pair(RowText *t, PyObject *name, PyObject *value) {
+    if (append_formatted(t, name) < 0 || append_separator(t, '=') < 0) return -1;
+    return append_formatted(t, value);
+}
+
+/* The one pair of a one-column key, as `for name, value in key.items()` reads it: both
+ * taken before either is formatted. */
+static int append_only_pair(RowText *t, PyObject *key) {
+    Py_ssize_t at = 0;
+    PyObject *name, *value;
+    if (!PyDict_Next(key, &at, &name, &value)) return 0;
+    Py_INCREF(name); /* formatting may run code that changes the key */
+    Py_INCREF(value);
+    int rc = append_pair(t, name, value);
+    Py_DECREF(name);
+    Py_DECREF(value);
+    return rc;
+}
+
+/* The pairs in name order, each as f"{name}={key[name]}" writes it: the name formatted
+ * before its value is looked up, since formatting it may change the key. */
+static int append_sorted_pairs(RowText *t, PyObject *key) {
     PyObject *names = PyDict_Keys(key);
     if (names == NULL) return -1;
-    int rc = PyList_GET_SIZE(names) > 1 ? PyList_Sort(names) : 0;
+    int rc = PyList_Sort(names);
     for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(names); i++) {
-        PyObject *name = PyList_GET_ITEM(names, i);
-        PyObject *value = PyDict_GetItemWithError(key, name); /* borrowed */
-        if (value == NULL) {
-            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, name);
+        PyObject *name = PyList_GET_ITEM(names, i); /* the list, ours, keeps it */
+        if ((i > 0 && append_separator(t, ',') < 0) || append_formatted(t, name) < 0 ||
+            append_separator(t, '=') < 0) {
             rc = -1;
             break;
         }
-        if (i > 0) {
-            if (OUT_LITERAL(o, ",") < 0) {
-                rc = -1;
-                break;
-            }
-            *length += 1;
-        }
-        Py_INCREF(value); /* formatting may run code that changes the key */
-        rc = append_pair(o, name, value, length);
-        Py_DECREF(value);
+        PyObject *value = PyObject_GetItem(key, name); /* a KeyError as key[name] raises */
+        rc = value == NULL ? -1 : append_formatted(t, value);
+        Py_XDECREF(value);
     }
     Py_DECREF(names);
     return rc;
 }
 
-/* row_fact_id(prefix, tail, position, key) -> str: the fact_id of the position with the
- * row's key appended (cdc_facts.changes.with_key), or of the position alone when `key` is
- * None or empty. */
+/* The key as cdc_facts.changes.key_text() writes it. A dict subclass may answer len(),
+ * items() or [] its own way: key_text itself writes that one. */
+static int append_key(RowText *t, PyObject *key) {
+    if (PyDict_CheckExact(key))
+        return PyDict_GET_SIZE(key) == 1 ? append_only_pair(t, key) : append_sorted_pairs(t, key);
+    static PyObject *key_text;
+    if (key_text == NULL) {
+        PyObject *changes = PyImport_ImportModule("cdc_facts.changes");
+        if (changes == NULL) return -1;
+        key_text = PyObject_GetAttrString(changes, "key_text");
+        Py_DECREF(changes);
+        if (key_text == NULL) return -1;
+    }
+    PyObject *text = PyObject_CallOneArg(key_text, key);
+    if (text == NULL) return -1;
+    int rc = append_formatted(t, text);
+    Py_DECREF(text);
+    return rc;
+}
+
+/* row_fact_id(prefix, tail, position, key) -> str: the fact_id of f"{position}:{key_text}"
+ * (cdc_facts.changes.with_key), or of the position alone when `key` is None or empty. */
 static PyObject *row_fact_id(PyObject *Py_UNUSED(module), PyObject *const *args,
                              Py_ssize_t nargs) {
     if (id_arguments(args, nargs, 4) < 0) return NULL;
     PyObject *key = args[3];
-    if (key == Py_None || PyDict_GET_SIZE(key) == 0) return fact_id(NULL, args, 3);
-    Out o;
-    o.data = o.stack;
-    o.len = 0;
-    o.cap = sizeof o.stack;
-    Py_ssize_t length = 0;
+    int has_key = key == Py_None ? 0 : PyObject_IsTrue(key);
+    if (has_key <= 0) return has_key < 0 ? NULL : fact_id(NULL, args, 3);
+    RowText t;
+    t.out.data = t.out.stack;
+    t.out.len = 0;
+    t.out.cap = sizeof t.out.stack;
+    t.length = 0;
+    t.unencodable = 0;
     PyObject *result = NULL;
-    if (append_text(&o, args[2], &length) == 0 && append_key(&o, key, &length) == 0)
-        result = uuid_of(args[0], args[1], o.data, (Py_ssize_t)o.len, length);
-    if (o.data != o.stack) PyMem_Free(o.data);
+    if (append_formatted(&t, args[2]) == 0 && append_separator(&t, ':') == 0 &&
+        append_key(&t, key) == 0) {
+        if (!t.unencodable) {
+            result = uuid_of(args[0], args[1], t.out.data, (Py_ssize_t)t.out.len, t.length);
+        } else {
+            PyObject *text = PyUnicode_DecodeUTF8(t.out.data, (Py_ssize_t)t.out.len,
+                                                  "surrogatepass");
+            if (text != NULL) raise_unencodable(t.length, text);
+            Py_XDECREF(text);
+        }
+    }
+    if (t.out.data != t.out.stack) PyMem_Free(t.out.data);
     return result;
 }
 
@@ -479,8 +571,14 @@ static int out_value(Out *o, PyObject *value) {
     return REFUSED;
 }
 
-/* `,"name":` (given whole, as a literal) then the text. */
-#define OUT_MEMBER(o, prefix, text) (OUT_LITERAL((o), prefix) || out_string((o), (text)))
+/* `,"name":` (given whole, as a literal) then the text; the status of the first to fail
+ * (`||` alone would turn an error's -1 into REFUSED's 1). */
+static int out_member(Out *o, const char *prefix, size_t n, PyObject *text) {
+    int status = out_raw(o, prefix, n);
+    return status ? status : out_string(o, text);
+}
+
+#define OUT_MEMBER(o, prefix, text) out_member((o), (prefix), sizeof(prefix) - 1, (text))
 
 static int non_empty_str(PyObject *value) {
     return PyUnicode_CheckExact(value) && PyUnicode_GET_LENGTH(value) > 0;
@@ -577,7 +675,9 @@ static int attributes(PyObject *fact, PyObject *const *names, PyObject **a) {
             if (a[i] == NULL) return REFUSED; /* the general path raises AttributeError */
             Py_INCREF(a[i]);
         } else if ((a[i] = PyObject_GetAttr(fact, names[i])) == NULL) {
-            return -1;
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError)) return -1;
+            PyErr_Clear(); /* unset, as above: refused alike */
+            return REFUSED;
         }
     }
     return 0;

@@ -230,3 +230,130 @@ def test_compiled_row_fact_ids_are_the_ids_of_the_position_with_the_key(
     reference = outcome(lambda: fact_id("shop", "public.orders", with_key(position, change),
                                         "r", 1))
     assert compiled_id == reference
+
+
+# --- what the Python code does that a plain dict and str do not show ---------------------
+
+
+def in_detail(function: Callable[[], Any]) -> tuple[str, Any]:
+    """:func:`outcome`, with an error's arguments in full (``str(KeyError((1, 2)))`` is
+    ``str(KeyError(1, 2))``; a UnicodeEncodeError's ``object`` is not in its message)."""
+    try:
+        return ("value", function())
+    except Exception as exc:  # noqa: BLE001 - compared, never swallowed
+        return ("error", (type(exc).__name__, repr(exc.args)))
+
+
+def both_ids(position: str, make_key: Callable[[], dict[Any, Any] | None]) -> None:
+    """The C and Python row ids agree, each made from a fresh key (making one may change it)."""
+    def row_id() -> str:
+        return row_fact_ids("c", "t", "r", 1)(position, make_key())
+
+    assert in_detail(row_id) == without_c(lambda: in_detail(row_id))
+
+
+@pytest.mark.parametrize(("position", "key"), [
+    ("lsn:\ud800", None),
+    ("lsn:\ud800", {"id": 7}),
+    ("\udfff\ud800x", {}),
+    ("lsn:1", {"a\ud800": 1}),
+    ("lsn:1", {"a": "x\udfff", "b": "\ud83d", "c": "\ude00"}),
+])
+def test_an_unencodable_position_raises_the_error_python_raises(
+    position: str, key: dict[str, object] | None,
+) -> None:
+    """The error names the surrogate at its place in the whole text hashed, `<len>:` first."""
+    both_ids(position, lambda: key)
+
+
+class _Name:
+    """A key column whose formatting changes the key it is in."""
+
+    def __init__(self, key: dict[Any, Any], change: Callable[[dict[Any, Any]], object]) -> None:
+        self.key = key
+        self.change = change
+
+    def __repr__(self) -> str:
+        return "_Name"
+
+    def __lt__(self, other: object) -> bool:
+        return True  # first in name order
+
+    def __gt__(self, other: object) -> bool:
+        return False
+
+    def __format__(self, spec: str) -> str:
+        self.change(self.key)
+        return "n"
+
+
+def _key_changed_by_its_name(change: Callable[[dict[Any, Any]], object],
+                             rest: dict[Any, Any]) -> Callable[[], dict[Any, Any]]:
+    def make() -> dict[Any, Any]:
+        key: dict[Any, Any] = {}
+        key[_Name(key, change)] = "old"
+        key.update(rest)
+        return key
+
+    return make
+
+
+@pytest.mark.parametrize(("change", "rest"), [
+    (lambda key: key.update({name: "new" for name in key}), {"z": 0}),  # read after
+    (lambda key: key.clear(), {"z": 0}),  # KeyError for its own value
+    (lambda key: key.pop((1, 2)), {(1, 2): 0}),  # KeyError((1, 2)), not KeyError(1, 2)
+    (lambda key: key.update({name: "new" for name in key}), {}),  # one column: read before
+])
+def test_a_key_changed_while_written_gives_the_python_id_or_error(
+    change: Callable[[dict[Any, Any]], object], rest: dict[Any, Any],
+) -> None:
+    both_ids("lsn:1", _key_changed_by_its_name(change, rest))
+
+
+class _Key(dict):  # type: ignore[type-arg]
+    """A dict answering [] and items() its own way."""
+
+    def __getitem__(self, name: object) -> str:
+        return f"<{name}>"
+
+    def items(self) -> Any:
+        return [("only", "one")]
+
+
+class _Position(str):
+    __slots__ = ()
+
+    def __len__(self) -> int:
+        return 99
+
+    def __format__(self, spec: str) -> str:
+        return "formatted"
+
+
+@pytest.mark.parametrize(("position", "key"), [
+    ("lsn:1", _Key(a=1, b=2)),
+    ("lsn:1", _Key(a=1)),
+    (_Position("lsn:1"), None),
+    (_Position("lsn:1"), {"id": 7}),
+])
+def test_subclasses_of_dict_and_str_are_read_through_their_methods_as_in_python(
+    position: str, key: dict[str, object] | None,
+) -> None:
+    both_ids(position, lambda: key)
+
+
+class _Plain:
+    """A class with no slots: the C encoder reads its attributes with getattr."""
+
+
+def test_an_attribute_unset_is_refused_when_read_by_getattr_too() -> None:
+    module: Any = facts_module._compiled
+    try:
+        module.configure(Decimal, UTC, facts_module._VALID_EXTENSIONS,
+                         facts_module.DATA_CONTENT_TYPE, _Plain)
+        assert module.encode(_Plain()) is None  # as for a Fact with an unset slot
+    finally:
+        module.configure(Decimal, UTC, facts_module._VALID_EXTENSIONS,
+                         facts_module.DATA_CONTENT_TYPE, Fact)
+    fact = Fact("f-1", "t", "/s", "7", datetime(2024, 5, 1, tzinfo=UTC), {}, "facts", "r")
+    assert module.encode(fact) is not None  # configured for Fact again
