@@ -11,6 +11,12 @@
  *     None or empty. Its side effects (a __format__ that changes the key) and its errors,
  *     messages included, are those of the Python code too.
  *
+ * make_fact(rule, change, subject, time, data) -> Fact | None
+ *     The end of cdc_facts.rule_plans.RulePlan._build: the fact's position, id and
+ *     provenance extensions, and the Fact itself, as the Python code makes them; `rule` is
+ *     (id prefix, id tail, fact type, CloudEvents source, topic). None hands the change back
+ *     to the Python code (a change of a shape it does not expect).
+ *
  * configure(decimal, utc, extensions, datacontenttype, fact)
  *     Called once, by cdc_facts.facts, before encode(): the Decimal class, the UTC tzinfo,
  *     the set of extension names known valid, the data content type, and the Fact class.
@@ -617,7 +623,10 @@ static int out_data(Out *o, PyObject *data) {
     return OUT_LITERAL(o, "}");
 }
 
-enum { A_ID, A_SOURCE, A_TYPE, A_SUBJECT, A_TIME, A_DATA, A_EXTENSIONS, A_DATASCHEMA, A_COUNT };
+enum {
+    A_ID, A_SOURCE, A_TYPE, A_SUBJECT, A_TIME, A_DATA, A_EXTENSIONS, A_DATASCHEMA, A_TOPIC,
+    A_RULE, A_COUNT
+};
 
 static int out_event(Out *o, PyObject *const *a) {
     int status;
@@ -731,6 +740,168 @@ static PyObject *configure(PyObject *Py_UNUSED(module), PyObject *const *args, P
     Py_RETURN_NONE;
 }
 
+
+/* ---- the fact itself ------------------------------------------------------------------ */
+
+enum { C_OP, C_SOURCE, C_KEY, C_TRANSACTION, C_POSITION, C_COUNT };
+static PyObject *change_attributes[C_COUNT]; /* interned names of Change attributes */
+
+enum {
+    T_LSN, T_TXID, T_ID, T_GTID, T_LSN_PREFIX, T_TRUE, T_CDCOP, T_CDCPOSITION, T_CDCRULE,
+    T_CDCTXID, T_CDCSNAPSHOT, T_COUNT
+};
+static PyObject *text[T_COUNT]; /* interned texts */
+
+/* source.get(name), borrowed, None when absent; NULL with an error set on failure. */
+static PyObject *source_get(PyObject *source, PyObject *name) {
+    PyObject *value = PyDict_GetItemWithError(source, name);
+    return value != NULL || PyErr_Occurred() ? value : Py_None;
+}
+
+/* The position a fact names: f"lsn:{lsn}" for a PostgreSQL change that is not a snapshot
+ * read, else Change.position (a new reference). */
+static PyObject *position_of(PyObject *change, PyObject *source, int is_read) {
+    PyObject *lsn = source_get(source, text[T_LSN]);
+    if (lsn == NULL) return NULL;
+    if (lsn == Py_None || is_read) return PyObject_GetAttr(change, change_attributes[C_POSITION]);
+    PyObject *formatted = PyObject_Format(lsn, NULL);
+    if (formatted == NULL) return NULL;
+    PyObject *position = PyUnicode_Concat(text[T_LSN_PREFIX], formatted);
+    Py_DECREF(formatted);
+    return position;
+}
+
+/* `a or b`, as Python reads it: `a` when it is true, else `b` (borrowed references). */
+static int either(PyObject *a, PyObject *b, PyObject **out) {
+    int truth = PyObject_IsTrue(a);
+    if (truth < 0) return -1;
+    *out = truth ? a : b;
+    return 0;
+}
+
+/* The source transaction, as RulePlan._provenance reads it: source.txId, else the
+ * transaction block's id, else source.gtid (borrowed; None for none). REFUSED for a
+ * transaction block that is not a dict. */
+static int transaction_of(PyObject *source, PyObject *transaction, PyObject **out) {
+    PyObject *txid = source_get(source, text[T_TXID]), *block_id = Py_None;
+    if (txid == NULL) return -1;
+    int truth = PyObject_IsTrue(txid);
+    if (truth < 0) return -1;
+    if (truth) {
+        *out = txid;
+        return 0;
+    }
+    int has_block = PyObject_IsTrue(transaction);
+    if (has_block < 0) return -1;
+    if (has_block) {
+        if (!PyDict_CheckExact(transaction)) return REFUSED;
+        if ((block_id = source_get(transaction, text[T_ID])) == NULL) return -1;
+    }
+    PyObject *gtid = source_get(source, text[T_GTID]);
+    if (gtid == NULL) return -1;
+    return either(block_id, gtid, out);
+}
+
+/* The CloudEvents extensions of RulePlan._provenance. */
+static PyObject *extensions_of(PyObject *op, PyObject *position, PyObject *rule,
+                               PyObject *txid, int is_read) {
+    PyObject *extensions = PyDict_New();
+    if (extensions == NULL) return NULL;
+    if (PyDict_SetItem(extensions, text[T_CDCOP], op) < 0 ||
+        PyDict_SetItem(extensions, text[T_CDCPOSITION], position) < 0 ||
+        PyDict_SetItem(extensions, text[T_CDCRULE], rule) < 0)
+        goto fail;
+    if (txid != Py_None) {
+        PyObject *txid_text = PyObject_Str(txid);
+        if (txid_text == NULL) goto fail;
+        int rc = PyDict_SetItem(extensions, text[T_CDCTXID], txid_text);
+        Py_DECREF(txid_text);
+        if (rc < 0) goto fail;
+    }
+    if (is_read && PyDict_SetItem(extensions, text[T_CDCSNAPSHOT], text[T_TRUE]) < 0) goto fail;
+    return extensions;
+fail:
+    Py_DECREF(extensions);
+    return NULL;
+}
+
+/* A Fact with these fields (new references taken), slot by slot when the class allows. */
+static PyObject *new_fact(PyObject **fields) {
+    if (!fact_layout.usable) {
+        PyObject *args[A_COUNT] = {fields[A_ID], fields[A_TYPE], fields[A_SOURCE],
+                                   fields[A_SUBJECT], fields[A_TIME], fields[A_DATA],
+                                   fields[A_TOPIC], fields[A_RULE], fields[A_EXTENSIONS],
+                                   fields[A_DATASCHEMA]};
+        return PyObject_Vectorcall(fact_class, args, A_COUNT, NULL);
+    }
+    Py_ssize_t offsets[A_COUNT]; /* tp_alloc may run a finaliser that calls configure() */
+    memcpy(offsets, fact_layout.offsets, sizeof offsets);
+    PyTypeObject *cls = (PyTypeObject *)fact_class;
+    PyObject *fact = cls->tp_alloc(cls, 0);
+    if (fact == NULL) return NULL;
+    for (int i = 0; i < A_COUNT; i++)
+        *(PyObject **)((char *)fact + offsets[i]) = Py_NewRef(fields[i]);
+    return fact;
+}
+
+/* make_fact(rule, change, subject, time, data) -> Fact | None: the end of RulePlan._build.
+ * `rule` is (prefix, tail, fact type, CloudEvents source, topic). None hands the change back
+ * to the Python code: an op that is not a str, a source that is not a dict, a key that is
+ * neither None nor a dict, a transaction block that is not a dict. */
+static PyObject *make_fact(PyObject *Py_UNUSED(module), PyObject *const *args,
+                           Py_ssize_t nargs) {
+    if (fact_class == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "cdc_facts._facts.configure() was not called");
+        return NULL;
+    }
+    if (nargs != 5 || !PyTuple_CheckExact(args[0]) || PyTuple_GET_SIZE(args[0]) != 5) {
+        PyErr_SetString(PyExc_TypeError, "make_fact(rule: tuple of 5, change, subject, time, "
+                                         "data)");
+        return NULL;
+    }
+    PyObject *rule = args[0], *change = args[1];
+    PyObject *c[C_COUNT - 1] = {NULL};
+    PyObject *position = NULL, *id = NULL, *extensions = NULL, *result = NULL;
+    for (int i = 0; i < C_COUNT - 1; i++)
+        if ((c[i] = PyObject_GetAttr(change, change_attributes[i])) == NULL) goto done;
+    PyObject *op = c[C_OP], *source = c[C_SOURCE], *key = c[C_KEY];
+    if (!PyUnicode_CheckExact(op) || !PyDict_CheckExact(source) ||
+        (key != Py_None && !PyDict_CheckExact(key)))
+        goto refused;
+    int is_read = PyUnicode_CompareWithASCIIString(op, "r") == 0;
+    if ((position = position_of(change, source, is_read)) == NULL) goto done;
+    PyObject *id_args[4] = {PyTuple_GET_ITEM(rule, 0), PyTuple_GET_ITEM(rule, 1), position,
+                            is_read ? Py_None : key};
+    if ((id = row_fact_id(NULL, id_args, 4)) == NULL) goto done;
+    PyObject *txid;
+    int status = transaction_of(source, c[C_TRANSACTION], &txid);
+    if (status == REFUSED) goto refused;
+    if (status < 0) goto done;
+    PyObject *fact_type = PyTuple_GET_ITEM(rule, 2);
+    if ((extensions = extensions_of(op, position, fact_type, txid, is_read)) == NULL) goto done;
+    PyObject *fields[A_COUNT];
+    fields[A_ID] = id;
+    fields[A_TYPE] = fact_type;
+    fields[A_SOURCE] = PyTuple_GET_ITEM(rule, 3);
+    fields[A_SUBJECT] = args[2];
+    fields[A_TIME] = args[3];
+    fields[A_DATA] = args[4];
+    fields[A_TOPIC] = PyTuple_GET_ITEM(rule, 4);
+    fields[A_RULE] = fact_type;
+    fields[A_EXTENSIONS] = extensions;
+    fields[A_DATASCHEMA] = Py_None;
+    result = new_fact(fields);
+    goto done;
+refused:
+    result = Py_NewRef(Py_None);
+done:
+    for (int i = 0; i < C_COUNT - 1; i++) Py_XDECREF(c[i]);
+    Py_XDECREF(position);
+    Py_XDECREF(id);
+    Py_XDECREF(extensions);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"fact_id", (PyCFunction)(void (*)(void))fact_id, METH_FASTCALL,
      "fact_id(prefix, tail, position) -> str: the UUID v5 of one fact"},
@@ -738,6 +909,8 @@ static PyMethodDef methods[] = {
      "row_fact_id(prefix, tail, position, key) -> str: fact_id of the position with the key"},
     {"encode", (PyCFunction)encode, METH_O,
      "encode(fact) -> bytes | None: a plain fact as CloudEvents JSON"},
+    {"make_fact", (PyCFunction)(void (*)(void))make_fact, METH_FASTCALL,
+     "make_fact(rule, change, subject, time, data) -> Fact | None"},
     {"configure", (PyCFunction)(void (*)(void))configure, METH_FASTCALL,
      "configure(decimal, utc, extensions, datacontenttype, fact)"},
     {NULL, NULL, 0, NULL},
@@ -753,9 +926,20 @@ PyMODINIT_FUNC PyInit__facts(void) {
     PyDateTime_IMPORT;
     init_escapes();
     if (PyDateTimeAPI == NULL) return NULL;
-    static const char *const names[A_COUNT] = {"id",   "source", "type",       "subject",
-                                               "time", "data",   "extensions", "dataschema"};
+    static const char *const names[A_COUNT] = {"id",   "source",     "type",       "subject",
+                                               "time", "data",       "extensions", "dataschema",
+                                               "topic", "rule"};
     for (int i = 0; i < A_COUNT; i++)
         if ((attribute_names[i] = PyUnicode_InternFromString(names[i])) == NULL) return NULL;
+    static const char *const change_names[C_COUNT] = {"op", "source", "key", "transaction",
+                                                       "position"};
+    for (int i = 0; i < C_COUNT; i++)
+        if ((change_attributes[i] = PyUnicode_InternFromString(change_names[i])) == NULL)
+            return NULL;
+    static const char *const texts[T_COUNT] = {"lsn", "txId", "id", "gtid", "lsn:", "true",
+                                               "cdcop", "cdcposition", "cdcrule", "cdctxid",
+                                               "cdcsnapshot"};
+    for (int i = 0; i < T_COUNT; i++)
+        if ((text[i] = PyUnicode_InternFromString(texts[i])) == NULL) return NULL;
     return PyModule_Create(&module_def);
 }

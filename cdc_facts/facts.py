@@ -29,7 +29,7 @@ from functools import partial
 from typing import Any, Final, Protocol
 from uuid import UUID
 
-from cdc_facts.changes import key_text
+from cdc_facts.changes import Change, key_text
 from cdc_facts.errors import EvaluationError, RecordError, UnknownValueError
 from cdc_facts.json_forms import (
     DUMPS_UTC_ERRORS,
@@ -182,6 +182,22 @@ def row_fact_ids(connector: str, table: str, rule: str,
         return make(f"{position}:{key_text(key)}" if key else position)
 
     return make_row
+
+
+def compiled_fact_maker(
+    connector: str, table: str, rule: str, version: int, fact_type: str, source: str,
+    topic: str,
+) -> Callable[[Change, str, datetime, dict[str, object]], Fact | None] | None:
+    """The end of making a fact in C, for one rule of one table: ``(change, subject, time,
+    data) -> Fact``, with the id of :func:`row_fact_ids`, the ``cdc*`` extensions and the
+    type, source and topic given here, as :class:`~cdc_facts.rule_plans.RulePlan` makes
+    them; None from it for a change of a shape it leaves to Python. None where the C module
+    is not built."""
+    if _compiled is None:
+        return None
+    head = f"{len(connector)}:{connector}|{len(table)}:{table}|".encode()
+    tail = f"{len(rule)}:{rule}|{version}".encode()
+    return partial(_compiled.make_fact, (_NAMESPACE_BYTES + head, tail, fact_type, source, topic))
 
 
 #: The 17th hex digit of a UUID with the RFC 4122 variant, by the digit it replaces.
@@ -355,6 +371,9 @@ class _Compiled(Protocol):
                     /) -> str: ...
 
     def encode(self, fact: Fact, /) -> bytes | None: ...
+
+    def make_fact(self, rule: tuple[bytes, bytes, str, str, str], change: Change, subject: str,
+                  time: datetime, data: dict[str, object], /) -> Fact | None: ...
 
 
 def _compiled_facts() -> _Compiled | None:

@@ -31,7 +31,7 @@ from cdc_facts.expressions import compile_expression
 from cdc_facts.expressions.casts import to_text
 from cdc_facts.expressions.logic import not_boolean
 from cdc_facts.expressions.names import evaluator
-from cdc_facts.facts import Fact, row_fact_ids
+from cdc_facts.facts import Fact, compiled_fact_maker, row_fact_ids
 from cdc_facts.rules.model import ColumnReference, FieldType, Mapping, Rule
 from cdc_facts.types import UNKNOWN, Row
 
@@ -83,6 +83,10 @@ class RulePlan:
         self.id_rule = f"{rule.domain}.{rule.name}"
         #: ``(position, key) -> id``: the id of the position with the row's key appended
         self.fact_id = row_fact_ids(self.connector, self.table, self.id_rule, rule.version)
+        #: the same fact as :meth:`_fact` makes, made in C (None where it is not built)
+        self._make_fact = compiled_fact_maker(self.connector, self.table, self.id_rule,
+                                              rule.version, self.fact_type, self.source,
+                                              rule.topic)
         self.topic = rule.topic
         self.on_unknown = rule.on_unknown
         self.when = rule.when.evaluate
@@ -169,16 +173,24 @@ class RulePlan:
                         value = self._convert(where, convert, value)
                     kept = kept and (value.__class__ is exact or accepts(value))
             data[name] = value
-        lsn, op = change.source.get("lsn"), change.op
-        position = f"lsn:{lsn}" if lsn is not None and op != "r" else change.position
-        fact = Fact(  # a snapshot read's position names its row already
-            self.fact_id(position, change.key if op != "r" else None), self.fact_type,
-            self.source, subject, self._time(change), data, self.topic, self.fact_type,
-            self._provenance(change, position), None,
-        )
+        time, make = self._time(change), self._make_fact
+        fact = None if make is None else make(change, subject, time, data)
+        if fact is None:
+            fact = self._fact(change, subject, time, data)
         if not kept:
             self.check(fact)  # raises, naming every way the fact breaks the contract
         return fact
+
+    def _fact(self, change: Change, subject: str, time: datetime,
+              data: dict[str, object]) -> Fact:
+        """The fact of ``change``: its position and id, and where it comes from."""
+        lsn, op = change.source.get("lsn"), change.op
+        position = f"lsn:{lsn}" if lsn is not None and op != "r" else change.position
+        return Fact(  # a snapshot read's position names its row already
+            self.fact_id(position, change.key if op != "r" else None), self.fact_type,
+            self.source, subject, time, data, self.topic, self.fact_type,
+            self._provenance(change, position), None,
+        )
 
     def _provenance(self, change: Change, position: str) -> dict[str, str]:
         """CloudEvents extensions naming where the fact comes from: the operation, the
