@@ -752,10 +752,12 @@ enum {
 };
 static PyObject *text[T_COUNT]; /* interned texts */
 
-/* source.get(name), borrowed, None when absent; NULL with an error set on failure. */
+/* source.get(name) as a new reference, None when absent; NULL with an error set on failure.
+ * New references: reading a value's truth or text may run code that changes the dict. */
 static PyObject *source_get(PyObject *source, PyObject *name) {
     PyObject *value = PyDict_GetItemWithError(source, name);
-    return value != NULL || PyErr_Occurred() ? value : Py_None;
+    if (value == NULL && PyErr_Occurred()) return NULL;
+    return Py_NewRef(value != NULL ? value : Py_None);
 }
 
 /* The position a fact names: f"lsn:{lsn}" for a PostgreSQL change that is not a snapshot
@@ -763,43 +765,55 @@ static PyObject *source_get(PyObject *source, PyObject *name) {
 static PyObject *position_of(PyObject *change, PyObject *source, int is_read) {
     PyObject *lsn = source_get(source, text[T_LSN]);
     if (lsn == NULL) return NULL;
-    if (lsn == Py_None || is_read) return PyObject_GetAttr(change, change_attributes[C_POSITION]);
+    if (lsn == Py_None || is_read) {
+        Py_DECREF(lsn);
+        return PyObject_GetAttr(change, change_attributes[C_POSITION]);
+    }
     PyObject *formatted = PyObject_Format(lsn, NULL);
+    Py_DECREF(lsn);
     if (formatted == NULL) return NULL;
     PyObject *position = PyUnicode_Concat(text[T_LSN_PREFIX], formatted);
     Py_DECREF(formatted);
     return position;
 }
 
-/* `a or b`, as Python reads it: `a` when it is true, else `b` (borrowed references). */
-static int either(PyObject *a, PyObject *b, PyObject **out) {
+/* `a or b`, as Python reads it (steals both references): `a` when it is true, else `b`. */
+static PyObject *either(PyObject *a, PyObject *b) {
     int truth = PyObject_IsTrue(a);
-    if (truth < 0) return -1;
-    *out = truth ? a : b;
-    return 0;
+    if (truth < 0) {
+        Py_DECREF(a);
+        Py_DECREF(b);
+        return NULL;
+    }
+    Py_DECREF(truth ? b : a);
+    return truth ? a : b;
 }
 
 /* The source transaction, as RulePlan._provenance reads it: source.txId, else the
- * transaction block's id, else source.gtid (borrowed; None for none). REFUSED for a
- * transaction block that is not a dict. */
+ * transaction block's id, else source.gtid, as a new reference in `*out` (None for none).
+ * REFUSED for a transaction block that is not a dict. */
 static int transaction_of(PyObject *source, PyObject *transaction, PyObject **out) {
-    PyObject *txid = source_get(source, text[T_TXID]), *block_id = Py_None;
+    PyObject *txid = source_get(source, text[T_TXID]);
     if (txid == NULL) return -1;
     int truth = PyObject_IsTrue(txid);
-    if (truth < 0) return -1;
-    if (truth) {
+    if (truth != 0) {
+        if (truth < 0) Py_CLEAR(txid);
         *out = txid;
-        return 0;
+        return truth < 0 ? -1 : 0;
     }
+    Py_DECREF(txid);
     int has_block = PyObject_IsTrue(transaction);
     if (has_block < 0) return -1;
-    if (has_block) {
-        if (!PyDict_CheckExact(transaction)) return REFUSED;
-        if ((block_id = source_get(transaction, text[T_ID])) == NULL) return -1;
-    }
+    if (has_block && !PyDict_CheckExact(transaction)) return REFUSED;
+    PyObject *block_id = has_block ? source_get(transaction, text[T_ID]) : Py_NewRef(Py_None);
+    if (block_id == NULL) return -1;
     PyObject *gtid = source_get(source, text[T_GTID]);
-    if (gtid == NULL) return -1;
-    return either(block_id, gtid, out);
+    if (gtid == NULL) {
+        Py_DECREF(block_id);
+        return -1;
+    }
+    *out = either(block_id, gtid);
+    return *out == NULL ? -1 : 0;
 }
 
 /* The CloudEvents extensions of RulePlan._provenance. */
@@ -861,7 +875,7 @@ static PyObject *make_fact(PyObject *Py_UNUSED(module), PyObject *const *args,
     }
     PyObject *rule = args[0], *change = args[1];
     PyObject *c[C_COUNT - 1] = {NULL};
-    PyObject *position = NULL, *id = NULL, *extensions = NULL, *result = NULL;
+    PyObject *position = NULL, *id = NULL, *txid = NULL, *extensions = NULL, *result = NULL;
     for (int i = 0; i < C_COUNT - 1; i++)
         if ((c[i] = PyObject_GetAttr(change, change_attributes[i])) == NULL) goto done;
     PyObject *op = c[C_OP], *source = c[C_SOURCE], *key = c[C_KEY];
@@ -873,7 +887,6 @@ static PyObject *make_fact(PyObject *Py_UNUSED(module), PyObject *const *args,
     PyObject *id_args[4] = {PyTuple_GET_ITEM(rule, 0), PyTuple_GET_ITEM(rule, 1), position,
                             is_read ? Py_None : key};
     if ((id = row_fact_id(NULL, id_args, 4)) == NULL) goto done;
-    PyObject *txid;
     int status = transaction_of(source, c[C_TRANSACTION], &txid);
     if (status == REFUSED) goto refused;
     if (status < 0) goto done;
@@ -898,6 +911,7 @@ done:
     for (int i = 0; i < C_COUNT - 1; i++) Py_XDECREF(c[i]);
     Py_XDECREF(position);
     Py_XDECREF(id);
+    Py_XDECREF(txid);
     Py_XDECREF(extensions);
     return result;
 }

@@ -434,3 +434,31 @@ def test_a_fact_made_in_c_is_made_slot_by_slot_as_a_real_fact(plan: RulePlan) ->
     assert made.extensions == {"cdcop": "c", "cdcposition": "lsn:42",
                                "cdcrule": "sales.OrderSeen.v3", "cdctxid": "743"}
     assert made.dataschema is None and made.topic == "facts.sales.OrderSeen.v3"
+
+
+class _ClearsItsSource:
+    """A transaction id whose truth test empties the source block that holds it."""
+
+    def __init__(self, source: dict[str, object]) -> None:
+        self.source = source
+
+    def __bool__(self) -> bool:
+        self.source.clear()
+        return False
+
+    def __str__(self) -> str:
+        return "cleared"
+
+
+def test_a_source_changed_while_a_fact_is_made_is_read_as_python_reads_it(
+    plan: RulePlan,
+) -> None:
+    made = []
+    for make in (plan._make_fact, None):
+        source: dict[str, object] = {"lsn": 42, "gtid": "g-1"}
+        source["txId"] = _ClearsItsSource(source)
+        change = Change(op="u", before=None, after=None, key={"id": 1}, source=source)
+        time = datetime(2024, 5, 1, tzinfo=UTC)
+        made.append(make(change, "1", time, {}) if make else plan._fact(change, "1", time, {}))
+    assert made[0] == made[1]
+    assert "cdctxid" not in made[0].extensions  # gtid was gone when it was read
