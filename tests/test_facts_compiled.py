@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +23,7 @@ from hypothesis import strategies as st
 
 from cdc_facts import facts as facts_module
 from cdc_facts.changes import Change, with_key
+from cdc_facts.errors import RecordError
 from cdc_facts.facts import (
     FACT_ID_NAMESPACE,
     Fact,
@@ -32,6 +35,7 @@ from cdc_facts.facts import (
 )
 from cdc_facts.rule_plans import RulePlan
 from cdc_facts.rules import load_mappings
+from cdc_facts.translator import Translator
 
 pytestmark = pytest.mark.skipif(
     not compiled(), reason="the C fact encoder is not built (installed without a C compiler)"
@@ -462,3 +466,37 @@ def test_a_source_changed_while_a_fact_is_made_is_read_as_python_reads_it(
         made.append(make(change, "1", time, {}) if make else plan._fact(change, "1", time, {}))
     assert made[0] == made[1]
     assert "cdctxid" not in made[0].extensions  # gtid was gone when it was read
+
+
+# --- every golden case, with and without the C module --------------------------------------
+
+CASES = Path(__file__).parent / "cases"
+
+
+def _golden_outcomes(translator: Translator, case: str) -> list[str]:
+    """Every record's facts (repr and encoded bytes) or failure, in order."""
+    found = []
+    lines = (CASES / case / "changes.jsonl").read_text().splitlines()
+    for offset, line in enumerate(filter(str.strip, lines)):
+        document = json.loads(line)
+        wrapped = isinstance(document, dict) and "value" in document and "op" not in document
+        record = document if wrapped else {"value": document}
+        try:
+            result = translator.translate_record(
+                record["value"], record.get("key"), record.get("topic"), 0, offset)
+            found.append(repr([(fact, encode_fact(fact)) for fact in result.facts]))
+        except RecordError as exc:
+            found.append(f"{type(exc).__name__}: {exc}")
+    return found
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir()
+                                        if (p / "changes.jsonl").exists()))
+def test_every_golden_case_makes_the_same_facts_without_the_c_module(case: str) -> None:
+    """The facts, their ids and their bytes, and the failures, are those of the Python
+    code: the translator built and run as where the C module is missing."""
+    compiled_outcomes = _golden_outcomes(Translator(load_mappings([CASES / case])), case)
+    python_outcomes = without_c(lambda: _golden_outcomes(
+        Translator(load_mappings([CASES / case])), case))
+    assert compiled_outcomes == python_outcomes
+    assert any("Fact(" in outcome for outcome in compiled_outcomes)
