@@ -144,11 +144,10 @@ def fact_ids(connector: str, table: str, rule: str, version: int) -> Callable[[s
     >>> fact_ids("shop", "public.orders", "order-placed", 1)("lsn:24023928")
     '1ae113fc-eb0b-5fe6-ab5b-350733a474af'
     """
-    head = f"{len(connector)}:{connector}|{len(table)}:{table}|".encode()
-    tail = f"{len(rule)}:{rule}|{version}".encode()
+    head, tail = _id_parts(connector, table, rule, version)
     if _compiled is not None:  # the same UUID, made in C
-        return partial(_compiled.fact_id, _NAMESPACE_BYTES + head, tail)
-    prefix = hashlib.sha1(_NAMESPACE_BYTES + head)  # noqa: S324 - UUID version 5 is SHA-1
+        return partial(_compiled.fact_id, head, tail)
+    prefix = hashlib.sha1(head)  # noqa: S324 - UUID version 5 is SHA-1
 
     def make(position: str) -> str:
         digest = prefix.copy()
@@ -173,9 +172,7 @@ def row_fact_ids(connector: str, table: str, rule: str,
     True
     """
     if _compiled is not None:  # the same UUID, made in C
-        head = f"{len(connector)}:{connector}|{len(table)}:{table}|".encode()
-        tail = f"{len(rule)}:{rule}|{version}".encode()
-        return partial(_compiled.row_fact_id, _NAMESPACE_BYTES + head, tail)
+        return partial(_compiled.row_fact_id, *_id_parts(connector, table, rule, version))
     make = fact_ids(connector, table, rule, version)
 
     def make_row(position: str, key: Row | None) -> str:
@@ -195,9 +192,15 @@ def compiled_fact_maker(
     is not built."""
     if _compiled is None:
         return None
+    head, tail = _id_parts(connector, table, rule, version)
+    return partial(_compiled.make_fact, (head, tail, fact_type, source, topic))
+
+
+def _id_parts(connector: str, table: str, rule: str, version: int) -> tuple[bytes, bytes]:
+    """The constant parts of a fact id's UUID v5 name, around the position: the namespace
+    with the connector and table, and the rule and its version (all length-prefixed)."""
     head = f"{len(connector)}:{connector}|{len(table)}:{table}|".encode()
-    tail = f"{len(rule)}:{rule}|{version}".encode()
-    return partial(_compiled.make_fact, (_NAMESPACE_BYTES + head, tail, fact_type, source, topic))
+    return _NAMESPACE_BYTES + head, f"{len(rule)}:{rule}|{version}".encode()
 
 
 #: The 17th hex digit of a UUID with the RFC 4122 variant, by the digit it replaces.

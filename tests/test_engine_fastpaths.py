@@ -33,6 +33,7 @@ from cdc_facts.errors import ChangeDecodeError, ContractViolationError, RecordEr
 from cdc_facts.facts import FACT_ID_NAMESPACE, Fact, encode_fact, fact_id, fact_ids, to_cloudevent
 from cdc_facts.rules import load_mappings
 from cdc_facts.translator import TranslationResult, Translator
+from tests.test_golden import case_records
 
 FIXTURES = Path(__file__).parent / "fixtures" / "debezium"
 TOPIC = "shop.public.orders"
@@ -147,12 +148,7 @@ def test_records_as_bytes_make_the_same_facts_with_only_the_read_columns(case: s
     """The translator decodes schemaless bytes keeping only the columns its rules read
     (in C); every golden case, its values given as bytes, makes the same facts and the same
     failures as with the general decoder."""
-    lines = (CASES / case / "changes.jsonl").read_text().splitlines()
-    records = []
-    for line in filter(str.strip, lines):
-        document = json.loads(line)
-        wrapped = isinstance(document, dict) and "value" in document and "op" not in document
-        records.append(document if wrapped else {"value": document})
+    records = [record for _, record in case_records(CASES / case)]
     projecting = Translator(load_mappings([CASES / case]))
     general = Translator(load_mappings([CASES / case]))
     general._projectors = None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -36,6 +35,7 @@ from cdc_facts.facts import (
 from cdc_facts.rule_plans import RulePlan
 from cdc_facts.rules import load_mappings
 from cdc_facts.translator import Translator
+from tests.test_golden import case_records
 
 pytestmark = pytest.mark.skipif(
     not compiled(), reason="the C fact encoder is not built (installed without a C compiler)"
@@ -476,11 +476,7 @@ CASES = Path(__file__).parent / "cases"
 def _golden_outcomes(translator: Translator, case: str) -> list[str]:
     """Every record's facts (repr and encoded bytes) or failure, in order."""
     found = []
-    lines = (CASES / case / "changes.jsonl").read_text().splitlines()
-    for offset, line in enumerate(filter(str.strip, lines)):
-        document = json.loads(line)
-        wrapped = isinstance(document, dict) and "value" in document and "op" not in document
-        record = document if wrapped else {"value": document}
+    for offset, record in case_records(CASES / case):
         try:
             result = translator.translate_record(
                 record["value"], record.get("key"), record.get("topic"), 0, offset)

@@ -37,10 +37,10 @@ def _update(config: pytest.Config) -> bool:
     return option or os.environ.get("CDC_FACTS_UPDATE_GOLDEN") == "1"
 
 
-def outcomes(case: Path) -> list[dict[str, Any]]:
-    """What the translator makes of every record of the case, in order."""
-    translator = Translator(load_mappings([case]))
-    found: list[dict[str, Any]] = []
+def case_records(case: Path) -> list[tuple[int, dict[str, Any]]]:
+    """The Kafka records of a case, each with its line number: ``{"topic", "key",
+    "value"...}``, a bare Debezium value wrapped as ``{"value": ...}``."""
+    records = []
     lines = (case / "changes.jsonl").read_text().splitlines()
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -48,6 +48,15 @@ def outcomes(case: Path) -> list[dict[str, Any]]:
         document = json.loads(line)
         record = document if isinstance(document, dict) and "value" in document and \
             document.keys() <= _WRAPPER else {"value": document}
+        records.append((number, record))
+    return records
+
+
+def outcomes(case: Path) -> list[dict[str, Any]]:
+    """What the translator makes of every record of the case, in order."""
+    translator = Translator(load_mappings([case]))
+    found: list[dict[str, Any]] = []
+    for number, record in case_records(case):
         found.extend(_outcome(translator, number, record))
     return found
 
