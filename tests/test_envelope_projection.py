@@ -8,6 +8,7 @@ import base64
 import json
 import random
 import re
+import sys
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -116,11 +117,34 @@ def test_a_placeholder_is_text_on_inserts_and_reads(project: Projector, op: str)
     b'{"op":"c","after":null,"before":{"id":1},"source":null,"ts_ms":null}',
     b'{"op":"c","after":{"note":1e300,"skipped":[1,{"a":"\\ud83d\\ude00"}]}}',
     b'{"op":"c","after":{"id":1},"ts_us":99999999999999999999999}',
+    b'{"op":"c","after":{"total":[9999999999999999999,10000000000000000000,'  # 19, 20 digits
+    b'-999999999999999999,-9223372036854775807,1000000000000000000]}}',
 ])
 def test_values_are_what_orjson_makes(project: Projector, value: bytes) -> None:
     change = project(value, None, "t", 1, 2)
     assert change is not None
     assert same(change, expected(value, None))
+
+
+def test_member_names_are_interned_and_values_are_not(project: Projector) -> None:
+    """A name the code spells (``source.get("ts_ms")``) then finds its member by identity;
+    values such as ``sequence`` change every record and stay out of the interned table."""
+    value = b'{"op":"c","after":{"id":1},"source":{"ts_ms":5,"seq_name":"x1"},"transaction":' \
+            b'{"id":"x1"}}'
+    for _ in range(2):  # made, then taken from the decoder's cache
+        change = project(value, None, "t", 1, 2)
+        assert change is not None and change.transaction is not None
+        names = {name: name for name in (*change.source, *change.transaction)}
+        assert names["ts_ms"] is sys.intern("ts_ms")
+        assert names["seq_name"] is sys.intern("seq_name")
+        assert names["id"] is sys.intern("id")
+    assert change.source["seq_name"] == "x1"
+    assert not _is_interned(change.source["seq_name"])
+
+
+def _is_interned(text: str) -> bool:
+    copy = "".join(list(text))  # an equal str that is another object
+    return sys.intern(copy) is text
 
 
 @pytest.mark.parametrize("value, why", [

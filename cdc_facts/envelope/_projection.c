@@ -70,6 +70,11 @@ static inline uint64_t text_hash(const unsigned char *s, Py_ssize_t n) {
     if (n >= 8) {
         memcpy(&head, s, 8);
         memcpy(&tail, s + n - 8, 8);
+    } else if (n >= 4) { /* two overlapping four-byte reads cover 4 to 7 bytes */
+        uint32_t lo, hi;
+        memcpy(&lo, s, 4);
+        memcpy(&hi, s + n - 4, 4);
+        head = (uint64_t)lo | ((uint64_t)hi << 32);
     } else {
         for (Py_ssize_t i = 0; i < n; i++) head |= (uint64_t)s[i] << (8 * i);
     }
@@ -78,14 +83,20 @@ static inline uint64_t text_hash(const unsigned char *s, Py_ssize_t n) {
     return h * 0x94D049BB133111EBull;
 }
 
-static PyObject *cached_key(const unsigned char *s, Py_ssize_t n) {
+/* A short ASCII text, shared from record to record. A member name (`intern`) is interned,
+ * so that looking it up by a name the code spells (`source.get("ts_ms")`) matches by
+ * identity; a value is not, as values like the source's `sequence` change every record. */
+static PyObject *cached_key(const unsigned char *s, Py_ssize_t n, int intern) {
     KeySlot *slot = &key_cache[text_hash(s, n) >> 54]; /* 10 bits: KEY_SLOTS; memcmp confirms */
     if (slot->key != NULL && slot->len == n && memcmp(slot->text, s, (size_t)n) == 0) {
+        if (intern && !PyUnicode_CHECK_INTERNED(slot->key))
+            PyUnicode_InternInPlace(&slot->key); /* cached as a value first */
         Py_INCREF(slot->key);
         return slot->key;
     }
     PyObject *key = ascii_str(s, n);
     if (key == NULL) return NULL;
+    if (intern) PyUnicode_InternInPlace(&key);
     Py_XDECREF(slot->key);
     slot->len = n;
     memcpy(slot->text, s, (size_t)n);
@@ -371,10 +382,15 @@ static int number(Scan *s, int keep, PyObject **out) {
     if (!is_float) {
         if (!keep) return 0; /* past 64 bits orjson makes a float: never an error */
         unsigned long long v = 0;
-        for (const unsigned char *d = start + negative; d < int_end; d++) {
-            unsigned digit = (unsigned)(*d - '0');
-            if (v > (ULLONG_MAX - digit) / 10) return -1; /* past 64 bits */
-            v = v * 10 + digit;
+        const unsigned char *d = start + negative;
+        if (int_end - d <= 19) { /* 19 digits fit 64 bits: no overflow test per digit */
+            for (; d < int_end; d++) v = v * 10 + (unsigned)(*d - '0');
+        } else {
+            for (; d < int_end; d++) {
+                unsigned digit = (unsigned)(*d - '0');
+                if (v > (ULLONG_MAX - digit) / 10) return -1; /* past 64 bits */
+                v = v * 10 + digit;
+            }
         }
         if (!negative) {
             *out = PyLong_FromUnsignedLongLong(v);
@@ -458,7 +474,7 @@ static int object(Scan *s, int keep, PyObject *columns, Py_ssize_t size, PyObjec
             member = key != NULL;
             Py_XINCREF(key);
         } else if (keep) {
-            key = (kflags == 0 && klen <= KEY_MAX) ? cached_key(ks, klen)
+            key = (kflags == 0 && klen <= KEY_MAX) ? cached_key(ks, klen, 1)
                                                   : make_string(ks, klen, kflags);
             if (key == NULL) goto fail;
             if (columns == NULL) {
@@ -537,7 +553,7 @@ static int value(Scan *s, int keep, PyObject **out) {
         if (scan_string(s, &start, &len, &flags) < 0) return -1;
         if (!keep) return 0;
         /* the source block's texts repeat from record to record: shared (str is immutable) */
-        *out = (s->share && flags == 0 && len <= KEY_MAX) ? cached_key(start, len)
+        *out = (s->share && flags == 0 && len <= KEY_MAX) ? cached_key(start, len, 0)
                                                           : make_string(start, len, flags);
         return *out == NULL ? -1 : 0;
     }
