@@ -91,16 +91,20 @@ class RulePlan:
         self.on_unknown = rule.on_unknown
         self.when = rule.when.evaluate
         self.key = rule.key.evaluate
+        #: the column of a key that is just ``after.<column>``: read without a call
+        self.key_column = rule.key.after_column
         self.occurred_at = rule.occurred_at.evaluate if rule.occurred_at is not None else None
         self.contract = FactContract(rule)
         self.check = self.contract.check
-        #: ``(name, where, evaluate, exact class, conversion, accepts, nullable)``: ``where``
-        #: names the field in messages (``data.total``); a value of the exact class is
-        #: already of the declared type and keeps the contract; no conversion means any
-        #: value is (untyped, json); ``accepts`` is the contract's predicate.
+        #: ``(name, where, evaluate, after column, exact class, conversion, accepts,
+        #: nullable)``: ``where`` names the field in messages (``data.total``); a field that
+        #: is just ``after.<column>`` is read from the image without a call; a value of the
+        #: exact class is already of the declared type and keeps the contract; no
+        #: conversion means any value is (untyped, json); ``accepts`` is the contract's
+        #: predicate.
         self.fields = tuple(
-            (spec.name, f"data.{spec.name}", spec.expr.evaluate, _EXACT.get(spec.type, Never),
-             _conversion(spec.type), accepts, nullable)
+            (spec.name, f"data.{spec.name}", spec.expr.evaluate, spec.expr.after_column,
+             _EXACT.get(spec.type, Never), _conversion(spec.type), accepts, nullable)
             for spec, (accepts, nullable) in zip(
                 rule.fields, self.contract.field_checks(), strict=True)
         )
@@ -154,15 +158,18 @@ class RulePlan:
             raise self._unknown_error(change, unknown.where) from None
 
     def _build(self, change: Change) -> Fact:
-        subject = self.key(change)
+        after, column = change.after, self.key_column  # `after.x` read inline, as it reads
+        subject = self.key(change) if column is None or after is None else after.get(
+            column, UNKNOWN)
         if subject is None or subject is UNKNOWN:
             self._value("key", subject)
         if subject.__class__ is not str:
             subject = _subject(subject)
         data = {}
         kept = bool(subject)  # whether the fact keeps its contract, checked value by value
-        for name, where, evaluate, exact, convert, accepts, nullable in self.fields:
-            value = evaluate(change)
+        for name, where, evaluate, column, exact, convert, accepts, nullable in self.fields:
+            value = evaluate(change) if column is None or after is None else after.get(
+                column, UNKNOWN)
             if value.__class__ is not exact:
                 if value is None:
                     kept = kept and nullable
@@ -173,7 +180,9 @@ class RulePlan:
                         value = self._convert(where, convert, value)
                     kept = kept and (value.__class__ is exact or accepts(value))
             data[name] = value
-        time, make = self._time(change), self._make_fact
+        millis = change.source.get("ts_ms") if self.occurred_at is None else None
+        time = _EPOCH + _MILLISECOND * millis if millis.__class__ is int else self._time(change)
+        make = self._make_fact
         fact = None if make is None else make(change, subject, time, data)
         if fact is None:
             fact = self._fact(change, subject, time, data)

@@ -51,6 +51,8 @@ _set_change: Final[Callable[[TranslationResult, Any], None]] = vars(TranslationR
 _set_facts: Final[Callable[[TranslationResult, Any], None]] = vars(TranslationResult)[
     "facts"
 ].__set__
+#: A result with no slot set yet: with the two setters above, made without a Python frame.
+_bare_result: Final[Callable[[type[TranslationResult]], TranslationResult]] = object.__new__
 
 
 
@@ -100,7 +102,10 @@ class Translator:
             UnknownValueError: a rule with ``on_unknown: error`` depends on an unknown value.
             ContractViolationError: a fact does not satisfy its contract.
         """
-        return self._plan(change).translate(change)
+        source = change.source  # as _plan, inline: this runs for every change
+        plan = self._by_source.get(
+            (source.get("name"), source.get("schema") or source.get("db"), source.get("table")))
+        return (plan or self._plan(change)).translate(change)
 
     def _plan(self, change: Change) -> _TablePlan:
         source = change.source
@@ -141,10 +146,9 @@ class Translator:
             ChangeDecodeError: the record is not a Debezium change.
         """
         projectors = self._projectors
-        if projectors is not None and value.__class__ is bytes and (
+        if projectors is not None and isinstance(value, bytes) and (
             topic is None or not topic.startswith(HEARTBEAT_TOPIC_PREFIX)
-        ):
-            assert isinstance(value, bytes)
+        ):  # (the compiled decoders refuse a subclass of bytes: the general one takes it)
             plain, with_schema = projectors
             project = with_schema if value.startswith(b'{"schema":') else plain
             change = project(value, key, topic, partition, offset)
@@ -165,9 +169,10 @@ class Translator:
             RecordError: as :meth:`translate`.
         """
         change = self.decode(value, key, topic, partition, offset)
-        if change is None:
-            return TranslationResult(None, [])
-        return TranslationResult(change, self._plan(change).translate(change))
+        result = _bare_result(TranslationResult)
+        _set_change(result, change)
+        _set_facts(result, [] if change is None else self.translate(change))
+        return result
 
 
 class _TablePlan:

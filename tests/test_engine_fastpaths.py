@@ -513,6 +513,63 @@ def test_a_condition_compiled_for_an_op_drops_what_the_op_decides() -> None:
     assert compile_expression("op = 'u' AND after.n > 1")._root.sql.startswith("op = 'u'")
 
 
+INLINE = [  # comparisons of image columns with constants, read inline
+    "before.s IS DISTINCT FROM 'x' AND after.s = 'x'",
+    "before.n > 0 AND after.n = 0",
+    "after.n = 1 OR before.n <> 2",
+    "before.s IS NOT DISTINCT FROM 'true' OR after.n >= 1",
+    "after.s = 'x' AND after.n < 2 AND before.n > -1",
+    "'x' IS DISTINCT FROM after.s",
+    "1 IS NOT DISTINCT FROM before.n",
+]
+
+
+def general_evaluators() -> list[Any]:
+    """INLINE compiled with the shortcuts off: each comparison and connective in full."""
+    from cdc_facts.expressions import compare, compile_expression
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(compare, "_image_against", lambda name, plain, const, general: general)
+        patch.setattr(compare, "_tested", lambda fn, test: fn)
+        return [compile_expression(sql).evaluate for sql in INLINE]
+
+
+@settings(deadline=None)
+@given(op=st.sampled_from(["c", "u", "d", "r"]), before=IMAGES, after=IMAGES)
+def test_comparisons_with_constants_read_inline_give_what_the_general_path_gives(
+    op: str, before: dict[str, object] | None, after: dict[str, object] | None
+) -> None:
+    from cdc_facts.expressions import compile_expression
+
+    change = Change(op, before, after, SOURCE)
+    for sql, general in zip(INLINE, general_evaluators(), strict=True):
+        assert outcome(compile_expression(sql).evaluate, change) == outcome(general, change), sql
+
+
+def test_two_comparisons_with_constants_are_read_in_one_closure() -> None:
+    from cdc_facts.expressions import compile_expression
+
+    fused = compile_expression("before.n > 0 AND after.s = 'x'").evaluate
+    assert fused.__qualname__.startswith("_two_tests")
+    change = Change("u", {"n": 1}, {"s": "x"}, SOURCE)
+    assert fused(change) is True
+    assert fused(dataclasses.replace(change, before={"n": 0})) is False
+    assert fused(dataclasses.replace(change, after=None)) is None  # the general path: NULL
+    with pytest.raises(RecordError, match="invalid input syntax for type integer"):
+        fused(dataclasses.replace(change, after={"s": 1}))
+    mixed = compile_expression("before.n > 0 AND after.n > before.n").evaluate
+    assert not mixed.__qualname__.startswith("_two_tests")  # a column on each side: general
+
+
+def test_an_expression_that_is_just_an_after_column_names_it() -> None:
+    from cdc_facts.expressions import compile_expression
+
+    assert compile_expression("after.id").after_column == "id"
+    assert compile_expression('after."Order Id"').after_column == "Order Id"
+    for sql in ("before.id", "row.id", "after.id + 1", "source.table", "op", "'x'"):
+        assert compile_expression(sql).after_column is None, sql
+
+
 PAIRS = st.one_of(st.none(), st.just(envelope.UNKNOWN), st.integers(-2, 2), st.booleans(),
                   st.sampled_from(["a", "b", "2", "true"]), st.decimals(-2, 2, places=1),
                   st.floats(-2, 2))

@@ -10,6 +10,7 @@ meeting another type is read as that type, as PostgreSQL types a quoted literal.
 from __future__ import annotations
 
 import operator
+import weakref
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -38,6 +39,24 @@ OPERATORS: dict[str, Compare] = {
 }  # fmt: skip
 #: The operator that gives the same answer with the operands swapped.
 SWAPPED = {"=": "=", "<>": "<>", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+#: What a comparison of an image's column with a constant is, when the image is present and
+#: the value of class ``cls``: ``plain(value, const)``, a bool. ``(after, column, cls, plain,
+#: const)``; ``after`` is False for the ``before`` image.
+ImageTest = tuple[bool, str, type, Compare, object]
+_image_tests: weakref.WeakKeyDictionary[Evaluator, ImageTest] = weakref.WeakKeyDictionary()
+
+
+def image_test(evaluator: Evaluator) -> ImageTest | None:
+    """What ``evaluator`` is, when it compares a column of an image with a constant
+    (``after.status = 'paid'``): :mod:`.logic` then reads it inline in an ``AND``."""
+    return _image_tests.get(evaluator)
+
+
+def _tested(fn: Evaluator, test: ImageTest) -> Evaluator:
+    _image_tests[fn] = test
+    return fn
+
 
 #: Classes whose values of the same class compare correctly with Python's operators.
 _PLAIN = frozenset({str, int, Decimal, bool, float, date, UUID, timedelta})
@@ -198,7 +217,7 @@ def _after_against(
             return op(value, const)
         return slow(value)
 
-    return fn
+    return _tested(fn, (True, column, cls, op, const))
 
 
 def _before_against(
@@ -213,7 +232,7 @@ def _before_against(
             return op(value, const)
         return slow(value)
 
-    return fn
+    return _tested(fn, (False, column, cls, op, const))
 
 
 def is_distinct(a: object, b: object) -> object:
@@ -241,7 +260,32 @@ def distinct_from(left_node: Node, right_node: Node, negate: bool, sql: str) -> 
             return not result
         return result
 
-    return images_first(left_node, right_node, operator.eq if negate else operator.ne, fn)
+    plain = operator.eq if negate else operator.ne
+    for name, other in ((left_node, right_node), (right_node, left_node)):
+        if other.is_constant and other.const.__class__ in _PLAIN:
+            return _image_against(name, plain, other.const, fn)
+    return images_first(left_node, right_node, plain, fn)
+
+
+def _image_against(name: Node, plain: Compare, const: object, general: Evaluator) -> Evaluator:
+    """``general`` for ``name`` against ``const``, with a shortcut when ``name`` is a column
+    of the ``before`` or ``after`` image (``before.status IS DISTINCT FROM 'paid'``): with
+    the image present and a value of the constant's class, ``plain(value, const)`` is the
+    answer, read in one closure; anything else is left to ``general``."""
+    scope, column = name.column or (None, None)
+    if scope not in _IMAGES or column is None:
+        return general
+    after, cls = scope == "after", const.__class__
+
+    def fn(change: EvalContext) -> object:
+        image = change.after if after else change.before
+        if image is not None:
+            value = image.get(column, UNKNOWN)
+            if value.__class__ is cls:
+                return plain(value, const)
+        return general(change)
+
+    return _tested(fn, (after, column, cls, plain, const))
 
 
 def in_list(subject: Evaluator, items: list[Node], sql: str) -> Evaluator:

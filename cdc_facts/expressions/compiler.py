@@ -83,6 +83,13 @@ class Expression:
         self.evaluate = root.fn  # the root closure itself: no wrapper on the hot path
         self._root = root
 
+    @property
+    def after_column(self) -> str | None:
+        """The column, when the expression is just ``after.<column>``: then ``evaluate``
+        reads the ``after`` image's value, or unknown when the image lacks the column."""
+        column = self._root.column
+        return column[1] if column is not None and column[0] == "after" else None
+
     def explain(self, change: EvalContext) -> list[tuple[str, object]]:
         """Every sub-expression with its value for ``change``, outermost first.
 

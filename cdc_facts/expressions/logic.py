@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from cdc_facts.errors import EvaluationError
 from cdc_facts.expressions.casts import type_name
-from cdc_facts.expressions.compare import compare
+from cdc_facts.expressions.compare import ImageTest, compare, image_test
 from cdc_facts.expressions.context import (
     OPERATION_ERRORS,
     EvalContext,
@@ -107,6 +107,35 @@ def _two(operands: Sequence[Evaluator], stop: bool, what: str, sql: str) -> Eval
         if value is go or value is stop:
             return value
         return _settle(change, operands, 1, value, stop, what, sql)
+
+    tests = image_test(first), image_test(second)
+    if tests[0] is not None and tests[1] is not None:
+        return _two_tests(tests[0], tests[1], stop, fn)
+    return fn
+
+
+def _two_tests(first: ImageTest, second: ImageTest, stop: bool, general: Evaluator) -> Evaluator:
+    """``general``, for two comparisons of image columns with constants
+    (``before.status <> 'paid' AND after.status = 'paid'``), with both read in one closure
+    when both images hold values of the constants' classes: each comparison is then a
+    bool, and the first decides alone when it is the stop value. Anything else (a missing
+    image, NULL, unknown, another class) is left to ``general``."""
+    first_after, first_column, first_cls, first_op, first_const = first
+    second_after, second_column, second_cls, second_op, second_const = second
+
+    def fn(change: EvalContext) -> object:
+        image = change.after if first_after else change.before
+        if image is not None:
+            value = image.get(first_column, UNKNOWN)
+            if value.__class__ is first_cls:
+                if first_op(value, first_const) is stop:
+                    return stop
+                image = change.after if second_after else change.before
+                if image is not None:
+                    value = image.get(second_column, UNKNOWN)
+                    if value.__class__ is second_cls:
+                        return second_op(value, second_const)
+        return general(change)
 
     return fn
 

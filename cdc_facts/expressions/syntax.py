@@ -8,6 +8,7 @@ casts and arithmetic are in :mod:`cdc_facts.expressions.calls`.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, NoReturn, Protocol
@@ -121,6 +122,8 @@ def _column(node: exp.Column, cc: Compiling) -> Node:
         cc.fail(node, message, suggestion)
 
     scope, column = names.resolve(parts, fail)
+    if column is not None:  # one object per name: a row looks it up by identity
+        column = sys.intern(column)
     cc.reference(node, scope, column)
     if scope == "op" and cc.known_op is not None:
         return Node(constant(cc.known_op), cc.text(node), "text", const=cc.known_op,
