@@ -8,7 +8,9 @@ machine where it could not be built), and compares the two.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import platform
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -52,6 +54,18 @@ def without_c(function: Callable[[], Any]) -> Any:
         setattr(facts_module, "_compiled", saved)  # noqa: B010
 
 
+def portable_sha1(function: Callable[[], Any]) -> Any:
+    """Run ``function`` with ids hashed by the portable SHA-1, not the CPU's instructions."""
+    from cdc_facts import _facts
+
+    saved = _facts.sha_instructions(None)
+    _facts.sha_instructions(False)
+    try:
+        return function()
+    finally:
+        _facts.sha_instructions(saved)
+
+
 def outcome(function: Callable[[], Any]) -> tuple[str, Any]:
     """What a call gives: its value, or its error's class and message."""
     try:
@@ -78,20 +92,38 @@ def test_compiled_fact_ids_are_the_python_ones(
     python_id = without_c(lambda: outcome(lambda: fact_ids(connector, table, rule, version)(
         position)))
     assert compiled_id == python_id
+    assert portable_sha1(lambda: outcome(
+        lambda: fact_ids(connector, table, rule, version)(position))) == compiled_id
     if compiled_id[0] == "value":  # and both are the UUID v5 of the length-prefixed parts
         name = (f"{len(connector)}:{connector}|{len(table)}:{table}|{len(position)}:"
                 f"{position}|{len(rule)}:{rule}|{version}")
         assert compiled_id[1] == str(uuid.uuid5(FACT_ID_NAMESPACE, name))
 
 
+@pytest.mark.parametrize("portable", [False, True], ids=["cpu-sha", "portable-sha"])
 @pytest.mark.parametrize("size", [0, 1, 18, 19, 55, 56, 63, 64, 65, 119, 120, 200, 10_000])
-def test_compiled_fact_ids_cover_every_sha1_padding_case(size: int) -> None:
-    """Messages around the 55- and 64-byte edges of SHA-1 padding, against hashlib."""
+def test_compiled_fact_ids_cover_every_sha1_padding_case(size: int, portable: bool) -> None:
+    """Messages around the 55- and 64-byte edges of SHA-1 padding, against hashlib, hashed
+    with the CPU's SHA instructions (where it has them) and without."""
     position = "x" * size
     raw = hashlib.sha1(  # noqa: S324 - UUID version 5 is SHA-1
         FACT_ID_NAMESPACE.bytes + b"1:c|1:t|" + f"{size}:{position}|".encode() + b"1:r|1"
     ).digest()
-    assert fact_ids("c", "t", "r", 1)(position) == str(uuid.UUID(bytes=raw[:16], version=5))
+    make = functools.partial(fact_ids("c", "t", "r", 1), position)
+    made = portable_sha1(make) if portable else make()
+    assert made == str(uuid.UUID(bytes=raw[:16], version=5))
+
+
+def test_ids_use_the_cpus_sha_instructions_where_it_has_them() -> None:
+    from cdc_facts import _facts
+
+    flags = next((line for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("flags")), "") if Path("/proc/cpuinfo").exists() else ""
+    has_sha = platform.machine() in ("x86_64", "AMD64") and all(
+        flag in flags.split() for flag in ("sha_ni", "ssse3", "sse4_1"))
+    assert _facts.sha_instructions(None) is has_sha
+    assert portable_sha1(lambda: _facts.sha_instructions(None)) is False
+    assert _facts.sha_instructions(None) is has_sha  # restored
 
 
 def test_a_position_that_is_not_utf8_raises_as_in_python(
@@ -232,6 +264,8 @@ def test_compiled_row_fact_ids_are_the_ids_of_the_position_with_the_key(
     python_id = without_c(lambda: outcome(
         lambda: row_fact_ids("shop", "public.orders", "r", 1)(position, key)))
     assert compiled_id == python_id
+    assert portable_sha1(lambda: outcome(
+        lambda: row_fact_ids("shop", "public.orders", "r", 1)(position, key))) == compiled_id
     change = Change(op="u", before=None, after=None, key=key, source={})
     reference = outcome(lambda: fact_id("shop", "public.orders", with_key(position, change),
                                         "r", 1))
