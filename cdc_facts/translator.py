@@ -24,7 +24,11 @@ from cdc_facts.envelope import (
     RawRecord,
     decode_change,
 )
-from cdc_facts.envelope.projection import change_projector, schema_change_projector
+from cdc_facts.envelope.projection import (
+    UNREAD_SOURCE_FIELDS,
+    change_projector,
+    schema_change_projector,
+)
 from cdc_facts.errors import EvaluationError, UnknownTableError
 from cdc_facts.facts import Fact
 from cdc_facts.rule_plans import RulePlan
@@ -84,7 +88,11 @@ class Translator:
             column for table in self._tables.values() for plan in table.rules
             for column in (*plan.before_columns, *plan.after_columns)
         )
-        plain = change_projector(self.read_columns, self.envelope_settings)
+        #: Members of the source block no rule reads, nor anything else: left out.
+        self.unread_source = UNREAD_SOURCE_FIELDS - {
+            ref.column for table in self._tables.values() for plan in table.rules
+            for ref in plan.references if ref.scope == "source"}
+        plain = change_projector(self.read_columns, self.envelope_settings, self.unread_source)
         #: Decoders of schemaless values and of values with a schema (None: not compiled).
         self._projectors = None if plain is None else (
             plain, schema_change_projector(plain, self.read_columns))
@@ -139,7 +147,8 @@ class Translator:
     def decode(self, value: RawRecord, key: RawRecord = None, topic: str | None = None,
                partition: int | None = None, offset: int | None = None) -> Change | None:
         """Decode one Kafka record as the rules read it: its rows may lack the columns no
-        rule reads (:mod:`cdc_facts.envelope.projection`); else as
+        rule reads, and its source block the members in :attr:`unread_source`
+        (:mod:`cdc_facts.envelope.projection`); else as
         :func:`~cdc_facts.envelope.decode_change` does.
 
         Raises:

@@ -142,6 +142,24 @@ def test_member_names_are_interned_and_values_are_not(project: Projector) -> Non
     assert not _is_interned(change.source["seq_name"])
 
 
+def test_source_members_nobody_reads_are_left_out_and_still_checked() -> None:
+    unread = frozenset({"version", "ts_us", "connector"})
+    project = change_projector(COLUMNS, unread_source=unread)
+    assert project is not None
+    source = {**SOURCE, "nested": {"version": 1, "ts_us": 2}}
+    value = orjson.dumps(envelope("c", None, ROW, source=source))
+    change = project(value, None, "t", 1, 2)
+    reference = expected(value, None)
+    assert change is not None and reference is not None
+    assert change.source == {k: v for k, v in reference.source.items() if k not in unread}
+    assert change.source["nested"] == {"version": 1, "ts_us": 2}  # only the block's own
+    assert change.after == reference.after and change.op == reference.op
+    broken = value.replace(b'"version":"3.5.0.Final"', b'"version":3.5.0')
+    assert broken != value and project(broken, None, "t", 1, 2) is None  # still strict JSON
+    with pytest.raises(ValueError, match="at most 8"):
+        change_projector(COLUMNS, unread_source=frozenset(f"f{i}" for i in range(9)))
+
+
 def _is_interned(text: str) -> bool:
     copy = "".join(list(text))  # an equal str that is another object
     return sys.intern(copy) is text

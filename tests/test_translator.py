@@ -404,6 +404,29 @@ def test_translate_record_decodes_then_translates(tmp_path: Path) -> None:
     assert [f.type for f in result.facts] == ["sales.OrderShipped.v1"]
 
 
+@pytest.mark.skipif(not compiled(), reason="the C decoder is not built: every member is kept")
+def test_a_source_member_is_left_out_unless_a_rule_reads_it(tmp_path: Path) -> None:
+    source = {**change("u", None, None).source, "version": "3.5.0.Final", "ts_us": 1,
+              "connector": "postgresql"}
+    value = json.dumps({"op": "u", "before": PAID, "after": SHIPPED_ROW, "ts_ms": COMMIT_MS,
+                        "source": source}).encode()
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "reading").mkdir()
+    plain = translator(tmp_path / "plain", SHIPPED.format(on_unknown="error"))
+    assert plain.unread_source == {"version", "connector", "ts_us", "ts_ns"}
+    decoded = plain.decode(value, b'{"id":7}', "legacy-shop.public.orders", 0, 5)
+    assert decoded is not None
+    assert decoded.source == {k: v for k, v in source.items()
+                              if k not in ("version", "ts_us", "connector")}
+    reading = translator(tmp_path / "reading", SHIPPED.format(on_unknown="error").replace(
+        "      old_status: before.status\n",
+        "      old_status: before.status\n      release: source.version\n"))
+    assert reading.unread_source == {"connector", "ts_us", "ts_ns"}
+    result = reading.translate_record(value, b'{"id":7}', "legacy-shop.public.orders", 0, 5)
+    assert result.change is not None and result.change.source["version"] == "3.5.0.Final"
+    assert [f.data["release"] for f in result.facts] == ["3.5.0.Final"]
+
+
 def test_translate_record_skips_tombstones_and_rejects_garbage(tmp_path: Path) -> None:
     t = translator(tmp_path, SHIPPED.format(on_unknown="error"))
     assert t.translate_record(None, b'{"id": 7}', "legacy-shop.public.orders").facts == []

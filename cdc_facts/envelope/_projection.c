@@ -2,9 +2,11 @@
  * cdc_facts.envelope._projection: a schemaless Debezium change value, decoded with only the
  * row columns the translator's rules read.
  *
- * project(columns, strings, lists, unknown, ops, change, value, key, topic, partition,
- * offset) -> change(op, before, after, source, ts_ms, key, transaction, topic, partition,
- * offset), or None. The first six are fixed per decoder (functools.partial binds them).
+ * project(columns, strings, lists, unknown, ops, unread, change, value, key, topic,
+ * partition, offset) -> change(op, before, after, source, ts_ms, key, transaction, topic,
+ * partition, offset), or None. The first seven are fixed per decoder (functools.partial
+ * binds them). `unread` (a frozenset of at most 8 str) names members of the source block
+ * left out of the change: nobody reads them; their values are still checked as JSON.
  *
  * The whole value is checked as strict JSON (RFC 8259, UTF-8), but Python objects are made
  * only for the envelope fields a change keeps and, inside `before` and `after`, for the
@@ -41,6 +43,7 @@ typedef struct {
     const unsigned char *end;
     int depth;
     int share; /* short texts are shared through the text cache (in the source block) */
+    PyObject *unread; /* the source block's members left out (a frozenset), or NULL */
 } Scan;
 
 /* ---- the text cache: keys and short texts repeat from record to record ---------------- */
@@ -161,6 +164,59 @@ static PyObject *kept_column(const unsigned char *text, Py_ssize_t len) {
             return key;
         i = (i + 1) & (COLUMN_SLOTS - 1);
     }
+}
+
+/* ---- the source block's members left out, as raw text ---------------------------------- */
+
+#define UNREAD_SLOTS 8
+
+static struct {
+    PyObject *owner; /* the frozenset this was built from (a strong reference) */
+    int count;
+    unsigned lengths; /* bit n: a name n bytes long is among them (n < 32) */
+    struct {
+        Py_ssize_t len;
+        const char *text; /* UTF-8 of the name, owned by `owner`'s member */
+    } names[UNREAD_SLOTS];
+} unread_set;
+
+/* Learn `names` unless already learnt; -1 if they are not up to 8 short str. */
+static int use_unread(PyObject *names) {
+    if (unread_set.owner == names) return 0;
+    Py_CLEAR(unread_set.owner);
+    unread_set.count = 0;
+    unread_set.lengths = 0;
+    if (PySet_GET_SIZE(names) > UNREAD_SLOTS) return -1;
+    PyObject *iter = PyObject_GetIter(names), *name;
+    if (iter == NULL) return -1;
+    while ((name = PyIter_Next(iter)) != NULL) {
+        Py_DECREF(name); /* the frozenset, held below, keeps it alive */
+        Py_ssize_t len = 0;
+        const char *text = PyUnicode_CheckExact(name) ? PyUnicode_AsUTF8AndSize(name, &len) : NULL;
+        if (text == NULL || len >= 32) break;
+        unread_set.names[unread_set.count].len = len;
+        unread_set.names[unread_set.count].text = text;
+        unread_set.count++;
+        unread_set.lengths |= 1u << len;
+    }
+    Py_DECREF(iter);
+    if (name != NULL || PyErr_Occurred()) { /* stopped early: not a set of short str */
+        PyErr_Clear(); /* then every member is kept: more than asked, never less */
+        unread_set.count = 0;
+        unread_set.lengths = 0;
+        return -1;
+    }
+    unread_set.owner = Py_NewRef(names);
+    return 0;
+}
+
+/* Whether a member of the source block, named by raw key text (no escapes), is left out. */
+static int unread_member(const unsigned char *text, Py_ssize_t len) {
+    if (len >= 32 || !(unread_set.lengths & (1u << len))) return 0;
+    for (int i = 0; i < unread_set.count; i++)
+        if (unread_set.names[i].len == len && memcmp(unread_set.names[i].text, text, (size_t)len) == 0)
+            return 1;
+    return 0;
 }
 
 /* ---- whitespace, literals ------------------------------------------------------------- */
@@ -329,7 +385,7 @@ static PyObject *make_string(const unsigned char *start, Py_ssize_t len, int fla
     unsigned char stack[256];
     unsigned char *buf = len <= (Py_ssize_t)sizeof(stack) ? stack : PyMem_Malloc((size_t)len);
     if (buf == NULL) return PyErr_NoMemory();
-    Scan s = {start, start + len, 0, 0};
+    Scan s = {start, start + len, 0, 0, NULL};
     Py_ssize_t n = 0;
     while (s.p < s.end) {
         if (*s.p == '\\') {
@@ -473,6 +529,10 @@ static int object(Scan *s, int keep, PyObject *columns, Py_ssize_t size, PyObjec
             key = kept_column(ks, klen);
             member = key != NULL;
             Py_XINCREF(key);
+        } else if (keep && s->share && s->depth == 2 && kflags == 0 && s->unread != NULL &&
+                   (unread_set.owner == s->unread || use_unread(s->unread) == 0) &&
+                   unread_member(ks, klen)) {
+            member = 0; /* a member of the source block nobody reads (not one nested in it) */
         } else if (keep) {
             key = (kflags == 0 && klen <= KEY_MAX) ? cached_key(ks, klen, 1)
                                                   : make_string(ks, klen, kflags);
@@ -800,7 +860,7 @@ static int plain_key(PyObject *raw, PyObject **out) {
     }
     if (!PyBytes_CheckExact(raw)) return -1;
     const unsigned char *text = (const unsigned char *)PyBytes_AS_STRING(raw);
-    Scan s = {text, text + PyBytes_GET_SIZE(raw), 0, 0};
+    Scan s = {text, text + PyBytes_GET_SIZE(raw), 0, 0, NULL};
     skip_ws(&s);
     if (s.p >= s.end || *s.p != '{') return -1;
     s.p++;
@@ -817,24 +877,25 @@ static int plain_key(PyObject *raw, PyObject **out) {
     return 0;
 }
 
-enum { A_COLUMNS, A_STRINGS, A_LISTS, A_UNKNOWN, A_OPS, A_CHANGE, A_VALUE, A_KEY, A_TOPIC,
-       A_PARTITION, A_OFFSET, A_COUNT };
+enum { A_COLUMNS, A_STRINGS, A_LISTS, A_UNKNOWN, A_OPS, A_UNREAD, A_CHANGE, A_VALUE, A_KEY,
+       A_TOPIC, A_PARTITION, A_OFFSET, A_COUNT };
 
 static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
     if (nargs != A_COUNT || !PyBytes_CheckExact(args[A_VALUE]) ||
         !PyFrozenSet_CheckExact(args[A_STRINGS]) || !PyTuple_CheckExact(args[A_LISTS]) ||
-        !PyFrozenSet_CheckExact(args[A_OPS]) ||
+        !PyFrozenSet_CheckExact(args[A_OPS]) || !PyFrozenSet_CheckExact(args[A_UNREAD]) ||
         (args[A_COLUMNS] != Py_None && !PyFrozenSet_CheckExact(args[A_COLUMNS]))) {
         PyErr_SetString(PyExc_TypeError,
                         "project(columns: frozenset | None, strings: frozenset, lists: tuple, "
-                        "unknown, ops: frozenset, change: type, value: bytes, key, topic, "
-                        "partition, offset)");
+                        "unknown, ops: frozenset, unread: frozenset, change: type, "
+                        "value: bytes, key, topic, partition, offset)");
         return NULL;
     }
     PyObject *columns = args[A_COLUMNS];
     const unsigned char *text = (const unsigned char *)PyBytes_AS_STRING(args[A_VALUE]);
-    Scan s = {text, text + PyBytes_GET_SIZE(args[A_VALUE]), 0, 0};
+    PyObject *unread = PySet_GET_SIZE(args[A_UNREAD]) > 0 ? args[A_UNREAD] : NULL;
+    Scan s = {text, text + PyBytes_GET_SIZE(args[A_VALUE]), 0, 0, unread};
     PyObject *fields[F_COUNT] = {NULL};
     PyObject *key = NULL, *result = NULL;
     if (columns != Py_None && use_columns(columns) < 0) goto refuse;
@@ -877,8 +938,8 @@ done:
 
 static PyMethodDef methods[] = {
     {"project", (PyCFunction)(void (*)(void))project, METH_FASTCALL,
-     "project(columns, strings, lists, unknown, ops, change, value, key, topic, partition, "
-     "offset) -> change | None"},
+     "project(columns, strings, lists, unknown, ops, unread, change, value, key, topic, "
+     "partition, offset) -> change | None"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -10,6 +10,7 @@ def project(
     lists: tuple[list[Any], ...],
     unknown: object,
     ops: frozenset[str],
+    unread: frozenset[str],
     change: type[Change],
     value: bytes,
     key: Any,

@@ -57,18 +57,27 @@ _project: Final = _compiled_project()
 Projector: TypeAlias = Callable[[bytes, Any, str | None, int | None, int | None], Change | None]
 
 
+#: Members of Debezium's source block that neither the translator nor the service reads:
+#: a translator leaves them out of its changes, unless a rule reads them (``source.version``).
+UNREAD_SOURCE_FIELDS: Final = frozenset({"version", "connector", "ts_us", "ts_ns"})
+
+
 def change_projector(
-    columns: frozenset[str], settings: EnvelopeSettings = DEFAULT_SETTINGS
+    columns: frozenset[str], settings: EnvelopeSettings = DEFAULT_SETTINGS,
+    unread_source: frozenset[str] = frozenset(),
 ) -> Projector | None:
-    """A decoder of schemaless change values that keeps only ``columns`` in the rows.
+    """A decoder of schemaless change values that keeps only ``columns`` in the rows, and
+    leaves the members of the source block in ``unread_source`` (at most 8) out.
 
     Returns ``None`` when the compiled decoder is not installed.
     """
     if _project is None:
         return None
+    if len(unread_source) > 8:
+        raise ValueError("at most 8 source members can be left out")
     placeholders = _Placeholders(settings.unavailable_value)
     return functools.partial(_project, columns, placeholders.strings, placeholders.lists,
-                             UNKNOWN, OPS, Change)
+                             UNKNOWN, OPS, unread_source, Change)
 
 
 def compiled() -> bool:
