@@ -155,9 +155,9 @@ class Translator:
             ChangeDecodeError: the record is not a Debezium change.
         """
         projectors = self._projectors
-        if projectors is not None and isinstance(value, bytes) and (
+        if projectors is not None and type(value) is bytes and (
             topic is None or not topic.startswith(HEARTBEAT_TOPIC_PREFIX)
-        ):  # (the compiled decoders refuse a subclass of bytes: the general one takes it)
+        ):  # (a subclass of bytes goes to the general decoder)
             plain, with_schema = projectors
             project = with_schema if value.startswith(b'{"schema":') else plain
             change = project(value, key, topic, partition, offset)

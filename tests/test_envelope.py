@@ -717,3 +717,24 @@ def test_the_standard_json_library_decodes_the_same(name: str,
             assert fast_change is slow_change
             continue
         assert repr(fast_change) == repr(slow_change)  # repr: NaN never equals itself
+
+
+class _Bytes(bytes):
+    pass
+
+
+class _Text(str):
+    __slots__ = ()
+
+
+@pytest.mark.parametrize("wrap", [_Bytes, lambda raw: _Text(raw.decode())])
+def test_a_subclass_of_bytes_or_str_decodes_as_its_base(wrap: Any) -> None:
+    value = json.dumps({"op": "c", "after": {"id": 1}, "source": {"name": "shop"}}).encode()
+    change = decode_change(wrap(value), topic="shop.public.orders")
+    assert change is not None and change.after == {"id": 1}
+
+
+@pytest.mark.parametrize("value", [7, [1], 1.5, object()])
+def test_a_value_that_is_no_text_is_an_error_not_a_tombstone(value: Any) -> None:
+    with pytest.raises(ChangeDecodeError, match="not JSON text or a parsed object"):
+        decode_change(value, topic="shop.public.orders")

@@ -140,6 +140,14 @@ def test_member_names_are_interned_and_values_are_not(project: Projector) -> Non
         assert names["id"] is sys.intern("id")
     assert change.source["seq_name"] == "x1"
     assert not _is_interned(change.source["seq_name"])
+    nested = b'{"op":"c","after":{"doc":{"id_8341":1}},"source":{"ts_ms":5,"n":{"id_8342":2}}}'
+    everything = change_projector(frozenset({"doc"}))
+    assert everything is not None
+    change = everything(nested, None, "t", 1, 2)
+    assert change is not None and change.after is not None
+    inner = [*change.after["doc"], *change.source["n"]]  # type: ignore[union-attr]
+    assert inner == ["id_8341", "id_8342"]
+    assert not any(_is_interned(name) for name in inner)  # ids in values: never interned
 
 
 def test_source_members_nobody_reads_are_left_out_and_still_checked() -> None:

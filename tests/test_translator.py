@@ -427,6 +427,19 @@ def test_a_source_member_is_left_out_unless_a_rule_reads_it(tmp_path: Path) -> N
     assert [f.data["release"] for f in result.facts] == ["3.5.0.Final"]
 
 
+def test_a_subclass_of_bytes_is_decoded_by_the_general_decoder(tmp_path: Path) -> None:
+    class Raw(bytes):
+        pass
+
+    t = translator(tmp_path, SHIPPED.format(on_unknown="error"))
+    value = {"op": "u", "before": PAID, "after": SHIPPED_ROW, "ts_ms": COMMIT_MS,
+             "source": change("u", None, None).source}
+    result = t.translate_record(Raw(json.dumps(value).encode()), b'{"id":7}',
+                                "legacy-shop.public.orders", 0, 5)
+    assert [f.type for f in result.facts] == ["sales.OrderShipped.v1"]
+    assert result.change is not None and result.change.after == SHIPPED_ROW  # every column
+
+
 def test_translate_record_skips_tombstones_and_rejects_garbage(tmp_path: Path) -> None:
     t = translator(tmp_path, SHIPPED.format(on_unknown="error"))
     assert t.translate_record(None, b'{"id": 7}', "legacy-shop.public.orders").facts == []

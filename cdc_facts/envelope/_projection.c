@@ -188,7 +188,10 @@ static int use_unread(PyObject *names) {
     unread_set.lengths = 0;
     if (PySet_GET_SIZE(names) > UNREAD_SLOTS) return -1;
     PyObject *iter = PyObject_GetIter(names), *name;
-    if (iter == NULL) return -1;
+    if (iter == NULL) {
+        PyErr_Clear(); /* then every member is kept */
+        return -1;
+    }
     while ((name = PyIter_Next(iter)) != NULL) {
         Py_DECREF(name); /* the frozenset, held below, keeps it alive */
         Py_ssize_t len = 0;
@@ -534,7 +537,10 @@ static int object(Scan *s, int keep, PyObject *columns, Py_ssize_t size, PyObjec
                    unread_member(ks, klen)) {
             member = 0; /* a member of the source block nobody reads (not one nested in it) */
         } else if (keep) {
-            key = (kflags == 0 && klen <= KEY_MAX) ? cached_key(ks, klen, 1)
+            /* member names of the envelope's own objects (the source block, the
+             * transaction, the key) are interned; those nested in values are not: they
+             * may be ids, each new one would stay in the interned table */
+            key = (kflags == 0 && klen <= KEY_MAX) ? cached_key(ks, klen, s->depth <= 2)
                                                   : make_string(ks, klen, kflags);
             if (key == NULL) goto fail;
             if (columns == NULL) {

@@ -29,6 +29,9 @@ def _parse(
     there is tried first.
     """
     cls = raw.__class__
+    if cls is not bytes and cls is not str and isinstance(raw, bytes | str):
+        raw = bytes(raw) if isinstance(raw, bytes) else str(raw)  # a subclass: as its base
+        cls = raw.__class__
     if cls is bytes and stream is not None:
         assert isinstance(raw, bytes)
         if raw.startswith(b'{"schema":'):  # the hot path with schemas: a stream's known one
@@ -50,7 +53,12 @@ def _parse(
         return document, None, 0
     if isinstance(raw, dict):
         return (*_split_document(copy.deepcopy(raw)), 0)  # decoding works in place
-    return None, None, 0  # None or empty: a tombstone
+    if raw is None or raw == b"" or raw == "":
+        return None, None, 0  # a tombstone
+    raise ChangeDecodeError(  # never dropped as if it were a tombstone
+        f"the record's {what} is a {type(raw).__name__}, not JSON text or a parsed object",
+        hint=_HINT,
+    )
 
 
 def _known_payload(raw: bytes, stream: _Stream) -> tuple[Any, _Schema, int] | None:

@@ -77,7 +77,7 @@ def change_projector(
         raise ValueError("at most 8 source members can be left out")
     placeholders = _Placeholders(settings.unavailable_value)
     return functools.partial(_project, columns, placeholders.strings, placeholders.lists,
-                             UNKNOWN, OPS, unread_source, Change)
+                             UNKNOWN, OPS, frozenset(unread_source), Change)
 
 
 def compiled() -> bool:
