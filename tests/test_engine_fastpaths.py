@@ -521,6 +521,9 @@ INLINE = [  # comparisons of image columns with constants, read inline
     "after.s = 'x' AND after.n < 2 AND before.n > -1",
     "'x' IS DISTINCT FROM after.s",
     "1 IS NOT DISTINCT FROM before.n",
+    "after.n > 1.5 AND before.n <= 2.0",
+    "after.n = 'NaN'::numeric OR before.n < 0",
+    "after.n > before.n",
 ]
 
 
@@ -534,8 +537,14 @@ def general_evaluators() -> list[Any]:
         return [compile_expression(sql).evaluate for sql in INLINE]
 
 
+NUMBER_CELLS = st.one_of(CELLS, st.sampled_from([Decimal("NaN"), float("nan"), Decimal("0.5"),
+                                                  2.0, -1.0]))
+INLINE_IMAGES = st.one_of(st.none(), st.fixed_dictionaries({"n": NUMBER_CELLS, "s": CELLS}),
+                          st.fixed_dictionaries({}, optional={"n": NUMBER_CELLS}))
+
+
 @settings(deadline=None)
-@given(op=st.sampled_from(["c", "u", "d", "r"]), before=IMAGES, after=IMAGES)
+@given(op=st.sampled_from(["c", "u", "d", "r"]), before=INLINE_IMAGES, after=INLINE_IMAGES)
 def test_comparisons_with_constants_read_inline_give_what_the_general_path_gives(
     op: str, before: dict[str, object] | None, after: dict[str, object] | None
 ) -> None:
@@ -559,6 +568,19 @@ def test_two_comparisons_with_constants_are_read_in_one_closure() -> None:
         fused(dataclasses.replace(change, after={"s": 1}))
     mixed = compile_expression("before.n > 0 AND after.n > before.n").evaluate
     assert not mixed.__qualname__.startswith("_two_tests")  # a column on each side: general
+
+
+@pytest.mark.parametrize("nan", [Decimal("NaN"), float("nan")])
+def test_nan_is_equal_to_itself_and_above_every_number_on_every_path(nan: object) -> None:
+    from cdc_facts.expressions import compile_expression
+
+    change = Change("u", {"n": 5, "s": "x"}, {"n": nan, "m": nan}, SOURCE)
+    for sql, expected in [("after.n > 5", True), ("after.n < 5.5", False),
+                          ("after.n > before.n", True), ("after.n = after.m", True),
+                          ("after.n IS DISTINCT FROM after.m", False),
+                          ("after.n <> 1.5 AND before.s = 'x'", True),
+                          ("after.n + 0 > 1e300::float8", True)]:
+        assert compile_expression(sql).evaluate(change) is expected, sql
 
 
 def test_an_expression_that_is_just_an_after_column_names_it() -> None:

@@ -402,6 +402,29 @@ def test_compiler_agrees_with_postgres(
         assert_same(sql, row, mine, theirs)
 
 
+NAN_COMPARISONS = [
+    "after.x < after.y", "after.x > after.y", "after.x = after.y", "after.x <> after.y",
+    "after.x >= 5", "after.x < 5.5", "after.x = 'NaN'::numeric", "5 < after.x",
+    "after.x IS DISTINCT FROM after.y", "after.x IS NOT DISTINCT FROM 'NaN'::numeric",
+    "after.x IS DISTINCT FROM 2.5", "after.x BETWEEN 1 AND 10", "greatest(after.x, after.y)",
+    "least(after.x, after.y, 3.0)", "after.x::float8 > 1e300", "after.x::float8 = 'NaN'::float8",
+    "after.x > 1 AND after.y < 10", "after.x < 1 OR after.y <> 3",
+]
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize("sql", NAN_COMPARISONS)
+@pytest.mark.parametrize(("x", "y"), [("NaN", "NaN"), ("NaN", "5"), ("5", "NaN"), ("7", "5")])
+def test_nan_compares_as_in_postgres(pg: psycopg.Connection[Any], sql: str, x: str,
+                                     y: str) -> None:
+    """NaN equals NaN and is above every other number, in PostgreSQL and in rules."""
+    row = {name: None for name in COLUMNS} | {"x": Decimal(x), "y": Decimal(y)}
+    mine_kind, mine = ours(sql, row)
+    theirs_kind, theirs = postgres(pg, sql, row)
+    assert (mine_kind, theirs_kind) == ("value", "value"), (sql, row, mine)
+    assert_same(sql, row, mine, theirs)
+
+
 # --- UNKNOWN is never silently resolved -----------------------------------------------------------
 
 

@@ -62,6 +62,23 @@ def _tested(fn: Evaluator, test: ImageTest) -> Evaluator:
 _PLAIN = frozenset({str, int, Decimal, bool, float, date, UUID, timedelta})
 #: Numbers of different classes compare correctly with each other too.
 _NUMBERS = frozenset({int, Decimal, float})
+#: The plain classes that have a NaN, which PostgreSQL makes equal to itself and greater
+#: than every other number, where Python makes it unequal to everything (and Decimal
+#: refuses to order it): their values are compared through :func:`_nan_aware`.
+_INEXACT = frozenset({float, Decimal})
+#: The plain classes whose values Python's operators compare as PostgreSQL does.
+_ORDERED = _PLAIN - _INEXACT
+
+
+def _nan_aware(op: Compare) -> Compare:
+    """``op`` for numbers, with NaN equal to NaN and above every other number."""
+
+    def fn(a: Any, b: Any) -> Any:
+        if a != a or b != b:  # noqa: PLR0124 - a NaN, and only a NaN, is unequal to itself
+            return op(a != a, b != b)  # noqa: PLR0124
+        return op(a, b)
+
+    return fn
 _FAMILIES: dict[type, str] = {
     int: "number", Decimal: "number", float: "number", str: "text", bool: "boolean",
     date: "timestamp", datetime: "timestamp", time: "time", timedelta: "interval",
@@ -102,9 +119,11 @@ def compare(symbol: str, a: object, b: object) -> object:
     if a is UNKNOWN or b is UNKNOWN:
         return UNKNOWN
     ta, tb = type(a), type(b)
-    if ta is tb and ta in _PLAIN or ta in _NUMBERS and tb in _NUMBERS:
-        return OPERATORS[symbol](a, b)
-    a, b = _comparable(a, b)
+    if not (ta is tb and ta in _PLAIN or ta in _NUMBERS and tb in _NUMBERS):
+        a, b = _comparable(a, b)
+        ta, tb = type(a), type(b)
+    if ta in _INEXACT or tb in _INEXACT:
+        return _nan_aware(OPERATORS[symbol])(a, b)
     return OPERATORS[symbol](a, b)
 
 
@@ -125,7 +144,7 @@ def comparison(symbol: str, left: Node, right: Node, sql: str) -> Evaluator:
     def fn(change: EvalContext) -> object:
         a = lf(change)
         b = rf(change)
-        if a.__class__ is b.__class__ and a.__class__ in _PLAIN:
+        if a.__class__ is b.__class__ and a.__class__ in _ORDERED:
             return op(a, b)
         return slow(a, b)
 
@@ -150,7 +169,7 @@ def images_first(left: Node, right: Node, plain: Compare, general: Evaluator) ->
         if before is not None and after is not None:
             a = (before if left_before else after).get(left_column, UNKNOWN)  # type: ignore[arg-type]
             b = (before if right_before else after).get(right_column, UNKNOWN)  # type: ignore[arg-type]
-            if a.__class__ is b.__class__ and a.__class__ in _PLAIN:
+            if a.__class__ is b.__class__ and a.__class__ in _ORDERED:
                 return plain(a, b)
         return general(change)
 
@@ -173,7 +192,10 @@ def _against_constant(symbol: str, name: Node, const: object, sql: str) -> Evalu
         read = name.fn
         return lambda change: general(read(change))
     op, cls = OPERATORS[symbol], const.__class__
-    slow = _numbers_first(op, const, general) if cls in _NUMBERS else general
+    if cls in _INEXACT:
+        op = _nan_aware(op)
+    slow = (_numbers_first(op if cls in _INEXACT else _nan_aware(op), const, general)
+            if cls in _NUMBERS else general)
     scope, column = name.column or (None, None)
     if scope == "op" and cls is str:
         return lambda change: op(change.op, const)
@@ -250,7 +272,7 @@ def distinct_from(left_node: Node, right_node: Node, negate: bool, sql: str) -> 
 
     def fn(change: EvalContext) -> object:
         a, b = left(change), right(change)
-        if a.__class__ is b.__class__ and a.__class__ in _PLAIN:
+        if a.__class__ is b.__class__ and a.__class__ in _ORDERED:
             return (a == b) if negate else (a != b)
         try:
             result = is_distinct(a, b)
@@ -263,7 +285,8 @@ def distinct_from(left_node: Node, right_node: Node, negate: bool, sql: str) -> 
     plain = operator.eq if negate else operator.ne
     for name, other in ((left_node, right_node), (right_node, left_node)):
         if other.is_constant and other.const.__class__ in _PLAIN:
-            return _image_against(name, plain, other.const, fn)
+            inexact = other.const.__class__ in _INEXACT
+            return _image_against(name, _nan_aware(plain) if inexact else plain, other.const, fn)
     return images_first(left_node, right_node, plain, fn)
 
 
