@@ -594,7 +594,7 @@ def test_an_expression_that_is_just_an_after_column_names_it() -> None:
 
 PAIRS = st.one_of(st.none(), st.just(envelope.UNKNOWN), st.integers(-2, 2), st.booleans(),
                   st.sampled_from(["a", "b", "2", "true"]), st.decimals(-2, 2, places=1),
-                  st.floats(-2, 2))
+                  st.floats(-2, 2), st.sampled_from([Decimal("NaN"), float("nan")]))
 
 
 @settings(deadline=None)

@@ -154,14 +154,16 @@ def comparison(symbol: str, left: Node, right: Node, sql: str) -> Evaluator:
 def images_first(left: Node, right: Node, plain: Compare, general: Evaluator) -> Evaluator:
     """``general`` for ``left`` and ``right``, with a shortcut when both are columns of the
     ``before`` or ``after`` image (``before.total <> after.total``): with both images
-    present and two values of the same plain class, ``plain(a, b)`` is the answer, read in
-    one closure; anything else is left to ``general``."""
+    present and two values of the same plain class, ``plain(a, b)`` is the answer (NaN
+    ordered as PostgreSQL orders it), read in one closure; anything else is left to
+    ``general``."""
     if left.column is None or right.column is None:
         return general
     (left_scope, left_column), (right_scope, right_column) = left.column, right.column
     if left_scope not in _IMAGES or right_scope not in _IMAGES:
         return general
     left_before, right_before = left_scope == "before", right_scope == "before"
+    numbers = _nan_aware(plain)  # two decimals or two floats: NaN as PostgreSQL orders it
 
     def fn(change: EvalContext) -> object:
         before = change.before
@@ -169,8 +171,11 @@ def images_first(left: Node, right: Node, plain: Compare, general: Evaluator) ->
         if before is not None and after is not None:
             a = (before if left_before else after).get(left_column, UNKNOWN)  # type: ignore[arg-type]
             b = (before if right_before else after).get(right_column, UNKNOWN)  # type: ignore[arg-type]
-            if a.__class__ is b.__class__ and a.__class__ in _ORDERED:
-                return plain(a, b)
+            if a.__class__ is b.__class__:
+                if a.__class__ in _ORDERED:
+                    return plain(a, b)
+                if a.__class__ in _INEXACT:
+                    return numbers(a, b)
         return general(change)
 
     return fn
