@@ -90,8 +90,14 @@ def _to_decimal(value: object) -> Decimal:
     cls = value.__class__
     if cls is Decimal and value.is_finite():  # type: ignore[attr-defined]
         return value  # type: ignore[return-value]
-    if cls is str:
-        return _text_decimal(value)  # type: ignore[arg-type]
+    if cls is str:  # first: without schemas, decimals come as text
+        try:
+            number = Decimal(value.strip())  # type: ignore[attr-defined]
+        except InvalidOperation:
+            raise ValueError(f"{value!r} is not a decimal number") from None
+        if number.is_finite():
+            return number
+        raise ValueError(f"{value} is not a finite decimal")
     if isinstance(value, bool):
         raise TypeError("a boolean is not a decimal")
     if isinstance(value, Decimal):
@@ -101,19 +107,9 @@ def _to_decimal(value: object) -> Decimal:
     elif isinstance(value, float):
         number = Decimal(repr(value))
     elif isinstance(value, str):
-        return _text_decimal(value)
+        return _to_decimal(str.__str__(value))  # a subclass of str: read as its text
     else:
         raise TypeError(f"cannot turn a {type(value).__name__} into a decimal")
-    if not number.is_finite():
-        raise ValueError(f"{value} is not a finite decimal")
-    return number
-
-
-def _text_decimal(value: str) -> Decimal:
-    try:
-        number = Decimal(value.strip())
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not a decimal number") from None
     if not number.is_finite():
         raise ValueError(f"{value} is not a finite decimal")
     return number

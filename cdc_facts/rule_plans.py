@@ -177,7 +177,10 @@ class RulePlan:
                     raise _Unknown(where)
                 else:
                     if convert is not None:
-                        value = self._convert(where, convert, value)
+                        try:
+                            value = convert(value)
+                        except (ValueError, TypeError, ArithmeticError):
+                            value = self._convert(where, convert, value)  # raises, with its name
                     kept = kept and (value.__class__ is exact or accepts(value))
             data[name] = value
         millis = change.source.get("ts_ms") if self.occurred_at is None else None
