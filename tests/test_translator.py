@@ -413,7 +413,8 @@ def test_a_source_member_is_left_out_unless_a_rule_reads_it(tmp_path: Path) -> N
     (tmp_path / "plain").mkdir()
     (tmp_path / "reading").mkdir()
     plain = translator(tmp_path / "plain", SHIPPED.format(on_unknown="error"))
-    assert plain.unread_source == {"version", "connector", "ts_us", "ts_ns"}
+    assert plain.unread_source == {"version", "connector", "ts_us", "ts_ns", "xmin", "thread",
+                                   "query"}
     decoded = plain.decode(value, b'{"id":7}', "legacy-shop.public.orders", 0, 5)
     assert decoded is not None
     assert decoded.source == {k: v for k, v in source.items()
@@ -421,7 +422,7 @@ def test_a_source_member_is_left_out_unless_a_rule_reads_it(tmp_path: Path) -> N
     reading = translator(tmp_path / "reading", SHIPPED.format(on_unknown="error").replace(
         "      old_status: before.status\n",
         "      old_status: before.status\n      release: source.version\n"))
-    assert reading.unread_source == {"connector", "ts_us", "ts_ns"}
+    assert reading.unread_source == {"connector", "ts_us", "ts_ns", "xmin", "thread", "query"}
     result = reading.translate_record(value, b'{"id":7}', "legacy-shop.public.orders", 0, 5)
     assert result.change is not None and result.change.source["version"] == "3.5.0.Final"
     assert [f.data["release"] for f in result.facts] == ["3.5.0.Final"]

@@ -59,7 +59,10 @@ Projector: TypeAlias = Callable[[bytes, Any, str | None, int | None, int | None]
 
 #: Members of Debezium's source block that neither the translator nor the service reads:
 #: a translator leaves them out of its changes, unless a rule reads them (``source.version``).
-UNREAD_SOURCE_FIELDS: Final = frozenset({"version", "connector", "ts_us", "ts_ns"})
+#: ``xmin`` is PostgreSQL's; ``thread`` and ``query`` (the statement, with
+#: ``include.query``) are MySQL's and MariaDB's.
+UNREAD_SOURCE_FIELDS: Final = frozenset(
+    {"version", "connector", "ts_us", "ts_ns", "xmin", "thread", "query"})
 
 
 def change_projector(
