@@ -177,8 +177,23 @@ static struct {
     struct {
         Py_ssize_t len;
         const char *text; /* UTF-8 of the name, owned by `owner`'s member */
+        uint64_t word;    /* short_word() of it: names of up to 8 bytes compare in one step */
     } names[UNREAD_SLOTS];
 } unread_set;
+
+/* A text of up to 8 bytes as one number (two overlapping reads from 4 bytes on); with the
+ * length, equal numbers mean equal texts. */
+static inline uint64_t short_word(const unsigned char *s, Py_ssize_t n) {
+    if (n >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, s, 4);
+        memcpy(&hi, s + n - 4, 4);
+        return (uint64_t)lo | ((uint64_t)hi << 32);
+    }
+    uint64_t word = 0;
+    for (Py_ssize_t i = 0; i < n; i++) word |= (uint64_t)s[i] << (8 * i);
+    return word;
+}
 
 /* Learn `names` unless already learnt; -1 if they are not up to 8 short str. */
 static int use_unread(PyObject *names) {
@@ -199,6 +214,8 @@ static int use_unread(PyObject *names) {
         if (text == NULL || len >= 32) break;
         unread_set.names[unread_set.count].len = len;
         unread_set.names[unread_set.count].text = text;
+        unread_set.names[unread_set.count].word =
+            len <= 8 ? short_word((const unsigned char *)text, len) : 0;
         unread_set.count++;
         unread_set.lengths |= 1u << len;
     }
@@ -216,6 +233,12 @@ static int use_unread(PyObject *names) {
 /* Whether a member of the source block, named by raw key text (no escapes), is left out. */
 static int unread_member(const unsigned char *text, Py_ssize_t len) {
     if (len >= 32 || !(unread_set.lengths & (1u << len))) return 0;
+    if (len <= 8) {
+        uint64_t word = short_word(text, len);
+        for (int i = 0; i < unread_set.count; i++)
+            if (unread_set.names[i].len == len && unread_set.names[i].word == word) return 1;
+        return 0;
+    }
     for (int i = 0; i < unread_set.count; i++)
         if (unread_set.names[i].len == len && memcmp(unread_set.names[i].text, text, (size_t)len) == 0)
             return 1;
