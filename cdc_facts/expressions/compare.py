@@ -64,7 +64,7 @@ _PLAIN = frozenset({str, int, Decimal, bool, float, date, UUID, timedelta})
 _NUMBERS = frozenset({int, Decimal, float})
 #: The plain classes that have a NaN, which PostgreSQL makes equal to itself and greater
 #: than every other number, where Python makes it unequal to everything (and Decimal
-#: refuses to order it): their values are compared through :func:`_nan_aware`.
+#: refuses to order it): their values are compared through :data:`_NAN_AWARE`.
 _INEXACT = frozenset({float, Decimal})
 #: The plain classes whose values Python's operators compare as PostgreSQL does.
 _ORDERED = _PLAIN - _INEXACT
@@ -79,6 +79,11 @@ def _nan_aware(op: Compare) -> Compare:
         return op(a, b)
 
     return fn
+
+
+#: Each operator of :data:`OPERATORS`, NaN-aware: made once, shared by every comparison.
+_NAN_AWARE: dict[Compare, Compare] = {op: _nan_aware(op) for op in OPERATORS.values()}
+
 _FAMILIES: dict[type, str] = {
     int: "number", Decimal: "number", float: "number", str: "text", bool: "boolean",
     date: "timestamp", datetime: "timestamp", time: "time", timedelta: "interval",
@@ -123,7 +128,7 @@ def compare(symbol: str, a: object, b: object) -> object:
         a, b = _comparable(a, b)
         ta, tb = type(a), type(b)
     if ta in _INEXACT or tb in _INEXACT:
-        return _nan_aware(OPERATORS[symbol])(a, b)
+        return _NAN_AWARE[OPERATORS[symbol]](a, b)
     return OPERATORS[symbol](a, b)
 
 
@@ -163,7 +168,7 @@ def images_first(left: Node, right: Node, plain: Compare, general: Evaluator) ->
     if left_scope not in _IMAGES or right_scope not in _IMAGES:
         return general
     left_before, right_before = left_scope == "before", right_scope == "before"
-    numbers = _nan_aware(plain)  # two decimals or two floats: NaN as PostgreSQL orders it
+    numbers = _NAN_AWARE[plain]  # two decimals or two floats: NaN as PostgreSQL orders it
 
     def fn(change: EvalContext) -> object:
         before = change.before
@@ -198,8 +203,8 @@ def _against_constant(symbol: str, name: Node, const: object, sql: str) -> Evalu
         return lambda change: general(read(change))
     op, cls = OPERATORS[symbol], const.__class__
     if cls in _INEXACT:
-        op = _nan_aware(op)
-    slow = (_numbers_first(op if cls in _INEXACT else _nan_aware(op), const, general)
+        op = _NAN_AWARE[op]
+    slow = (_numbers_first(op if cls in _INEXACT else _NAN_AWARE[op], const, general)
             if cls in _NUMBERS else general)
     scope, column = name.column or (None, None)
     if scope == "op" and cls is str:
@@ -291,7 +296,7 @@ def distinct_from(left_node: Node, right_node: Node, negate: bool, sql: str) -> 
     for name, other in ((left_node, right_node), (right_node, left_node)):
         if other.is_constant and other.const.__class__ in _PLAIN:
             inexact = other.const.__class__ in _INEXACT
-            return _image_against(name, _nan_aware(plain) if inexact else plain, other.const, fn)
+            return _image_against(name, _NAN_AWARE[plain] if inexact else plain, other.const, fn)
     return images_first(left_node, right_node, plain, fn)
 
 
