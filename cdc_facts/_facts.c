@@ -12,7 +12,7 @@
  *     messages included, are those of the Python code too.
  *
  * make_fact(rule, change, subject, time, data) -> Fact | None
- *     The end of cdc_facts.rule_plans.RulePlan._build: the fact's position, id and
+ *     The end of cdc_facts.rule_plans.RulePlan.build: the fact's position, id and
  *     provenance extensions, and the Fact itself, as the Python code makes them; `rule` is
  *     (id prefix, id tail, fact type, CloudEvents source, topic). None hands the change back
  *     to the Python code (a change of a shape it does not expect).
@@ -714,26 +714,32 @@ static struct {
     Py_ssize_t offsets[A_COUNT];
 } fact_layout;
 
-static void learn_layout(PyObject *type, PyObject *const *names) {
-    fact_layout.usable = 0;
+/* The offsets of the object slots that hold attributes `names` (count of them) of instances
+ * of `type`: 1 when every one is such a slot of the class itself, else 0 (getattr then). */
+static int member_offsets(PyObject *type, PyObject *const *names, int count,
+                          Py_ssize_t *offsets) {
     PyObject *dict = ((PyTypeObject *)type)->tp_dict;
-    for (int i = 0; i < A_COUNT; i++) {
+    for (int i = 0; i < count; i++) {
         PyObject *descr = PyDict_GetItemWithError(dict, names[i]); /* borrowed */
         if (descr == NULL) {
             PyErr_Clear();
-            return;
+            return 0;
         }
         if (!Py_IS_TYPE(descr, &PyMemberDescr_Type) ||
             PyDescr_TYPE(descr) != (PyTypeObject *)type)
-            return;
+            return 0;
         PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
         if (member->type != T_OBJECT_EX || member->offset < (Py_ssize_t)sizeof(PyObject) ||
             member->offset + (Py_ssize_t)sizeof(PyObject *) >
                 ((PyTypeObject *)type)->tp_basicsize)
-            return;
-        fact_layout.offsets[i] = member->offset;
+            return 0;
+        offsets[i] = member->offset;
     }
-    fact_layout.usable = 1;
+    return 1;
+}
+
+static void learn_layout(PyObject *type, PyObject *const *names) {
+    fact_layout.usable = member_offsets(type, names, A_COUNT, fact_layout.offsets);
 }
 
 /* The fact's attributes, as new references; 1 when one is unset (refused), -1 on error. */
@@ -918,7 +924,35 @@ static PyObject *new_fact(PyObject **fields) {
     return fact;
 }
 
-/* make_fact(rule, change, subject, time, data) -> Fact | None: the end of RulePlan._build.
+/* Where the class of the changes last seen keeps the attributes make_fact() reads. */
+static struct {
+    PyObject *type; /* that class (a strong reference), or NULL */
+    int usable;     /* 1: every attribute is an object slot of the class; 0: getattr instead */
+    Py_ssize_t offsets[C_COUNT - 1];
+} change_layout;
+
+/* change.op, .source, .key and .transaction into c (new references): read from their slots
+ * as the member descriptors read them, without a getattr each; 0 with an error set. */
+static int change_attributes_of(PyObject *change, PyObject **c) {
+    PyObject *type = (PyObject *)Py_TYPE(change);
+    if (change_layout.type != type) {
+        Py_XSETREF(change_layout.type, Py_NewRef(type));
+        change_layout.usable =
+            member_offsets(type, change_attributes, C_COUNT - 1, change_layout.offsets);
+    }
+    Py_ssize_t offsets[C_COUNT - 1]; /* a getattr below may run code that learns another */
+    int usable = change_layout.usable;
+    memcpy(offsets, change_layout.offsets, sizeof offsets);
+    for (int i = 0; i < C_COUNT - 1; i++) {
+        PyObject *slot = usable ? *(PyObject **)((char *)change + offsets[i]) : NULL;
+        c[i] = slot != NULL ? Py_NewRef(slot) /* unset: getattr raises AttributeError */
+                            : PyObject_GetAttr(change, change_attributes[i]);
+        if (c[i] == NULL) return 0;
+    }
+    return 1;
+}
+
+/* make_fact(rule, change, subject, time, data) -> Fact | None: the end of RulePlan.build.
  * `rule` is (prefix, tail, fact type, CloudEvents source, topic). None hands the change back
  * to the Python code: an op that is not a str, a source that is not a dict, a key that is
  * neither None nor a dict, a transaction block that is not a dict. */
@@ -936,8 +970,7 @@ static PyObject *make_fact(PyObject *Py_UNUSED(module), PyObject *const *args,
     PyObject *rule = args[0], *change = args[1];
     PyObject *c[C_COUNT - 1] = {NULL};
     PyObject *position = NULL, *id = NULL, *txid = NULL, *extensions = NULL, *result = NULL;
-    for (int i = 0; i < C_COUNT - 1; i++)
-        if ((c[i] = PyObject_GetAttr(change, change_attributes[i])) == NULL) goto done;
+    if (!change_attributes_of(change, c)) goto done;
     PyObject *op = c[C_OP], *source = c[C_SOURCE], *key = c[C_KEY];
     if (!PyUnicode_CheckExact(op) || !PyDict_CheckExact(source) ||
         (key != Py_None && !PyDict_CheckExact(key)))

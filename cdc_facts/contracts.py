@@ -221,6 +221,25 @@ _ALWAYS: Final[dict[FieldType | None, type]] = {
 }
 
 
+#: Per declared type, a class whose every value :func:`converter` makes for the type is
+#: accepted by the type's predicate: the conversion refuses what would not be (a decimal
+#: that is NaN or infinite, a timestamp without a time zone).
+_CONVERTED: Final[dict[FieldType | None, type]] = {
+    **_ALWAYS, "decimal": Decimal, "timestamp": datetime,
+}
+
+
+def converted_class(field_type: FieldType | None) -> type:
+    """A class whose every value that ``converter(field_type)`` returns keeps the contract
+    of ``field_type`` (:class:`Never` when there is none): such a value need not be
+    checked again.
+
+    >>> converted_class("decimal")
+    <class 'decimal.Decimal'>
+    """
+    return _CONVERTED.get(field_type, Never)
+
+
 class FactContract:
     """The contract of one fact type, compiled once; :meth:`check` runs on every fact.
 

@@ -20,7 +20,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from cdc_facts.changes import Change
-from cdc_facts.contracts import Converter, FactContract, Never, converter
+from cdc_facts.contracts import Converter, FactContract, Never, converted_class, converter
 from cdc_facts.errors import (
     ContractViolationError,
     EvaluationError,
@@ -65,6 +65,11 @@ class _Unknown(Exception):
         self.where = where
 
 
+#: What :meth:`RulePlan.build` raises that :meth:`RulePlan.settle` deals with: an unknown
+#: value the rule depends on, and an expression that cannot be evaluated.
+UNSETTLED: Final = (_Unknown, EvaluationError)
+
+
 def _label(where: str) -> str:
     """How a message names an expression of a rule: `` `key` ``, ``data field `total` ``."""
     return f"data field `{where[5:]}`" if where.startswith("data.") else f"`{where}`"
@@ -94,17 +99,22 @@ class RulePlan:
         #: the column of a key that is just ``after.<column>``: read without a call
         self.key_column = rule.key.after_column
         self.occurred_at = rule.occurred_at.evaluate if rule.occurred_at is not None else None
+        #: the column of an ``occurred_at`` that is just ``after.<column>``: read without a call
+        self.occurred_at_column = (
+            rule.occurred_at.after_column if rule.occurred_at is not None else None)
         self.contract = FactContract(rule)
         self.check = self.contract.check
-        #: ``(name, where, evaluate, after column, exact class, conversion, accepts,
-        #: nullable)``: ``where`` names the field in messages (``data.total``); a field that
-        #: is just ``after.<column>`` is read from the image without a call; a value of the
-        #: exact class is already of the declared type and keeps the contract; no
-        #: conversion means any value is (untyped, json); ``accepts`` is the contract's
-        #: predicate.
+        #: ``(name, where, evaluate, after column, exact class, conversion, converted
+        #: class, accepts, nullable)``: ``where`` names the field in messages
+        #: (``data.total``); a field that is just ``after.<column>`` is read from the image
+        #: without a call; a value of the exact class is already of the declared type and
+        #: keeps the contract; no conversion means any value is (untyped, json); a value the
+        #: conversion makes of the converted class keeps the contract too; ``accepts`` is
+        #: the contract's predicate, for all other values.
         self.fields = tuple(
             (spec.name, f"data.{spec.name}", spec.expr.evaluate, spec.expr.after_column,
-             _EXACT.get(spec.type, Never), _conversion(spec.type), accepts, nullable)
+             _EXACT.get(spec.type, Never), _conversion(spec.type), converted_class(spec.type),
+             accepts, nullable)
             for spec, (accepts, nullable) in zip(
                 rule.fields, self.contract.field_checks(), strict=True)
         )
@@ -130,12 +140,20 @@ class RulePlan:
     def apply(self, change: Change, matched: object) -> Fact | None:
         """The fact of this rule, given what ``when`` evaluated to (true or unknown)."""
         try:
-            try:
-                if matched is UNKNOWN:
-                    raise _Unknown("when")
-                return self._build(change)
-            except _Unknown as unknown:
-                return self._on_unknown(change, unknown.where)
+            if matched is UNKNOWN:
+                raise _Unknown("when")
+            return self.build(change)
+        except UNSETTLED as problem:
+            return self.settle(change, problem)
+
+    def settle(self, change: Change, problem: Exception) -> Fact | None:
+        """What :meth:`apply` makes of ``problem``, which :meth:`build` raised (one of
+        :data:`UNSETTLED`): ``on_unknown`` decides over an unknown value; an evaluation
+        error is raised with the rule named in it."""
+        try:
+            if isinstance(problem, _Unknown):
+                return self._on_unknown(change, problem.where)
+            raise problem
         except EvaluationError as exc:
             raise self.evaluation_error(exc) from None
 
@@ -150,24 +168,28 @@ class RulePlan:
         try:
             matched = self.when(nulled)
             if matched is True:
-                return self._build(nulled)
+                return self.build(nulled)
             if matched is not False and matched is not None:
                 raise self.not_a_condition(matched)
             return None
         except _Unknown as unknown:  # cannot happen: a last guard against a crash
             raise self._unknown_error(change, unknown.where) from None
 
-    def _build(self, change: Change) -> Fact:
+    def build(self, change: Change) -> Fact:
+        """The fact of ``change``, ``when`` being true. Raises one of :data:`UNSETTLED`
+        where :meth:`apply` would settle the problem: the caller hands it to
+        :meth:`settle`."""
         after, column = change.after, self.key_column  # `after.x` read inline, as it reads
         subject = self.key(change) if column is None or after is None else after.get(
             column, UNKNOWN)
         if subject is None or subject is UNKNOWN:
             self._value("key", subject)
-        if subject.__class__ is not str:
-            subject = _subject(subject)
+        if subject.__class__ is not str:  # an int as ::text writes it, without a call
+            subject = str(subject) if subject.__class__ is int else _subject(subject)
         data = {}
         kept = bool(subject)  # whether the fact keeps its contract, checked value by value
-        for name, where, evaluate, column, exact, convert, accepts, nullable in self.fields:
+        for name, where, evaluate, column, exact, convert, converted, accepts, nullable in (
+                self.fields):
             value = evaluate(change) if column is None or after is None else after.get(
                 column, UNKNOWN)
             if value.__class__ is not exact:
@@ -181,7 +203,7 @@ class RulePlan:
                             value = convert(value)
                         except (ValueError, TypeError, ArithmeticError):
                             value = self._convert(where, convert, value)  # raises, with its name
-                    kept = kept and (value.__class__ is exact or accepts(value))
+                    kept = kept and (value.__class__ is converted or accepts(value))
             data[name] = value
         millis = change.source.get("ts_ms") if self.occurred_at is None else None
         time = _EPOCH + _MILLISECOND * millis if millis.__class__ is int else self._time(change)
@@ -251,12 +273,17 @@ class RulePlan:
             if millis.__class__ is int:
                 return _EPOCH + _MILLISECOND * millis
             return _commit_time(change)
-        value = self.occurred_at(change)
+        after, column = change.after, self.occurred_at_column
+        value = self.occurred_at(change) if column is None or after is None else after.get(
+            column, UNKNOWN)
         if value is None or value is UNKNOWN:
             self._value("occurred_at", value)
         if value.__class__ is datetime and value.tzinfo is UTC:
             return value
-        return self._convert("occurred_at", _TO_TIMESTAMP, value)  # type: ignore[return-value]
+        try:  # _convert's conversion, without its call when it succeeds
+            return _TO_TIMESTAMP(value)  # type: ignore[return-value]
+        except (ValueError, TypeError, ArithmeticError):
+            return self._convert("occurred_at", _TO_TIMESTAMP, value)  # type: ignore[return-value]
 
     def unknown_part(self, change: Change) -> tuple[str, str] | None:
         """Why this rule, its ``when`` true for ``change``, is unknown: the first of its
@@ -267,7 +294,7 @@ class RulePlan:
             RecordError: as :meth:`apply`, when the fact fails otherwise first.
         """
         try:
-            self._build(change)
+            self.build(change)
         except _Unknown as unknown:
             return _label(unknown.where), self._unknown_columns(change, unknown.where)
         return None

@@ -11,7 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cdc_facts.contracts import FactContract, converter, fact_schema, schema_validator
+from cdc_facts.contracts import (
+    FactContract,
+    converted_class,
+    converter,
+    fact_schema,
+    schema_validator,
+)
 from cdc_facts.errors import ContractViolationError
 from cdc_facts.facts import Fact, to_cloudevent
 from cdc_facts.rules.model import FIELD_TYPES, FieldSpec, FieldType, Rule
@@ -106,6 +112,30 @@ def test_values_convert_to_their_declared_type(
 def test_values_that_do_not_fit_raise(type_: FieldType, value: object) -> None:
     with pytest.raises((ValueError, TypeError)):
         converter(type_)(value)
+
+
+CONVERTIBLE = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.decimals(),
+    st.datetimes(timezones=st.sampled_from([UTC, None, timezone(timedelta(hours=2))])),
+    st.dates(), st.text(max_size=12),
+    st.sampled_from(["NaN", "-Infinity", " 1.50 ", "2024-05-01T12:00:00+02:00", "2024-05-01",
+                     "2024-05-01T10:00:00", "1e400", "0", "-0.00", "sNaN"]),
+)
+
+
+@settings(max_examples=400)
+@given(type_=st.sampled_from(sorted(FIELD_TYPES)), value=CONVERTIBLE)
+def test_a_converted_value_of_the_converted_class_keeps_the_contract(
+    type_: FieldType, value: object
+) -> None:
+    """The translator checks no further a value its conversion made of that class."""
+    try:
+        converted = converter(type_)(value)
+    except (ValueError, TypeError, ArithmeticError):
+        return
+    if converted.__class__ is converted_class(type_):
+        contract = FactContract(rule(field("v", type_)))
+        assert contract.violations(fact({"v": converted})) == []
 
 
 def test_a_fact_that_keeps_its_contract_passes() -> None:

@@ -229,6 +229,20 @@ def test_what_it_leaves_to_the_general_decoder(project: Projector, value: bytes,
     assert project(value, key, "t", 1, 2) is None
 
 
+@pytest.mark.parametrize("topic", ["__debezium-heartbeat.shop", "__debezium-heartbeat", 7])
+def test_a_record_of_a_heartbeat_topic_is_left_to_the_general_decoder(
+    project: Projector, topic: Any
+) -> None:
+    """Whatever it holds: the general decoder makes no change of it (and the translator
+    tests for neither a heartbeat topic nor a schema before this decoder)."""
+    value = b'{"op":"c","after":{"id":1},"source":{"name":"shop"}}'
+    assert project(value, None, topic, 1, 2) is None
+    assert project(value, None, "__debezium-heartbea", 1, 2) is not None
+    assert project(value, None, None, 1, 2) is not None
+    if isinstance(topic, str):
+        assert decode_change(value, topic=topic) is None
+
+
 @pytest.mark.parametrize(("envelope_fields", "reason"), [
     ({"source": "x"}, "`source` is a JSON string"),
     ({"source": [SOURCE]}, "`source` is a JSON array"),

@@ -474,6 +474,38 @@ def test_a_fact_made_in_c_is_made_slot_by_slot_as_a_real_fact(plan: RulePlan) ->
     assert made.dataschema is None and made.topic == "facts.sales.OrderSeen.v3"
 
 
+class _OwnChange:
+    """Not a Change: its attributes are read with getattr, as Python reads them."""
+
+    op = "u"
+    source = {"lsn": 42}  # noqa: RUF012
+    key = {"id": 7}  # noqa: RUF012
+    transaction = None
+    position = "p"
+
+
+class _LaterChange(Change):
+    """A subclass: its slots are the base's, read with getattr too."""
+
+    __slots__ = ()
+
+
+def test_a_change_is_read_slot_by_slot_only_as_a_change(plan: RulePlan) -> None:
+    """make_fact reads a Change's attributes from its slots, and anything else's, or an
+    unset slot's, with getattr: the same fact, or the same AttributeError, as in Python."""
+    time = datetime(2024, 5, 1, tzinfo=UTC)
+    make = plan._make_fact
+    assert make is not None
+    real = Change(op="u", before=None, after=None, source={"lsn": 42}, key={"id": 7})
+    later = _LaterChange(op="u", before=None, after=None, source={"lsn": 42}, key={"id": 7})
+    unset = object.__new__(Change)  # its key left unset
+    object.__setattr__(unset, "op", "u")
+    object.__setattr__(unset, "source", {"lsn": 42})
+    for change in (real, _OwnChange(), later, unset, real, unset, later):
+        assert outcome(lambda: make(change, "7", time, {})) == outcome(  # noqa: B023
+            lambda: plan._fact(change, "7", time, {}))  # type: ignore[arg-type]  # noqa: B023
+
+
 class _ClearsItsSource:
     """A transaction id whose truth test empties the source block that holds it."""
 

@@ -634,3 +634,26 @@ def test_a_when_that_is_not_boolean_is_an_evaluation_error(tmp_path: Path, when:
     for active, subjects in ((True, ["7"]), (False, []), (None, [])):
         row = {"id": 7, "active": active}
         assert [f.subject for f in t.translate(change("u", row, row))] == subjects
+
+
+@pytest.mark.parametrize("topic", ["legacy-shop.public.orders", "__debezium-heartbeat.shop"])
+@pytest.mark.parametrize("with_schema", [False, True])
+def test_a_record_translates_as_decode_then_translate(tmp_path: Path, topic: str,
+                                                      with_schema: bool) -> None:
+    """translate_record runs decode and translate inline: it gives what they give, for a
+    change with and without a schema, and for a heartbeat topic (no change, whatever the
+    value holds)."""
+    t = translator(tmp_path, SHIPPED.format(on_unknown="error"))
+    payload = {"op": "u", "before": PAID, "after": SHIPPED_ROW,
+               "source": {"name": "legacy-shop", "schema": "public", "table": "orders",
+                          "ts_ms": COMMIT_MS, "lsn": 42}}
+    schema = {"type": "struct", "fields": [{"type": "string", "optional": False,
+                                            "field": "op"}]}
+    value = json.dumps({"schema": schema, "payload": payload} if with_schema else payload,
+                       separators=(",", ":")).encode()
+    result = t.translate_record(value, b'{"id":7}', topic, 0, 9)
+    decoded = t.decode(value, b'{"id":7}', topic, 0, 9)
+    assert repr(result.change) == repr(decoded)
+    assert repr(result.facts) == repr([] if decoded is None else t.translate(decoded))
+    assert (decoded is None) is topic.startswith("__debezium-heartbeat")
+    assert len(result.facts) == (0 if decoded is None else 1)

@@ -2,11 +2,13 @@
  * cdc_facts.envelope._projection: a schemaless Debezium change value, decoded with only the
  * row columns the translator's rules read.
  *
- * project(columns, strings, lists, unknown, ops, unread, change, value, key, topic,
- * partition, offset) -> change(op, before, after, source, ts_ms, key, transaction, topic,
- * partition, offset), or None. The first seven are fixed per decoder (functools.partial
- * binds them). `unread` (a frozenset of at most 8 str) names members of the source block
- * left out of the change: nobody reads them; their values are still checked as JSON.
+ * project(columns, strings, lists, unknown, ops, unread, change, heartbeat, value, key,
+ * topic, partition, offset) -> change(op, before, after, source, ts_ms, key, transaction,
+ * topic, partition, offset), or None. The first eight are fixed per decoder
+ * (functools.partial binds them). `unread` (a frozenset of at most 8 str) names members of
+ * the source block left out of the change: nobody reads them; their values are still
+ * checked as JSON. `heartbeat` (a str) is the prefix of heartbeat topics: their records
+ * are refused, whatever they hold, so that the caller needs no test of its own first.
  *
  * The whole value is checked as strict JSON (RFC 8259, UTF-8), but Python objects are made
  * only for the envelope fields a change keeps and, inside `before` and `after`, for the
@@ -16,7 +18,8 @@
  *
  * None means "not decoded here": the caller decodes the record with the general decoder,
  * which also names any problem. This happens for anything not plainly a schemaless change
- * event (not JSON, not an object, a `payload` or `schema` field, an escaped envelope field
+ * event (a record of a heartbeat topic, or of a topic that is neither None nor a str, not
+ * JSON, not an object, a `payload` or `schema` field, an escaped envelope field
  * name, no `op` in `ops`, rows or source that are not objects, a source block whose name,
  * schema, db, table, lsn or ts_ms, or an envelope whose ts_ms or transaction, is not what
  * Debezium writes there (as envelope_fits() in records.py checks them), a key that is not a
@@ -40,10 +43,12 @@
 
 typedef struct {
     const unsigned char *p;
-    const unsigned char *end;
+    const unsigned char *end; /* where the text ends; *end is read (see peek()) */
     int depth;
     int share; /* short texts are shared through the text cache (in the source block) */
     PyObject *unread; /* the source block's members left out (a frozenset), or NULL */
+    PyObject *strings; /* the placeholder's text forms (a frozenset), or NULL */
+    int placeholder;   /* 1: a kept column's value may be the placeholder (see below) */
 } Scan;
 
 /* ---- the text cache: keys and short texts repeat from record to record ---------------- */
@@ -86,12 +91,34 @@ static inline uint64_t text_hash(const unsigned char *s, Py_ssize_t n) {
     return h * 0x94D049BB133111EBull;
 }
 
+/* memcmp(a, b, n) == 0, in two or four loads for the texts of 4 to 16 bytes most member
+ * names and short values are: memcmp's call costs more than their comparison. */
+static inline int same_text(const unsigned char *a, const unsigned char *b, Py_ssize_t n) {
+    if (n >= 8 && n <= 16) { /* two overlapping eight-byte reads cover 8 to 16 bytes */
+        uint64_t a1, b1, a2, b2;
+        memcpy(&a1, a, 8);
+        memcpy(&b1, b, 8);
+        memcpy(&a2, a + n - 8, 8);
+        memcpy(&b2, b + n - 8, 8);
+        return a1 == b1 && a2 == b2;
+    }
+    if (n >= 4 && n < 8) { /* as two overlapping four-byte reads */
+        uint32_t a1, b1, a2, b2;
+        memcpy(&a1, a, 4);
+        memcpy(&b1, b, 4);
+        memcpy(&a2, a + n - 4, 4);
+        memcpy(&b2, b + n - 4, 4);
+        return a1 == b1 && a2 == b2;
+    }
+    return memcmp(a, b, (size_t)n) == 0;
+}
+
 /* A short ASCII text, shared from record to record. A member name (`intern`) is interned,
  * so that looking it up by a name the code spells (`source.get("ts_ms")`) matches by
  * identity; a value is not, as values like the source's `sequence` change every record. */
 static PyObject *cached_key(const unsigned char *s, Py_ssize_t n, int intern) {
     KeySlot *slot = &key_cache[text_hash(s, n) >> 54]; /* 10 bits: KEY_SLOTS; memcmp confirms */
-    if (slot->key != NULL && slot->len == n && memcmp(slot->text, s, (size_t)n) == 0) {
+    if (slot->key != NULL && slot->len == n && same_text(slot->text, s, n)) {
         if (intern && !PyUnicode_CHECK_INTERNED(slot->key))
             PyUnicode_InternInPlace(&slot->key); /* cached as a value first */
         Py_INCREF(slot->key);
@@ -160,7 +187,7 @@ static PyObject *kept_column(const unsigned char *text, Py_ssize_t len) {
         PyObject *key = column_set.slots[i].key;
         if (key == NULL) return NULL;
         if (column_set.slots[i].len == len &&
-            memcmp(column_set.slots[i].text, text, (size_t)len) == 0)
+            same_text((const unsigned char *)column_set.slots[i].text, text, len))
             return key;
         i = (i + 1) & (COLUMN_SLOTS - 1);
     }
@@ -248,8 +275,20 @@ static int unread_member(const unsigned char *text, Py_ssize_t len) {
 /* ---- whitespace, literals ------------------------------------------------------------- */
 
 static inline void skip_ws(Scan *s) {
-    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
+    /* compact JSON has none: one compare settles every byte past the space */
+    while (s->p < s->end && *s->p <= ' ' &&
+           (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
         s->p++;
+}
+
+/* The byte next past any whitespace, not read; -1 at the end of the text. Compact JSON has
+ * no whitespace: the first test mostly settles it, without a test of the end first, as the
+ * byte at the end is the NUL that ends every bytes object (the texts of all Scans that
+ * peek() are whole bytes objects), and a NUL is no whitespace nor past the space. */
+static inline int peek(Scan *s) {
+    if (*s->p > ' ') return *s->p; /* s->p <= s->end, always */
+    skip_ws(s);
+    return s->p < s->end ? *s->p : -1;
 }
 
 static int literal(Scan *s, const char *word, Py_ssize_t n) {
@@ -354,7 +393,15 @@ static Py_ssize_t put_utf8(unsigned char *out, uint32_t cp) {
 
 /* Scan a string whose opening quote was read. On success *start and *len span its raw text,
  * *flags tells whether it holds escapes (1) or bytes past ASCII (2). */
-static int scan_string(Scan *s, const unsigned char **start, Py_ssize_t *len, int *flags) {
+#if defined(__GNUC__)
+#define HOT static inline __attribute__((always_inline))
+#else
+#define HOT static inline
+#endif
+
+/* inlined where it is called, as its pointer arguments then stay in registers: a call per
+ * member name and per text value costs more than the scan of most */
+HOT int scan_string(Scan *s, const unsigned char **start, Py_ssize_t *len, int *flags) {
     const unsigned char *p = s->p, *end = s->end;
     int f = 0;
     *start = p;
@@ -430,9 +477,28 @@ static PyObject *make_string(const unsigned char *start, Py_ssize_t len, int fla
 
 /* ---- numbers -------------------------------------------------------------------------- */
 
-/* Scan a number; make it unless `keep` is 0. Returns 0, or -1 when it is not one this code
+/* The end of the run of ASCII digits that starts at p. */
+static inline const unsigned char *digits(const unsigned char *p, const unsigned char *end) {
+#if defined(__SSE2__)
+    /* sixteen bytes at a time: stop at a byte below '0' or above '9' (the signed compares
+     * take bytes >= 0x80 as negative: below '0') */
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        __m128i other = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8('0')),
+                                     _mm_cmpgt_epi8(v, _mm_set1_epi8('9')));
+        int mask = _mm_movemask_epi8(other);
+        if (mask != 0) return p + __builtin_ctz((unsigned)mask);
+        p += 16;
+    }
+#endif
+    while (p < end && *p >= '0' && *p <= '9') p++;
+    return p;
+}
+
+/* Scan a number; make it unless `keep` is 0 (inlined in value(), as the numbers of a record
+ * are many and most are short). Returns 0, or -1 when it is not one this code
  * decodes (invalid JSON, or a value orjson would parse differently than here). */
-static int number(Scan *s, int keep, PyObject **out) {
+HOT int number(Scan *s, int keep, PyObject **out) {
     const unsigned char *start = s->p, *p = s->p, *end = s->end;
     int negative = 0, is_float = 0;
     if (p < end && *p == '-') { negative = 1; p++; }
@@ -440,7 +506,7 @@ static int number(Scan *s, int keep, PyObject **out) {
     if (*p == '0') {
         p++;
     } else if (*p >= '1' && *p <= '9') {
-        while (p < end && *p >= '0' && *p <= '9') p++;
+        p = digits(p, end);
     } else {
         return -1;
     }
@@ -449,14 +515,14 @@ static int number(Scan *s, int keep, PyObject **out) {
         is_float = 1;
         p++;
         if (p >= end || *p < '0' || *p > '9') return -1;
-        while (p < end && *p >= '0' && *p <= '9') p++;
+        p = digits(p, end);
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
         is_float = 1;
         p++;
         if (p < end && (*p == '+' || *p == '-')) p++;
         if (p >= end || *p < '0' || *p > '9') return -1;
-        while (p < end && *p >= '0' && *p <= '9') p++;
+        p = digits(p, end);
     }
     Py_ssize_t len = p - start;
     if (len > MAX_NUMBER) return -1;
@@ -499,18 +565,51 @@ static int number(Scan *s, int keep, PyObject **out) {
 
 /* ---- values --------------------------------------------------------------------------- */
 
+/* The lengths of the placeholder's text forms: most values are looked at no further. */
+static struct {
+    PyObject *owner; /* the frozenset of forms (a strong reference), or NULL */
+    Py_ssize_t lengths[4];
+} placeholder_lengths;
+
+static int learn_lengths(PyObject *strings) {
+    if (PySet_GET_SIZE(strings) > 4) return -1;
+    Py_ssize_t lengths[4] = {-1, -1, -1, -1}, n = 0;
+    PyObject *forms = PyObject_GetIter(strings), *form;
+    if (forms == NULL) return -1;
+    while ((form = PyIter_Next(forms)) != NULL) {
+        lengths[n++] = PyUnicode_Check(form) ? PyUnicode_GET_LENGTH(form) : -1;
+        Py_DECREF(form);
+    }
+    Py_DECREF(forms);
+    if (PyErr_Occurred()) return -1;
+    memcpy(placeholder_lengths.lengths, lengths, sizeof(lengths));
+    Py_XSETREF(placeholder_lengths.owner, Py_NewRef(strings));
+    return 0;
+}
+
+/* Whether a value kept in a row may be the placeholder: a text of one of the lengths of its
+ * forms, or a list (as mark_unknown() compares them); when the lengths known are those of
+ * other forms, maybe. A record none of whose kept values may be is not looked at again. */
+static inline int may_be_placeholder(PyObject *strings, PyObject *item) {
+    if (PyUnicode_CheckExact(item)) {
+        if (placeholder_lengths.owner != strings) return 1;
+        const Py_ssize_t *lengths = placeholder_lengths.lengths, len = PyUnicode_GET_LENGTH(item);
+        return len == lengths[0] || len == lengths[1] || len == lengths[2] || len == lengths[3];
+    }
+    return PyList_CheckExact(item);
+}
+
 #define ROW_SIZE 8     /* kept columns: a handful */
 #define SOURCE_SIZE 16 /* Debezium's source block: 12 to 16 fields */
 
-static int value(Scan *s, int keep, PyObject **out);
+static inline int value(Scan *s, int keep, PyObject **out);
 
 /* After an object member or an array item: 1 when a ',' announces another, 0 when `close`
  * ends the container (both consumed), -1 for anything else. */
 static int next_item(Scan *s, char close) {
-    skip_ws(s);
-    if (s->p >= s->end) return -1;
-    if (*s->p == ',') { s->p++; return 1; }
-    if (*s->p == close) { s->p++; return 0; }
+    int c = peek(s);
+    if (c == ',') { s->p++; return 1; }
+    if (c == close) { s->p++; return 0; }
     return -1;
 }
 
@@ -529,25 +628,21 @@ static inline PyObject *new_dict(Py_ssize_t size) {
 static int object(Scan *s, int keep, PyObject *columns, Py_ssize_t size, PyObject **out) {
     PyObject *dict = NULL;
     if (keep && (dict = new_dict(size)) == NULL) return -1;
-    skip_ws(s);
-    if (s->p < s->end && *s->p == '}') {
+    if (peek(s) == '}') {
         s->p++;
         if (keep) *out = dict;
         return 0;
     }
     for (;;) {
-        skip_ws(s);
-        if (s->p >= s->end || *s->p != '"') goto fail;
+        if (peek(s) != '"') goto fail;
         s->p++;
         const unsigned char *ks;
         Py_ssize_t klen;
         int kflags;
         if (scan_string(s, &ks, &klen, &kflags) < 0) goto fail;
-        skip_ws(s);
-        if (s->p >= s->end || *s->p != ':') goto fail;
+        if (peek(s) != ':') goto fail;
         s->p++;
-        skip_ws(s);
-        PyObject *key = NULL;
+        PyObject *key = NULL; /* (value() skips the whitespace before the value) */
         int member = 0;
         if (keep && columns != NULL && kflags == 0) { /* a row: only the kept columns */
             /* a finaliser run by an allocation may have used other columns meanwhile */
@@ -576,6 +671,8 @@ static int object(Scan *s, int keep, PyObject *columns, Py_ssize_t size, PyObjec
         PyObject *item = NULL;
         if (value(s, member, &item) < 0) { Py_XDECREF(key); goto fail; }
         if (member) {
+            if (columns != NULL && !s->placeholder) /* a row's kept column */
+                s->placeholder = may_be_placeholder(s->strings, item);
             int rc = PyDict_SetItem(dict, key, item);
             Py_DECREF(item);
             if (rc < 0) { Py_DECREF(key); goto fail; }
@@ -595,16 +692,14 @@ fail:
 static int array(Scan *s, int keep, PyObject **out) {
     PyObject *list = NULL;
     if (keep && (list = PyList_New(0)) == NULL) return -1;
-    skip_ws(s);
-    if (s->p < s->end && *s->p == ']') {
+    if (peek(s) == ']') {
         s->p++;
         if (keep) *out = list;
         return 0;
     }
     for (;;) {
-        skip_ws(s);
         PyObject *item = NULL;
-        if (value(s, keep, &item) < 0) goto fail;
+        if (value(s, keep, &item) < 0) goto fail; /* past the whitespace before it */
         if (keep) {
             int rc = PyList_Append(list, item);
             Py_DECREF(item);
@@ -631,9 +726,10 @@ static int constant(Scan *s, int keep, const char *word, Py_ssize_t n, PyObject 
     return 0;
 }
 
-static int value(Scan *s, int keep, PyObject **out) {
-    if (s->p >= s->end) return -1;
-    unsigned char c = *s->p;
+/* inlined where it is called, as scan_string() is: most values are short */
+HOT int value(Scan *s, int keep, PyObject **out) {
+    int c = peek(s); /* the whitespace before the value: its callers need not skip it */
+    if (c < 0) return -1;
     if (c == '"') {
         s->p++;
         const unsigned char *start;
@@ -739,28 +835,6 @@ static int envelope(Scan *s, PyObject *columns, PyObject **fields) {
     }
     skip_ws(s);
     return s->p == s->end ? 0 : -1;
-}
-
-/* The lengths of the placeholder's text forms: most values are looked at no further. */
-static struct {
-    PyObject *owner; /* the frozenset of forms (a strong reference), or NULL */
-    Py_ssize_t lengths[4];
-} placeholder_lengths;
-
-static int learn_lengths(PyObject *strings) {
-    if (PySet_GET_SIZE(strings) > 4) return -1;
-    Py_ssize_t lengths[4] = {-1, -1, -1, -1}, n = 0;
-    PyObject *forms = PyObject_GetIter(strings), *form;
-    if (forms == NULL) return -1;
-    while ((form = PyIter_Next(forms)) != NULL) {
-        lengths[n++] = PyUnicode_Check(form) ? PyUnicode_GET_LENGTH(form) : -1;
-        Py_DECREF(form);
-    }
-    Py_DECREF(forms);
-    if (PyErr_Occurred()) return -1;
-    memcpy(placeholder_lengths.lengths, lengths, sizeof(lengths));
-    Py_XSETREF(placeholder_lengths.owner, Py_NewRef(strings));
-    return 0;
 }
 
 /* Replace placeholders in a kept row by `unknown`, in place. */
@@ -906,27 +980,41 @@ static int plain_key(PyObject *raw, PyObject **out) {
     return 0;
 }
 
-enum { A_COLUMNS, A_STRINGS, A_LISTS, A_UNKNOWN, A_OPS, A_UNREAD, A_CHANGE, A_VALUE, A_KEY,
-       A_TOPIC, A_PARTITION, A_OFFSET, A_COUNT };
+enum { A_COLUMNS, A_STRINGS, A_LISTS, A_UNKNOWN, A_OPS, A_UNREAD, A_CHANGE, A_HEARTBEAT,
+       A_VALUE, A_KEY, A_TOPIC, A_PARTITION, A_OFFSET, A_COUNT };
+
+/* 1 when `topic` is a heartbeat topic, or no str (the general decoder then decides what
+ * it is); 0 when it is None or another str; -1 on error. */
+static int other_topic(PyObject *topic, PyObject *heartbeat) {
+    if (topic == Py_None) return 0;
+    if (!PyUnicode_Check(topic)) return 1;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(heartbeat);
+    if (PyUnicode_GET_LENGTH(topic) < n) return 0;
+    return (int)PyUnicode_Tailmatch(topic, heartbeat, 0, n, -1);
+}
 
 static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
     if (nargs != A_COUNT || !PyBytes_CheckExact(args[A_VALUE]) ||
         !PyFrozenSet_CheckExact(args[A_STRINGS]) || !PyTuple_CheckExact(args[A_LISTS]) ||
         !PyFrozenSet_CheckExact(args[A_OPS]) || !PyFrozenSet_CheckExact(args[A_UNREAD]) ||
+        !PyUnicode_Check(args[A_HEARTBEAT]) ||
         (args[A_COLUMNS] != Py_None && !PyFrozenSet_CheckExact(args[A_COLUMNS]))) {
         PyErr_SetString(PyExc_TypeError,
                         "project(columns: frozenset | None, strings: frozenset, lists: tuple, "
                         "unknown, ops: frozenset, unread: frozenset, change: type, "
-                        "value: bytes, key, topic, partition, offset)");
+                        "heartbeat: str, value: bytes, key, topic, partition, offset)");
         return NULL;
     }
     PyObject *columns = args[A_COLUMNS];
     const unsigned char *text = (const unsigned char *)PyBytes_AS_STRING(args[A_VALUE]);
     PyObject *unread = PySet_GET_SIZE(args[A_UNREAD]) > 0 ? args[A_UNREAD] : NULL;
-    Scan s = {text, text + PyBytes_GET_SIZE(args[A_VALUE]), 0, 0, unread};
+    Scan s = {text, text + PyBytes_GET_SIZE(args[A_VALUE]), 0, 0, unread, args[A_STRINGS], 0};
     PyObject *fields[F_COUNT] = {NULL};
     PyObject *key = NULL, *result = NULL;
+    int heartbeat = other_topic(args[A_TOPIC], args[A_HEARTBEAT]);
+    if (heartbeat < 0) return NULL;
+    if (heartbeat) goto refuse;
     if (columns != Py_None && use_columns(columns) < 0) goto refuse;
     if (envelope(&s, columns == Py_None ? NULL : columns, fields) < 0) goto refuse;
     PyObject *op = fields[F_OP];
@@ -935,7 +1023,9 @@ static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nar
     if (known <= 0) goto refuse;
     if (PyUnicode_GET_LENGTH(op) == 1) {
         Py_UCS4 c = PyUnicode_READ_CHAR(op, 0);
-        if ((c == 'u' || c == 'd') &&
+        /* with every column kept, rows are not looked at while they are made */
+        int look = s.placeholder || columns == Py_None;
+        if ((c == 'u' || c == 'd') && look &&
             (mark_unknown(fields[F_BEFORE], args[A_STRINGS], args[A_LISTS], args[A_UNKNOWN]) < 0 ||
              mark_unknown(fields[F_AFTER], args[A_STRINGS], args[A_LISTS], args[A_UNKNOWN]) < 0))
             goto refuse;
@@ -967,8 +1057,8 @@ done:
 
 static PyMethodDef methods[] = {
     {"project", (PyCFunction)(void (*)(void))project, METH_FASTCALL,
-     "project(columns, strings, lists, unknown, ops, unread, change, value, key, topic, "
-     "partition, offset) -> change | None"},
+     "project(columns, strings, lists, unknown, ops, unread, change, heartbeat, value, key, "
+     "topic, partition, offset) -> change | None"},
     {NULL, NULL, 0, NULL},
 };
 

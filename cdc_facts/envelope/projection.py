@@ -9,10 +9,11 @@ unavailable-value placeholder becomes :data:`~cdc_facts.types.UNKNOWN`, as in
 :func:`~cdc_facts.envelope.decode_change`.
 
 It answers ``None`` for anything that is not plainly a schemaless change: a value with a
-schema, a tombstone, a heartbeat, a record that is not JSON, a key with a schema, an
-envelope whose ``source`` block, ``ts_ms`` or ``transaction`` does not hold what Debezium
-writes there (:func:`~cdc_facts.envelope.records.envelope_fits`), and the rare numbers it
-leaves to orjson (past 64 bits). The caller then decodes the record with
+schema, a tombstone, a heartbeat (any record of a heartbeat topic), a record that is not
+JSON, a key with a schema, an envelope whose ``source`` block, ``ts_ms`` or
+``transaction`` does not hold what Debezium writes there
+(:func:`~cdc_facts.envelope.records.envelope_fits`), and the rare numbers it leaves to
+orjson (past 64 bits). The caller then decodes the record with
 :func:`~cdc_facts.envelope.decode_change`, which gives the same change (with every column)
 or names the problem.
 
@@ -37,7 +38,13 @@ from typing import Any, Final, TypeAlias
 from cdc_facts.changes import OPS, Change
 from cdc_facts.envelope.documents import _SCHEMA_CACHE_LIMIT, known_schema
 from cdc_facts.envelope.placeholders import _Placeholders
-from cdc_facts.envelope.records import DEFAULT_SETTINGS, EnvelopeSettings, _key, envelope_fits
+from cdc_facts.envelope.records import (
+    DEFAULT_SETTINGS,
+    HEARTBEAT_TOPIC_PREFIX,
+    EnvelopeSettings,
+    _key,
+    envelope_fits,
+)
 from cdc_facts.envelope.schemas import DECODE_ERRORS, ColumnDecoders, _Schema
 from cdc_facts.errors import ChangeDecodeError
 from cdc_facts.types import UNKNOWN
@@ -80,7 +87,8 @@ def change_projector(
         raise ValueError("at most 8 source members can be left out")
     placeholders = _Placeholders(settings.unavailable_value)
     return functools.partial(_project, columns, placeholders.strings, placeholders.lists,
-                             UNKNOWN, OPS, frozenset(unread_source), Change)
+                             UNKNOWN, OPS, frozenset(unread_source), Change,
+                             HEARTBEAT_TOPIC_PREFIX)
 
 
 def compiled() -> bool:
