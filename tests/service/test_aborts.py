@@ -6,13 +6,15 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+import pytest
 from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from cdc_facts.errors import TransactionAbortedError
 from cdc_facts.kafka import ChangeConsumer, Partition, TransactionalProducer
 from cdc_facts.kafka.producer import Marks
 from cdc_facts.service import producer_config
-from cdc_facts.settings import ServiceSettings
+from cdc_facts.settings import ServiceSettings, load_settings
 from tests.service.helpers import (
     ServiceThread,
     create_topics,
@@ -73,3 +75,37 @@ def test_an_aborted_transaction_is_read_again_and_its_facts_appear_once(
     assert aborts == 1 and placed == 30
     everything = read_topic(kafka_bootstrap, facts_topic)  # still nothing more, committed
     assert len(everything) == 30
+
+
+def test_a_record_the_broker_refuses_fails_the_commit_and_nothing_of_it_is_visible(
+    tmp_path: Path, kafka_bootstrap: str
+) -> None:
+    """The producer adds the offsets without flushing first: commit_transaction delivers
+    the records, and a delivery that fails must still fail the commit (then the transaction
+    is aborted), never commit the records that did arrive."""
+    facts_topic, small = unique("facts"), unique("small")
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    for future in admin.create_topics([
+            NewTopic(facts_topic, 1, 1),
+            NewTopic(small, 1, 1, config={"max.message.bytes": "1000"})]).values():
+        future.result()
+    mappings = orders_mapping(tmp_path, unique("refused"), "orders", facts_topic)
+    settings = load_settings({"mappings": (str(mappings),), "group_id": unique("grp"),
+                              "bootstrap_servers": kafka_bootstrap}, environ={})
+    producer = TransactionalProducer(producer_config(settings))
+    try:
+        producer.start()
+        producer.begin()
+        producer.produce(facts_topic, b"1", b'{"n": "refused with its transaction"}')
+        producer.produce(small, b"2", b"x" * 5000)  # over the topic's max.message.bytes
+        with pytest.raises(TransactionAbortedError, match="(?i)too large"):
+            producer.commit({}, None,  # type: ignore[arg-type]  # no offsets: not read
+                            marks=[(facts_topic, b"m", b'{"n": "mark"}')])
+        producer.abort()
+        producer.begin()
+        producer.produce(facts_topic, b"3", b'{"n": "committed"}')
+        producer.commit({}, None)  # type: ignore[arg-type]
+    finally:
+        producer.close()
+    assert [r["value"] for r in read_topic(kafka_bootstrap, facts_topic)] == [
+        {"n": "committed"}]
