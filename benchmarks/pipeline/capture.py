@@ -1,5 +1,6 @@
 """Capturing the pgbench database: per-run mappings and topics, preflight --fix, register,
-and removing the connector, its slot and publication afterwards.
+and removing the connector, its slot and publication, the run's topics and its consumer
+group afterwards.
 
 Everything goes through the ``cdc-facts`` command line, as a user would run it.
 """
@@ -17,10 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 from ruamel.yaml import YAML
 
 from benchmarks.pipeline.workload import BenchDatabase, repo_root
+from cdc_facts.envelope.records import HEARTBEAT_TOPIC_PREFIX
 
 PIPELINE_DIR = Path(__file__).resolve().parent
 SPEC = PIPELINE_DIR / "connector.yaml"
@@ -51,6 +54,18 @@ class Capture:
     @property
     def fact_topics(self) -> list[str]:
         return [self.fact_topic(kind) for kind in TABLES]
+
+    @property
+    def group(self) -> str:
+        """The translator's consumer group: the run id (its topics' names start with it)."""
+        return self.run_id
+
+    @property
+    def own_topics(self) -> list[str]:
+        """The topics the connector and the translator make for themselves: Debezium's
+        transaction metadata and heartbeats, the translator's dead letters and positions."""
+        return [f"{self.connector}.transaction", f"{HEARTBEAT_TOPIC_PREFIX}.{self.connector}",
+                f"{self.group}.dead-letter", f"{self.group}.positions"]
 
 
 def render_mappings(directory: Path, connector: str, run_id: str) -> Path:
@@ -104,6 +119,26 @@ def delete_topics(bootstrap: str, topics: list[str]) -> None:
             pass
 
 
+def delete_group(bootstrap: str, group: str, timeout: float = 30) -> None:
+    """Delete a consumer group and its committed offsets. A static member stays in the
+    group until its session times out, after the translator stopped: the broker refuses
+    to delete a group that is not empty, so this tries again until then."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            admin.delete_consumer_groups([group], request_timeout=10)[group].result()
+            return
+        except KafkaException as exc:
+            code = exc.args[0].code() if exc.args else None
+            if code == KafkaError.GROUP_ID_NOT_FOUND:
+                return  # never made, or already gone
+            if code != KafkaError.NON_EMPTY_GROUP or time.monotonic() > deadline:
+                print(f"consumer group {group} left behind: {exc}", file=sys.stderr)
+                return
+        time.sleep(1)
+
+
 def _spec_env(capture_name: str, db_name: str) -> dict[str, str]:
     return {**os.environ, "BENCH_CONNECTOR": capture_name, "BENCH_DB": db_name}
 
@@ -112,7 +147,8 @@ def _spec_env(capture_name: str, db_name: str) -> dict[str, str]:
 def captured(db: BenchDatabase, run_id: str, workdir: Path, bootstrap: str,
              keep_topics: bool = False) -> Iterator[Capture]:
     """Render the mappings, pre-create the topics, ``preflight --fix`` and ``register``;
-    afterwards remove the connector with its slot and publication, and the topics."""
+    afterwards remove the connector with its slot and publication, every topic of the run
+    (unless ``keep_topics``) and the translator's consumer group, which must have stopped."""
     connector = run_id
     mappings = render_mappings(workdir / "mappings", connector, run_id)
     capture = Capture(run_id, connector, mappings, db)
@@ -129,7 +165,8 @@ def captured(db: BenchDatabase, run_id: str, workdir: Path, bootstrap: str,
         drop_slot(db.admin_dsn, _slot(connector))
         if not keep_topics:
             delete_topics(bootstrap, capture.change_topics + capture.fact_topics
-                          + [f"{connector}.transaction"])
+                          + capture.own_topics)
+        delete_group(bootstrap, capture.group)
 
 
 def _slot(connector: str) -> str:

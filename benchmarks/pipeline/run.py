@@ -77,7 +77,7 @@ def pipeline(plan: Plan, stack: StackEnv, workdir: Path) -> Iterator[Session]:
         capture: Capture = stack_.enter_context(
             captured(db, plan.run_id, workdir, stack.bootstrap))
         say("starting the translator")
-        translator = TranslatorProcess(capture.mappings, plan.run_id, stack.bootstrap,
+        translator = TranslatorProcess(capture.mappings, capture.group, stack.bootstrap,
                                        workdir / "translator.log", plan.commit_interval_ms)
         stack_.callback(translator.stop)
         tail = FactTail(stack.bootstrap, {capture.fact_topic(k): k
