@@ -8,6 +8,7 @@ import os
 import pwd
 import shutil
 import signal
+import socket
 from pathlib import Path
 
 from cdc_facts.errors import LocalStackError
@@ -140,6 +141,17 @@ def _check_reachable(path: Path, user: str | None, service: str) -> None:
 #: The longest path a Unix socket may have on Linux (``sun_path`` holds 108 bytes, NUL
 #: included).
 MAX_SOCKET_PATH = 107
+
+
+def _accepts(path: Path) -> bool:
+    """Whether a server accepts connections on the Unix socket at ``path``."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(2)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
 
 
 def check_socket_path(path: Path, service: str) -> None:
@@ -387,6 +399,11 @@ class MariaDbService(BaseService):
     def ready(self) -> bool:
         import pymysql
 
+        # pymysql leaves its Unix socket open when the connect itself fails (it closes
+        # only a connected one), which surfaces later as an unclosed-socket warning: ask
+        # with a socket of our own until the server accepts.
+        if not _accepts(self.socket):
+            return False
         try:
             conn = self._connect_root()
         except pymysql.err.Error:
