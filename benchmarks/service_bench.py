@@ -24,7 +24,8 @@ leaving out the first second (the clients' first requests: metadata, coordinator
 Each run starts a fresh consumer group at the start of the topic and is timed from the
 moment its partitions are assigned until every record is committed. Figures: records per
 second (wall clock) and records per CPU-second (``time.process_time``, every thread of
-the process, librdkafka's included), each the median of ``--repeat`` runs.
+the process, librdkafka's included), each the median of ``--repeat`` runs. At the end,
+even after a failure, it deletes every topic and consumer group it made.
 
     eval "$(cdc-facts local env)"
     .venv/bin/python benchmarks/service_bench.py [--records 200000] [--repeat 3]
@@ -54,10 +55,13 @@ from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from cdc_facts.facts import encode_fact, fact_headers
-from cdc_facts.kafka import AtLeastOnceProducer, ChangeConsumer, Partition
-from cdc_facts.rules import load_mappings
-from cdc_facts.service import (
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.pipeline.capture import delete_group, delete_topics  # noqa: E402
+from cdc_facts.facts import encode_fact, fact_headers  # noqa: E402
+from cdc_facts.kafka import AtLeastOnceProducer, ChangeConsumer, Partition  # noqa: E402
+from cdc_facts.rules import load_mappings  # noqa: E402
+from cdc_facts.service import (  # noqa: E402
     CONSUME_CHUNK,
     BatchPolicy,
     Service,
@@ -65,8 +69,8 @@ from cdc_facts.service import (
     poll_batch,
     producer_config,
 )
-from cdc_facts.settings import ServiceSettings, load_settings
-from cdc_facts.translator import Translator
+from cdc_facts.settings import ServiceSettings, load_settings  # noqa: E402
+from cdc_facts.translator import Translator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "service.json"
@@ -120,6 +124,35 @@ facts:
 """
 
 
+class _Made:
+    """What the runs make on the broker, deleted at the end: topics and consumer groups
+    (transactional ids cannot be deleted through Kafka's API)."""
+
+    def __init__(self) -> None:
+        self.topics: set[str] = set()
+        self.groups: set[str] = set()
+
+    def settings(self, settings: ServiceSettings) -> ServiceSettings:
+        """Note the group of ``settings`` and the topics the service makes for it."""
+        self.groups.add(settings.group_id)
+        self.topics.update({settings.dead_letter_topic, settings.positions_topic})
+        return settings
+
+    def clean(self, bootstrap: str) -> None:
+        print(f"deleting {len(self.topics)} topics and {len(self.groups)} consumer groups",
+              file=sys.stderr)
+        if self.topics:
+            delete_topics(bootstrap, sorted(self.topics))
+        for group in sorted(self.groups):  # a static member leaves when its session ends
+            delete_group(bootstrap, group)
+        self.topics.clear()
+        self.groups.clear()
+
+
+#: Everything this process made on the broker.
+MADE = _Made()
+
+
 # --- the input -----------------------------------------------------------------------------
 
 
@@ -150,6 +183,7 @@ def change_record(connector: str, index: int) -> tuple[bytes, bytes]:
 def preload(bootstrap: str, topic: str, connector: str, records: int) -> int:
     """Write the records (keyed by order, so an order's changes share a partition)."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
+    MADE.topics.add(topic)
     admin.create_topics([NewTopic(topic, PARTITIONS, 1)])[topic].result()
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20,
                          "compression.type": "none", "enable.idempotence": True})
@@ -187,9 +221,9 @@ class Run:
 
 
 def _settings(mappings: Path, bootstrap: str, **options: object) -> ServiceSettings:
-    return load_settings({"mappings": (str(mappings),), "group_id": f"bench-{uuid.uuid4().hex}",
-                          "bootstrap_servers": bootstrap, "instance_id": "bench",
-                          **options}, environ={})
+    return MADE.settings(load_settings(
+        {"mappings": (str(mappings),), "group_id": f"bench-{uuid.uuid4().hex}",
+         "bootstrap_servers": bootstrap, "instance_id": "bench", **options}, environ={}))
 
 
 def run_service(name: str, mappings: Path, bootstrap: str, records: int,
@@ -241,6 +275,7 @@ def run_passthrough(topic: str, mappings: Path, bootstrap: str, records: int) ->
     consumer = ChangeConsumer(consumer_config(settings))
     producer = AtLeastOnceProducer(producer_config(settings))
     batching, assigned, out = BatchPolicy(1_000_000, 1.0), _Assigned(), f"{topic}.passthrough"
+    MADE.topics.add(out)
     consumer.subscribe([topic], assigned)
     done, count, offsets, opened = 0, 0, {}, None
     while done < records:
@@ -285,6 +320,7 @@ def run_engine(connector: str, mappings: Path, records: int) -> Run:
 def _create(bootstrap: str, topics: list[str]) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     config = {"message.timestamp.type": "LogAppendTime"}
+    MADE.topics.update(topics)
     for future in admin.create_topics([NewTopic(t, 1, 1, config=config)
                                        for t in topics]).values():
         future.result()
@@ -401,6 +437,7 @@ def benchmark(bootstrap: str, records: int, repeat: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         mappings = Path(tmp) / "orders.yaml"
         mappings.write_text(MAPPING.format(connector=connector, topic=f"{connector}.facts"))
+        MADE.topics.add(f"{connector}.facts")  # made by the producer, on first use
         print(f"pre-loading {records:,} records into {topic} ...", file=sys.stderr)
         size = preload(bootstrap, topic, connector, records)
         runs: dict[str, list[Run]] = {"B1 passthrough (at-least-once)": []}
@@ -465,6 +502,20 @@ def print_table(result: dict[str, Any]) -> None:
         print(f"{name:52} {ratio:>11.2f}" + (f"   goal >= {goal}" if goal else ""))
 
 
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.skip_throughput:
+        result: dict[str, Any] = json.loads(RESULTS.read_text())
+    else:
+        result = benchmark(args.bootstrap_servers, args.records, args.repeat)
+    rates = [float(r) for r in args.latency_rates.split(",") if r.strip()]
+    if rates:
+        lingers = [int(m) for m in args.latency_linger_ms.split(",") if m.strip()] or [0]
+        result["latency"] = [run_latency(args.bootstrap_servers, rate, args.latency_seconds,
+                                         linger) for rate in rates for linger in lingers]
+        result["latency_load_average"] = os.getloadavg()[0]
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--records", type=int, default=200_000)
@@ -481,16 +532,10 @@ def main() -> None:
     args = parser.parse_args()
     if not args.bootstrap_servers:
         raise SystemExit("set --bootstrap-servers, or eval \"$(cdc-facts local env)\"")
-    if args.skip_throughput:
-        result = json.loads(RESULTS.read_text())
-    else:
-        result = benchmark(args.bootstrap_servers, args.records, args.repeat)
-    rates = [float(r) for r in args.latency_rates.split(",") if r.strip()]
-    if rates:
-        lingers = [int(m) for m in args.latency_linger_ms.split(",") if m.strip()] or [0]
-        result["latency"] = [run_latency(args.bootstrap_servers, rate, args.latency_seconds,
-                                         linger) for rate in rates for linger in lingers]
-        result["latency_load_average"] = os.getloadavg()[0]
+    try:
+        result = run(args)
+    finally:
+        MADE.clean(args.bootstrap_servers)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print_table(result)
