@@ -55,6 +55,7 @@ class ChangeConsumer:
         self._factory = factory
         self._client: Consumer | None = None
         self._warned: set[str] = set()
+        self._group_metadata: Any = None  # kept between rebalances
 
     @property
     def client(self) -> Consumer:
@@ -67,13 +68,16 @@ class ChangeConsumer:
         """Join the group for ``topics``; ``listener`` hears of every rebalance."""
 
         def on_assign(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+            self.forget_group_metadata()  # a new generation
             starts = listener.on_assign([(p.topic, p.partition) for p in partitions])
             consumer.assign([_start(p, starts.get((p.topic, p.partition))) for p in partitions])
 
         def on_revoke(_consumer: Consumer, partitions: list[TopicPartition]) -> None:
+            self.forget_group_metadata()
             listener.on_revoke([(p.topic, p.partition) for p in partitions])
 
         def on_lost(_consumer: Consumer, partitions: list[TopicPartition]) -> None:
+            self.forget_group_metadata()
             listener.on_lost([(p.topic, p.partition) for p in partitions])
 
         self.client.subscribe(sorted(topics), on_assign=on_assign, on_revoke=on_revoke,
@@ -141,8 +145,23 @@ class ChangeConsumer:
                           lambda: self.client.commit(offsets=chosen, asynchronous=False))
 
     def group_metadata(self) -> Any:
-        """The group metadata a transaction needs to commit this consumer's offsets."""
-        return self.client.consumer_group_metadata()
+        """The group metadata a transaction needs to commit this consumer's offsets.
+
+        Kept from one commit to the next: asking the client hands the question to its own
+        thread and waits, about half a millisecond of each commit on a busy machine. The
+        metadata (member id, generation) changes only in a rebalance, and the classic
+        group protocol the service requires announces each one through a callback, which
+        forgets it (as does :meth:`forget_group_metadata`). Should it still be stale, the
+        broker refuses the offsets and the transaction aborts: nothing is committed twice.
+        """
+        metadata = self._group_metadata
+        if metadata is None:
+            metadata = self._group_metadata = self.client.consumer_group_metadata()
+        return metadata
+
+    def forget_group_metadata(self) -> None:
+        """Ask the client for the group metadata again at the next commit."""
+        self._group_metadata = None
 
     def lag(self, positions: Mapping[Partition, int]) -> dict[Partition, int]:
         """How many records each partition holds past ``positions``, from the high

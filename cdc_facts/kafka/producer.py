@@ -20,7 +20,7 @@ from typing import Any, Final, cast
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from cdc_facts.errors import KafkaUnavailableError
+from cdc_facts.errors import CdcFactsError, KafkaUnavailableError
 from cdc_facts.kafka.consumer import ChangeConsumer, Partition
 from cdc_facts.kafka.errors import CLIENT_LOG, Action, ErrorPolicy
 from cdc_facts.settings import ALTERNATE_SUFFIX
@@ -207,9 +207,13 @@ class TransactionalProducer(BaseFactProducer):
         chosen = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
         if chosen:
             metadata = consumer.group_metadata()
-            self._policy.call("add the offsets to the transaction",
-                              lambda: self.client.send_offsets_to_transaction(
-                                  chosen, metadata, self._timeout_s))
+            try:
+                self._policy.call("add the offsets to the transaction",
+                                  lambda: self.client.send_offsets_to_transaction(
+                                      chosen, metadata, self._timeout_s))
+            except CdcFactsError:
+                consumer.forget_group_metadata()  # perhaps stale: ask again next time
+                raise
         self._policy.call("commit the transaction",
                           lambda: self.client.commit_transaction(self._timeout_s))
         self.in_transaction = False

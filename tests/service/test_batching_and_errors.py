@@ -361,6 +361,9 @@ class _Group:
     def group_metadata(self) -> object:
         return object()
 
+    def forget_group_metadata(self) -> None:
+        pass
+
 
 def test_transactions_alternate_between_two_transactional_ids() -> None:
     """The next transaction runs on the other id, whose coordinator state is not still
