@@ -57,7 +57,11 @@ from confluent_kafka.cimpl import NewTopic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.pipeline.capture import delete_group, delete_topics  # noqa: E402
+from benchmarks.pipeline.capture import (  # noqa: E402
+    create_topics,
+    delete_group,
+    delete_topics,
+)
 from cdc_facts.facts import encode_fact, fact_headers  # noqa: E402
 from cdc_facts.kafka import AtLeastOnceProducer, ChangeConsumer, Partition  # noqa: E402
 from cdc_facts.rules import load_mappings  # noqa: E402
@@ -317,15 +321,6 @@ def run_engine(connector: str, mappings: Path, records: int) -> Run:
 # --- latency ---------------------------------------------------------------------------
 
 
-def _create(bootstrap: str, topics: list[str]) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    config = {"message.timestamp.type": "LogAppendTime"}
-    MADE.topics.update(topics)
-    for future in admin.create_topics([NewTopic(t, 1, 1, config=config)
-                                       for t in topics]).values():
-        future.result()
-
-
 class _Tail:
     """A read_committed consumer noting, per order id, when its fact became readable and
     when it was appended."""
@@ -384,7 +379,8 @@ def run_latency(bootstrap: str, rate: float, seconds: float,
     records a second."""
     connector = f"lat_{uuid.uuid4().hex[:8]}"
     topic, facts = f"{connector}.public.orders", f"{connector}.facts"
-    _create(bootstrap, [topic, facts])
+    MADE.topics.update((topic, facts))
+    create_topics(bootstrap, [topic, facts])  # stamped with the broker's append time
     with tempfile.TemporaryDirectory() as tmp:
         mappings = Path(tmp) / "orders.yaml"
         mappings.write_text(MAPPING.format(connector=connector, topic=facts))

@@ -4,17 +4,16 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import psycopg
 import pytest
-from confluent_kafka.admin import AdminClient
 
 from benchmarks.pipeline.report import write_reports
 from benchmarks.pipeline.run import Plan, StackEnv, run
 from benchmarks.pipeline.session import Phase
 from cdc_facts.connect.client import ConnectClient
+from tests.stack.helpers import left_on_broker
 
 
 @pytest.fixture
@@ -37,20 +36,6 @@ def _databases(pg_dsn: str) -> set[str]:
 def _slots(pg_dsn: str) -> set[str]:
     with psycopg.connect(pg_dsn) as conn:
         return {row[0] for row in conn.execute("SELECT slot_name FROM pg_replication_slots")}
-
-
-def _leftovers(bootstrap: str, run_id: str) -> tuple[list[str], bool]:
-    """The run's topics still listed (deletion completes asynchronously: waited for), and
-    whether its consumer group is still known."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    deadline = time.monotonic() + 15
-    while True:
-        topics = sorted(t for t in admin.list_topics(timeout=10).topics if run_id in t)
-        if not topics or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    groups = admin.list_consumer_groups(request_timeout=10).result().valid
-    return topics, any(g.group_id == run_id for g in groups)
 
 
 @pytest.mark.timeout(120)
@@ -87,7 +72,8 @@ def test_pgbench_through_the_pipeline_makes_exactly_one_fact_per_change(
     # the run cleaned up after itself: no connector, database, slot, topic (the change and
     # fact topics, Debezium's heartbeats and transaction metadata, the translator's dead
     # letters and positions) or consumer group of this run is left
-    assert _leftovers(kafka_bootstrap, plan.run_id) == ([], False)
+    assert left_on_broker(kafka_bootstrap, lambda t: plan.run_id in t,
+                          lambda g: g == plan.run_id, wait_s=15) == (set(), set())
     assert not ConnectClient(connect_url).exists(plan.run_id)
     assert plan.run_id not in _databases(pg_dsn)
     assert f"{plan.run_id}_slot" not in _slots(pg_dsn)

@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 from confluent_kafka import Consumer, KafkaError
+from confluent_kafka.admin import AdminClient
 
 from cdc_facts.connect.client import ConnectClient
 
@@ -52,6 +53,22 @@ def consume(bootstrap: str, topics: list[str], *, until: Callable[[list[dict[str
     finally:
         consumer.close()
     return records
+
+
+def left_on_broker(bootstrap: str, topic: Callable[[str], bool], group: Callable[[str], bool],
+                   wait_s: float = 0) -> tuple[set[str], set[str]]:
+    """The topics and consumer groups still listed whose names ``topic`` and ``group``
+    accept. A deleted topic leaves the listing asynchronously: it is waited for, up to
+    ``wait_s``."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    deadline = time.monotonic() + wait_s
+    while True:
+        topics = {t for t in admin.list_topics(timeout=10).topics if topic(t)}
+        if not topics or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    listed = admin.list_consumer_groups(request_timeout=10).result().valid
+    return topics, {g.group_id for g in listed if group(g.group_id)}
 
 
 def dsn_parts(dsn: str) -> dict[str, Any]:
