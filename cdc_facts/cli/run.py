@@ -8,6 +8,7 @@ open transaction is finished, the clients close, and the exit code is 0.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -80,6 +81,7 @@ def run(config_file: Path | None, **options: object) -> None:
                           f"{settings.metrics_port}: {exc.strerror}",
                           hint="choose another --metrics-port (0: any free port)") from exc
     stop = threading.Event()
+    _freeze_startup_objects()
     try:
         with _stop_on_signals(stop):
             service.run(stop)
@@ -100,6 +102,18 @@ def _translator(settings: ServiceSettings) -> Translator:
         raise ConfigError(f"the mappings ({', '.join(map(str, settings.mappings))})"
                           " cover no table: there is nothing to translate")
     return Translator(report.ruleset)
+
+
+def _freeze_startup_objects() -> None:
+    """Put what starting made out of the cyclic collector's reach.
+
+    The modules, the compiled rules and the clients live as long as the process: some
+    50 000 objects that each full collection would walk again, for about 30 ms with the
+    translator's thread stopped, a pause every fact in flight then waits out. Frozen, a
+    full collection walks only what the loop made since (docs/service.md, Latency).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 @contextmanager
