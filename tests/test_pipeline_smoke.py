@@ -13,19 +13,22 @@ from benchmarks.pipeline.report import write_reports
 from benchmarks.pipeline.run import Plan, StackEnv, run
 from benchmarks.pipeline.session import Phase
 from cdc_facts.connect.client import ConnectClient
+from tests.conftest import StackEndpoints
 from tests.stack.helpers import left_on_broker
 
 
 @pytest.fixture
 def bench_env(monkeypatch: pytest.MonkeyPatch, pg_dsn: str, pg_cdc_dsn: str,
-              connect_url: str, kafka_bootstrap: str) -> StackEnv:
-    """The variables the connector spec and the ``cdc-facts`` commands read."""
+              connect_url: str, kafka_bootstrap: str, stack: StackEndpoints) -> StackEnv:
+    """The variables the connector spec and the ``cdc-facts`` commands read, and the
+    broker's log directory, where the commit markers are read."""
+    assert stack.home is not None, "commit times need the local broker's log (CDC_FACTS_HOME)"
     cdc = psycopg.conninfo.conninfo_to_dict(pg_cdc_dsn)
     monkeypatch.setenv("SHOP_DB_HOST", str(cdc["host"]))
     monkeypatch.setenv("SHOP_DB_PORT", str(cdc["port"]))
     monkeypatch.setenv("SHOP_DB_PASSWORD", str(cdc["password"]))
     monkeypatch.setenv("CDC_FACTS_CONNECT_URL", connect_url)
-    return StackEnv(kafka_bootstrap, pg_dsn, pg_cdc_dsn)
+    return StackEnv(kafka_bootstrap, pg_dsn, pg_cdc_dsn, stack.home / "kafka" / "data")
 
 
 def _databases(pg_dsn: str) -> set[str]:
@@ -60,9 +63,12 @@ def test_pgbench_through_the_pipeline_makes_exactly_one_fact_per_change(
     assert phase["drained"] is True
     assert phase["facts"] == phase["change_records"] == 2 * phase["transactions"]
     latency = phase["latency_ms"]
-    assert latency["translate_committed"]["n"] == phase["facts"]  # every fact joined
+    # every fact joined to its change, and found its commit marker in the broker's log
+    assert latency["translate_committed"]["n"] == latency["translate_read"]["n"] == phase["facts"]
     assert latency["capture"]["p50"] >= 0
-    assert latency["translate_committed"]["p50"] >= latency["translate_appended"]["p50"] >= 0
+    # appended, then committed (the marker comes after the records), then read
+    assert (latency["translate_read"]["p50"] >= latency["translate_committed"]["p50"]
+            >= latency["translate_appended"]["p50"] >= 0)
 
     ceiling = result["ceiling"]
     assert ceiling["drained"] is True

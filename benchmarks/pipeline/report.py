@@ -10,7 +10,8 @@ from typing import Any
 _STAGES = (("capture", "commit → change appended"),
            ("translate_appended", "change appended → fact appended"),
            ("translate_committed", "change appended → fact committed"),
-           ("end_to_end", "commit → fact committed"))
+           ("translate_read", "change appended → fact read"),
+           ("end_to_end", "commit → fact read"))
 
 
 def write_reports(result: dict[str, Any], directory: Path, name: str = "pipeline") -> list[Path]:
@@ -71,6 +72,11 @@ def markdown(result: dict[str, Any]) -> str:
         cells = [" / ".join(_ms(p["latency_ms"][stage][q]) for q in ("p50", "p99", "p99.9"))
                  for stage, _ in _STAGES]
         lines.append(f"| {p['phase']} | " + " | ".join(cells) + " |")
+    lines += ["", "A fact is *committed* when the broker appends its transaction's commit "
+              "marker to the fact's partition (the marker's append time, from the broker's "
+              "log; – where the log was not at hand), and *read* when a `read_committed` "
+              "consumer in the benchmark process receives it: that adds the consumer's fetch "
+              "and its process's turn on a core."]
     lines += ["", "## CPU seconds per process (whole phase, until the last fact)", "",
               "| phase | postgres | connect | kafka | translator | pgbench |",
               "| --- | ---: | ---: | ---: | ---: | ---: |"]

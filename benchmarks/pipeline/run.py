@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.pipeline.capture import Capture, captured
-from benchmarks.pipeline.measure import FactTail, OffsetSampler
+from benchmarks.pipeline.measure import FactTail, OffsetSampler, collector_paused
 from benchmarks.pipeline.report import write_reports
 from benchmarks.pipeline.session import Phase, Session, say
 from benchmarks.pipeline.translator import TranslatorProcess
@@ -41,6 +41,8 @@ class StackEnv:
     bootstrap: str
     admin_dsn: str
     cdc_dsn: str
+    #: the local broker's log directory (``$CDC_FACTS_HOME/kafka/data``), if there is one
+    kafka_data: Path | None = None
 
     @classmethod
     def from_env(cls, env: os._Environ[str] | dict[str, str] = os.environ) -> StackEnv:
@@ -49,8 +51,10 @@ class StackEnv:
         if missing:
             raise SystemExit(f"{', '.join(missing)} not set: run "
                              "`eval \"$(cdc-facts local env)\"` with the local stack up")
+        data = Path(env["CDC_FACTS_HOME"], "kafka", "data") if env.get("CDC_FACTS_HOME") else None
         return cls(env["CDC_FACTS_KAFKA__BOOTSTRAP_SERVERS"], env["CDC_FACTS_POSTGRES_DSN"],
-                   env["CDC_FACTS_POSTGRES_CDC_DSN"])
+                   env["CDC_FACTS_POSTGRES_CDC_DSN"],
+                   data if data is not None and data.is_dir() else None)
 
 
 @dataclass(frozen=True)
@@ -80,13 +84,14 @@ def pipeline(plan: Plan, stack: StackEnv, workdir: Path) -> Iterator[Session]:
         translator = TranslatorProcess(capture.mappings, capture.group, stack.bootstrap,
                                        workdir / "translator.log", plan.commit_interval_ms)
         stack_.callback(translator.stop)
+        stack_.enter_context(collector_paused())
         tail = FactTail(stack.bootstrap, {capture.fact_topic(k): k
                                           for k in ("history", "accounts")}).start()
         stack_.callback(tail.close)
         sampler = OffsetSampler(stack.bootstrap, capture.change_topics).start()
         stack_.callback(sampler.close)
         translator.start()
-        yield Session(capture, translator, tail, sampler, stack.bootstrap)
+        yield Session(capture, translator, tail, sampler, stack.bootstrap, stack.kafka_data)
 
 
 def run(plan: Plan, stack: StackEnv) -> dict[str, Any]:

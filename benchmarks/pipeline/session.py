@@ -7,13 +7,16 @@ import signal
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from benchmarks.pipeline.capture import Capture
+from benchmarks.pipeline.markers import CommitTimes, batches
 from benchmarks.pipeline.measure import (
     ChangeRecord,
     CpuMeter,
@@ -64,6 +67,8 @@ class Session:
     tail: FactTail
     sampler: OffsetSampler
     bootstrap: str
+    #: the broker's log directory, if it is local: commit times come from its markers
+    kafka_data: Path | None = None
     drain_timeout_s: float = 180.0
     transactions: int = 0
     _change_offsets: dict[str, int] = field(default_factory=dict)
@@ -82,6 +87,15 @@ class Session:
             pid = self.translator.pid
             return self.translator.cpu_s_done + (tree_cpu_seconds(pid) if pid else 0.0)
         return CpuMeter(translator_cpu)
+
+    def _commit_times(self) -> Callable[[SeenFact], int | None]:
+        """Each fact's commit time, from the commit markers in the broker's log (None for
+        every fact when the log is not at hand)."""
+        if self.kafka_data is None:
+            return lambda _: None
+        times = {kind: CommitTimes(batches(self.kafka_data / f"{self.capture.fact_topic(kind)}-0"))
+                 for kind in ("history", "accounts")}
+        return lambda fact: times[fact.kind].committed_ms(fact.offset)
 
     def _load(self, phase: Phase) -> PgbenchResult:
         result = self.capture.db.run(phase.clients, phase.seconds, phase.rate)
@@ -136,7 +150,7 @@ class Session:
                 self.sampler.window(result.started_at, drained_at)),
             "facts": len(facts),
             "facts_per_s": span_rate([f.visible_ms for f in facts]),
-            "latency_ms": latencies(changes, facts),
+            "latency_ms": latencies(changes, facts, self._commit_times()),
             "translator_transactions": transactions,
             "cpu_s": cpu_s,
             "cpu_ms_per_transaction": {k: round(1000 * v / max(1, result.transactions), 3)
@@ -233,26 +247,36 @@ def _pgbench(result: PgbenchResult) -> dict[str, Any]:
             "pgbench_cpu_s": round(result.cpu_s, 2)}
 
 
-def latencies(changes: list[ChangeRecord], facts: list[SeenFact]) -> dict[str, Any]:
+def latencies(changes: list[ChangeRecord], facts: list[SeenFact],
+              committed_ms: Callable[[SeenFact], int | None] = lambda _: None,
+              ) -> dict[str, Any]:
     """Latency percentiles (ms) of each stage, joining facts to changes by (table, lsn).
 
     - ``capture``: source commit (``source.ts_ms``) -> change record appended;
     - ``translate_appended``: change record appended -> fact record appended;
-    - ``translate_committed``: change record appended -> fact readable with read_committed;
-    - ``end_to_end``: source commit -> fact readable with read_committed.
+    - ``translate_committed``: change record appended -> fact committed: its transaction's
+      commit marker appended (``committed_ms``, from the broker's log; see
+      :mod:`benchmarks.pipeline.markers`), empty where the log cannot be read;
+    - ``translate_read``: change record appended -> fact read by a ``read_committed``
+      consumer (the tail), which adds its fetch and its own scheduling;
+    - ``end_to_end``: source commit -> fact read by the tail.
     """
     by_position = {(c.kind, c.lsn): c for c in changes}
-    appended, committed, end_to_end = [], [], []
+    appended, committed, read, end_to_end = [], [], [], []
     for fact in facts:
         change = by_position.get((fact.kind, fact.lsn))
         if change is None:
             continue
         appended.append(fact.appended_ms - change.appended_ms)
-        committed.append(fact.visible_ms - change.appended_ms)
+        marked = committed_ms(fact)
+        if marked is not None:
+            committed.append(marked - change.appended_ms)
+        read.append(fact.visible_ms - change.appended_ms)
         end_to_end.append(fact.visible_ms - change.committed_ms)
     return {"capture": percentiles(c.appended_ms - c.committed_ms for c in changes),
             "translate_appended": percentiles(appended),
             "translate_committed": percentiles(committed),
+            "translate_read": percentiles(read),
             "end_to_end": percentiles(end_to_end)}
 
 
