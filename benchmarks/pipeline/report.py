@@ -43,6 +43,38 @@ def _transaction_lines(phases: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+#: The goals of the pipeline: the translator adds at most this at p99, change appended ->
+#: fact committed, and reads at least this many times Debezium's maximum rate.
+P99_GOAL_MS = 50
+CEILING_GOAL = 3
+
+
+def goal_lines(result: dict[str, Any]) -> list[str]:
+    """Each goal, phase by phase, met or missed, by the figures of the tables below."""
+    lines = ["", "## Goals", "",
+             f"- **The translator adds at most {P99_GOAL_MS} ms at p99** (change appended → "
+             "fact committed):"]
+    for p in result["phases"]:
+        latency = p["latency_ms"]
+        committed = latency["translate_committed"]["p99"]
+        if committed is None:
+            lines.append(f"  - {p['phase']}: not measured (the broker's log was not at hand); "
+                         f"read by a consumer at p99: {_ms(latency['translate_read']['p99'])} ms")
+        else:
+            verdict = "met" if committed <= P99_GOAL_MS else "missed"
+            lines.append(f"  - {p['phase']}: {_ms(committed)} ms, {verdict}")
+    ceiling = result.get("ceiling")
+    ratio = ceiling.get("ratio_translator_to_debezium") if ceiling else None
+    if ratio is None:
+        lines.append(f"- **The translator reads at least {CEILING_GOAL}× Debezium's maximum "
+                     "rate**: not measured in this run")
+    else:
+        verdict = "met" if ratio >= CEILING_GOAL else "missed"
+        lines.append(f"- **The translator reads at least {CEILING_GOAL}× Debezium's maximum "
+                     f"rate**: {_ms(ratio)}×, {verdict}")
+    return lines
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The results as Markdown tables."""
     m = result["machine"]
@@ -56,6 +88,7 @@ def markdown(result: dict[str, Any]) -> str:
            if result.get("warmup") else ". ") +
         f"Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB, shared by "
         "PostgreSQL, the Kafka broker, the Connect worker, the translator and pgbench.",
+        *goal_lines(result),
         "",
         "## Throughput",
         "",
@@ -151,6 +184,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
         right.plot([p["source_tps"] for p in chosen],
                    [p["latency_ms"]["translate_committed"]["p99"] or 0 for p in chosen], "^:",
                    label=f"change appended → fact committed p99 ({setting})")
+    right.axhline(P99_GOAL_MS, color="grey", linewidth=0.8, linestyle=":",
+                  label=f"goal: the translator adds ≤ {P99_GOAL_MS} ms at p99")
     right.set(xlabel="offered load (pgbench tps)", ylabel="ms", yscale="log",
               title="Latency")
     right.legend(fontsize=7)
