@@ -4,7 +4,9 @@ The ``stack`` fixture reuses a running stack when the ``CDC_FACTS_*`` variables 
 ``cdc-facts local env`` are set, or when the stack in the default state dir is already up.
 Otherwise it starts the stack through the same code as ``cdc-facts local up --with mariadb``
 and, at the end of the session, stops what the session started: the whole stack when none
-of it ran before. Tests that use it are marked ``stack``.
+of it ran before. Either way, the topics and consumer groups named after the names the
+tests made (``tests.stack.helpers.unique``) are deleted at the end. Tests that use it are
+marked ``stack``.
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ import os
 import pwd
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from confluent_kafka import KafkaException
 
 from cdc_facts.local.services import unreachable_ancestor
 from cdc_facts.local.settings import LocalStackSettings
 from cdc_facts.local.stack import LocalStack
+from tests.stack.helpers import MADE, delete_made
 
 pytest_plugins = ["tests.cases.conftest"]
 
@@ -101,6 +106,26 @@ def _say(message: str) -> None:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackEndpoints]:
+    with _stack() as endpoints:
+        try:
+            yield endpoints
+        finally:
+            _delete_what_the_session_made(endpoints.kafka_bootstrap)
+
+
+def _delete_what_the_session_made(bootstrap: str) -> None:
+    """The topics and consumer groups named after a name the tests made (``unique``)
+    leave the broker, so that a local stack does not fill up run after run."""
+    try:
+        topics, groups = delete_made(bootstrap, MADE)
+    except KafkaException as exc:
+        _say(f"could not delete what the tests made on the broker: {exc}")
+        return
+    _say(f"deleted {len(topics)} topics and {len(groups)} consumer groups the tests made")
+
+
+@contextmanager
+def _stack() -> Iterator[StackEndpoints]:
     if _env_points_at_stack():
         yield StackEndpoints.from_env(os.environ)
         return

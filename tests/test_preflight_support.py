@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import secrets
 import textwrap
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,9 +19,7 @@ import psycopg
 import pymysql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+from tests.stack.helpers import unique
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,16 +32,11 @@ from cdc_facts.rules.loader import load_mappings
 from cdc_facts.service import Service
 from cdc_facts.settings import ServiceSettings, load_settings
 from cdc_facts.translator import Translator
-from tests.stack.helpers import dsn_parts, wait_slot_active
+from tests.stack.helpers import dsn_parts, unique, wait_slot_active
 
 ORDERS_COLUMNS = ("id int PRIMARY KEY, status text NOT NULL, total_cents int NOT NULL, "
                   "qty int NOT NULL")
 REPO = Path(__file__).resolve().parents[2]
-
-
-def unique(prefix: str) -> str:
-    """A name no other test run uses: lowercase letters, digits, underscores."""
-    return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
 
 def free_port() -> int:

@@ -5,19 +5,55 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import Future
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer, KafkaError
+from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from cdc_facts.connect.client import ConnectClient
 
+#: Every name :func:`unique` made in this test session. When the session ends, the topics
+#: and consumer groups whose names hold one are deleted from the broker (tests/conftest.py).
+MADE: set[str] = set()
+
 
 def unique(prefix: str) -> str:
     """A name no other test run uses: lowercase letters, digits, underscores."""
-    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    MADE.add(name)
+    return name
+
+
+def delete_made(bootstrap: str, names: Collection[str]) -> tuple[list[str], list[str]]:
+    """Delete the topics and consumer groups whose names hold one of ``names``; the ones
+    deleted. A group that still has a member (a static one not yet timed out) stays."""
+    if not names:
+        return [], []
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+
+    def made(name: str) -> bool:
+        return any(n in name for n in names)
+
+    topics = sorted(t for t in admin.list_topics(timeout=10).topics if made(t))
+    listed = admin.list_consumer_groups(request_timeout=10).result().valid
+    groups = sorted(g.group_id for g in listed if made(g.group_id))
+    return (_settled(admin.delete_topics(topics, operation_timeout=30) if topics else {}),
+            _settled(admin.delete_consumer_groups(groups, request_timeout=10) if groups else {}))
+
+
+def _settled(futures: Mapping[str, Future[Any]]) -> list[str]:
+    """The names whose deletion succeeded."""
+    done = []
+    for name, future in futures.items():
+        try:
+            future.result()
+        except KafkaException:
+            continue
+        done.append(name)
+    return done
 
 
 def consume(bootstrap: str, topics: list[str], *, until: Callable[[list[dict[str, Any]]], bool],
