@@ -439,3 +439,47 @@ def test_validate_defaults_to_the_mappings_directory(tmp_path: Path,
     (tmp_path / "mappings" / "o.yaml").write_text(textwrap.dedent(ORDERS))
     code, out, _ = run("validate")
     assert code == 0 and "1 file(s)" in out
+
+
+def test_validate_warns_of_a_null_trap_at_its_place_and_still_passes(tmp_path: Path) -> None:
+    path = tmp_path / "orders.yaml"
+    path.write_text(ORDERS.replace("before.status IS DISTINCT FROM 'shipped'",
+                                   "before.status <> 'shipped'"))
+    code, out, _ = run("validate", str(path))
+    assert code == 0, out
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if f"{path}:7:24: warning: " in line)
+    assert "`before.status <> 'shipped'` is NULL, not TRUE, when before.status is NULL" in (
+        lines[start])
+    assert lines[start + 1] == ("    7 |     when: op = 'u' AND before.status <> 'shipped' AND "
+                                "after.status = 'shipped'")
+    assert lines[start + 2] == "      |                        " + "^" * 26
+    assert lines[start + 3] == "    did you mean `before.status IS DISTINCT FROM 'shipped'`?"
+    assert "✓ 1 file(s), 1 rule(s), 1 fact type(s) over 1 table(s), 1 warning(s)" in out
+
+
+def test_a_declared_key_column_raises_no_null_trap_warning(tmp_path: Path) -> None:
+    path = tmp_path / "orders.yaml"
+    path.write_text(ORDERS.replace("table: public.orders}", "table: public.orders, key: [id]}")
+                    .replace("before.status IS DISTINCT FROM 'shipped'", "before.id <> 0"))
+    code, out, _ = run("validate", str(path))
+    assert code == 0, out
+    assert "warning" not in out
+
+
+def test_the_service_logs_the_warnings_of_its_mappings(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from types import SimpleNamespace
+
+    from cdc_facts.cli.run import _translator
+
+    path = tmp_path / "orders.yaml"
+    path.write_text(ORDERS.replace("before.status IS DISTINCT FROM 'shipped'",
+                                   "after.carrier NOT IN ('DHL', NULL)"))
+    with caplog.at_level("WARNING", logger="cdc_facts.run"):
+        translator = _translator(SimpleNamespace(mappings=[path]))  # type: ignore[arg-type]
+    assert translator.tables() == {("legacy-shop", "public.orders")}
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}:7:24: `when` of fact `OrderShipped`: `after.carrier NOT IN ('DHL', NULL)` is "
+        "never true: with NULL in the list, a value that is not in it gives NULL, not TRUE; "
+        "leave NULL out of the list (did you mean `after.carrier NOT IN ('DHL')`?)"]

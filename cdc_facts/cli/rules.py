@@ -53,9 +53,11 @@ def validate(paths: tuple[Path, ...]) -> None:
         _fail(f"{len(report.errors)} error(s) in {len(report.files)} file(s)")
     rules = report.ruleset.rules
     tables = report.ruleset.tables()
+    warnings = len(report.problems) - len(report.errors)
     stdout.print(
         f"[green]✓[/] {len(report.files)} file(s), {len(rules)} rule(s), "
-        f"{len({r.fact_type for r in rules})} fact type(s) over {len(tables)} table(s)",
+        f"{len({r.fact_type for r in rules})} fact type(s) over {len(tables)} table(s)"
+        + (f", [yellow]{warnings} warning(s)[/]" if warnings else ""),
         highlight=False,
     )
 

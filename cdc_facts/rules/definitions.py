@@ -8,6 +8,7 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap
 
 from cdc_facts.errors import Problem
+from cdc_facts.expressions.traps import null_traps
 from cdc_facts.rules.document import Document, item_position, key_position, value_position
 from cdc_facts.rules.model import FieldSpec, Rule, SourceSpec
 from cdc_facts.rules.schema import (
@@ -133,7 +134,20 @@ def _compile_expressions(ctx: _Context) -> dict[str, Compiled]:
         problem = condition_problem(ctx.doc, compiled["when"], f"`when` of {ctx.where}")
         if problem is not None:
             ctx.problems.append(problem)
+        ctx.problems.extend(_null_trap_warnings(ctx, compiled["when"]))
     return compiled
+
+
+def _null_trap_warnings(ctx: _Context, when: Compiled) -> list[Problem]:
+    """Warnings where NULL very likely defeats the condition (see expressions.traps)."""
+    keys = ctx.source.key_columns if ctx.source is not None else ()
+    problems = []
+    for trap in null_traps(when.expr.sql, never_null=keys):
+        line, col = when.position(trap.line, trap.col)
+        problems.append(Problem(ctx.doc.file, line, col, f"`when` of {ctx.where}: {trap.message}",
+                                fragment=trap.fragment, suggestion=trap.suggestion,
+                                severity="warning"))
+    return problems
 
 
 def _fields(ctx: _Context) -> list[tuple[FieldSpec, Compiled]]:
