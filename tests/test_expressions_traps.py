@@ -60,3 +60,14 @@ def test_traps_come_in_text_order_with_their_line_and_column() -> None:
     sql = "op = 'u'\n  AND after.b NOT IN (NULL)\n  AND before.a <> 'x'"
     assert [(t.line, t.col, t.fragment) for t in null_traps(sql)] == [
         (2, 7, "after.b NOT IN (NULL)"), (3, 7, "before.a <> 'x'")]
+
+
+def test_not_over_a_nullable_column_that_decides_the_rule_is_a_trap() -> None:
+    [trap] = null_traps("op = 'u' AND NOT after.vip")
+    assert (trap.fragment, trap.suggestion) == ("NOT after.vip", "after.vip IS NOT TRUE")
+    assert trap.message.startswith("`NOT after.vip` is NULL, not TRUE, when after.vip is NULL")
+    assert [t.fragment for t in null_traps("NOT ( after.vip ) AND op = 'u'")] == [
+        "NOT ( after.vip )"]
+    assert null_traps("NOT after.vip", never_null={"vip"}) == []
+    assert null_traps("COALESCE(NOT after.vip, TRUE)") == []
+    assert null_traps("after.vip IS NOT TRUE") == []

@@ -1,17 +1,19 @@
 """Where SQL's three-valued logic makes a ``when`` condition drop changes its author meant.
 
 A rule fires only when ``when`` is TRUE, and a comparison with NULL is NULL, never TRUE.
-Two patterns are almost always mistakes; ``validate`` warns about each, with the place and
+Three patterns are almost always mistakes; ``validate`` warns about each, with the place and
 the fix (docs/rules.md, "Three-valued logic"):
 
 - ``a <> b`` (or ``!=``) over a column that may be NULL, where the result decides the
   rule: a change from or to NULL is not "different", it is unknown, and makes no fact.
   ``IS DISTINCT FROM`` treats NULL as a value.
+- ``NOT a`` over such a boolean column, deciding the rule: NULL when ``a`` is NULL.
+  ``a IS NOT TRUE`` counts NULL as not true.
 - ``a NOT IN (…, NULL)``: never TRUE, whatever ``a`` is.
 
 (``a = NULL`` and ``a <> NULL`` are errors: the compiler refuses them.)
 
-The first is a warning only where the comparison decides the rule, that is, where only
+The first two are warnings only where they decide the rule, that is, where only
 ``AND``, ``OR`` and parentheses stand between it and the top of ``when``: inside
 ``COALESCE``, ``CASE`` or ``NOT``, the author handled NULL, or meant something else. A key
 column of the source (``key:``) is never NULL, and is left out.
@@ -37,6 +39,9 @@ _ROW_SCOPES = ("before", "after", "row")
 _HERE = "\x00"
 #: What follows the last positioned token of a node that ends in NULL: the parser keeps no
 #: position for a NULL literal (``, NULL)``, ``NOT IN (NULL)``).
+#: What precedes the operand of a prefix NOT (the parser keeps no position for NOT itself).
+_NOT_HEAD = re.compile(r"\bnot\s*(\(\s*)?$", re.IGNORECASE)
+_CLOSE = re.compile(r"\s*\)")
 _NULL_TAIL = re.compile(r"(?:\s*(?:,|not\s+in\s*\(|in\s*\()?\s*null\b)+\s*\)?",
                         re.IGNORECASE)
 
@@ -59,7 +64,9 @@ def null_traps(sql: str, never_null: Collection[str] = ()) -> list[Trap]:
         tree = parse(sql)
     except Exception:  # noqa: BLE001 (any parse problem is the compiler's to report)
         return []
-    traps = [*_not_in_null(sql, tree), *_nullable_inequalities(sql, tree, frozenset(never_null))]
+    keys = frozenset(never_null)
+    traps = [*_not_in_null(sql, tree), *_nullable_inequalities(sql, tree, keys),
+             *_negated_columns(sql, tree, keys)]
     return sorted(traps, key=lambda t: (t.line, t.col))
 
 
@@ -75,6 +82,17 @@ def _not_in_null(sql: str, tree: exp.Expr) -> Iterator[Trap]:
         yield _trap(sql, node, fix, (
             f"`{_HERE}` is never true: with NULL in the list, a value that is not in it "
             "gives NULL, not TRUE; leave NULL out of the list"))
+
+
+def _negated_columns(sql: str, tree: exp.Expr, never_null: frozenset[str]) -> Iterator[Trap]:
+    for node in _deciding(tree):
+        if not isinstance(node, exp.Not) or not _nullable_column(node.this, never_null):
+            continue
+        column = _text(node.this)
+        fix = f"{column} IS NOT TRUE"
+        yield _trap(sql, node, fix, (
+            f"`{_HERE}` is NULL, not TRUE, when {column} is NULL, so such a change makes no "
+            f"fact; if NULL should count as not true, write `{fix}`"))
 
 
 def _nullable_inequalities(sql: str, tree: exp.Expr, never_null: frozenset[str],
@@ -125,6 +143,11 @@ def _trap(sql: str, node: exp.Expr, suggestion: str | None, message: str) -> Tra
     if where is None:
         return Trap(1, 1, _text(node), message.replace(_HERE, _text(node)), suggestion)
     start, end = where
+    head = _NOT_HEAD.search(sql, 0, start) if isinstance(node, exp.Not) else None
+    if head is not None:
+        start = head.start()
+        close = _CLOSE.match(sql, end) if head.group(1) else None
+        end = close.end() if close is not None else end
     tail = _NULL_TAIL.match(sql, end)
     if tail is not None:
         end = tail.end()
