@@ -39,6 +39,7 @@ from cdc_facts.local.java_services import DEBEZIUM_CONNECTORS, ConnectService
 from cdc_facts.local.settings import SERVICES, LocalPorts, LocalStackSettings
 from cdc_facts.local.stack import LocalStack
 from cdc_facts.local.versions import stack_versions
+from tests.stack.helpers import unique
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_DIR = ROOT / "compose"
@@ -729,7 +730,7 @@ def _mariadb_probe(dsn: str, name: str) -> Iterator[ConnectorSpec]:
 
 
 def _first_change(bootstrap: str, topic: str, timeout: float = 120.0) -> dict[str, Any]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"probe-{uuid.uuid4()}",
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("probe"),
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
     consumer.subscribe([topic])
     deadline = time.monotonic() + timeout
