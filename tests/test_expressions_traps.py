@@ -29,6 +29,7 @@ def test_an_inequality_that_decides_the_rule_over_a_nullable_column_is_a_trap(
 @pytest.mark.parametrize("sql", [
     "before.status IS DISTINCT FROM 'shipped'",
     "COALESCE(before.status <> 'shipped', TRUE)",  # NULL handled
+    "(before.status <> 'shipped') IS TRUE",  # NULL means no fact, said so
     "CASE WHEN before.status <> 'x' THEN TRUE ELSE FALSE END",
     "NOT (before.status <> 'x')",  # an equality, in effect: NULL is no match there either
     "after.status = 'shipped'",  # NULL is no match, as meant
