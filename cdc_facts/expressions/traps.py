@@ -32,16 +32,17 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from cdc_facts.errors import ExpressionError
 from cdc_facts.expressions.dialect import RuleDialect, line_col, parse, span
 
 _ROW_SCOPES = ("before", "after", "row")
 #: Where a message names the trap's text, as the author wrote it.
 _HERE = "\x00"
-#: What follows the last positioned token of a node that ends in NULL: the parser keeps no
-#: position for a NULL literal (``, NULL)``, ``NOT IN (NULL)``).
 #: What precedes the operand of a prefix NOT (the parser keeps no position for NOT itself).
 _NOT_HEAD = re.compile(r"\bnot\s*(\(\s*)?$", re.IGNORECASE)
 _CLOSE = re.compile(r"\s*\)")
+#: What follows the last positioned token of a node that ends in NULL: the parser keeps no
+#: position for a NULL literal (``, NULL)``, ``NOT IN (NULL)``).
 _NULL_TAIL = re.compile(r"(?:\s*(?:,|not\s+in\s*\(|in\s*\()?\s*null\b)+\s*\)?",
                         re.IGNORECASE)
 
@@ -62,7 +63,7 @@ def null_traps(sql: str, never_null: Collection[str] = ()) -> list[Trap]:
     compiler reports that). ``never_null`` names row columns that cannot be NULL."""
     try:
         tree = parse(sql)
-    except Exception:  # noqa: BLE001 (any parse problem is the compiler's to report)
+    except ExpressionError:  # the compiler reports it
         return []
     keys = frozenset(never_null)
     traps = [*_not_in_null(sql, tree), *_nullable_inequalities(sql, tree, keys),
