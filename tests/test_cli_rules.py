@@ -55,10 +55,10 @@ def record(op: str, before: dict[str, object] | None, after: dict[str, object] |
                        "key": {"id": 7}, "value": value})
 
 
-def test_the_demo_mappings_validate() -> None:
-    code, out, _ = run("validate", str(MAPPINGS))
+def test_the_demo_mappings_validate_without_a_warning() -> None:
+    code, out, _ = run("validate", "--strict", str(MAPPINGS))
     assert code == 0, out
-    assert "✓ 4 file(s), 15 rule(s), 15 fact type(s) over 4 table(s)" in out
+    assert "✓ 4 file(s), 15 rule(s), 15 fact type(s) over 4 table(s)\n" in out
 
 
 def test_the_demo_examples_pass() -> None:
@@ -483,3 +483,17 @@ def test_the_service_logs_the_warnings_of_its_mappings(
         f"{path}:7:24: `when` of fact `OrderShipped`: `after.carrier NOT IN ('DHL', NULL)` is "
         "never true: with NULL in the list, a value that is not in it gives NULL, not TRUE; "
         "leave NULL out of the list (did you mean `after.carrier NOT IN ('DHL')`?)"]
+
+
+def test_validate_strict_fails_on_a_warning_and_passes_without_one(tmp_path: Path) -> None:
+    trapped = tmp_path / "trapped.yaml"
+    trapped.write_text(ORDERS.replace("before.status IS DISTINCT FROM 'shipped'",
+                                      "before.status <> 'shipped'"))
+    code, out, _ = run("validate", "--strict", str(trapped))
+    assert code == 1
+    assert f"{trapped}:7:24: warning: " in out
+    assert "✗ 1 warning(s) in 1 file(s), and --strict" in out
+    clean = tmp_path / "clean.yaml"
+    clean.write_text(ORDERS)
+    code, out, _ = run("validate", "--strict", str(clean))
+    assert code == 0, out

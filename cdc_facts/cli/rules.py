@@ -45,15 +45,18 @@ _mappings = click.option(
 
 @click.command()
 @_paths
-def validate(paths: tuple[Path, ...]) -> None:
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+def validate(paths: tuple[Path, ...], strict: bool) -> None:
     """Check mapping files (default: mappings/) and report every problem at once."""
     report = read_mappings(paths or DEFAULT_MAPPINGS)
     render_problems(report.problems)
+    warnings = len(report.problems) - len(report.errors)
     if report.errors:
         _fail(f"{len(report.errors)} error(s) in {len(report.files)} file(s)")
+    if strict and warnings:
+        _fail(f"{warnings} warning(s) in {len(report.files)} file(s), and --strict")
     rules = report.ruleset.rules
     tables = report.ruleset.tables()
-    warnings = len(report.problems) - len(report.errors)
     stdout.print(
         f"[green]✓[/] {len(report.files)} file(s), {len(rules)} rule(s), "
         f"{len({r.fact_type for r in rules})} fact type(s) over {len(tables)} table(s)"
