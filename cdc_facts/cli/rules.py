@@ -50,7 +50,7 @@ def validate(paths: tuple[Path, ...], strict: bool) -> None:
     """Check mapping files (default: mappings/) and report every problem at once."""
     report = read_mappings(paths or DEFAULT_MAPPINGS)
     render_problems(report.problems)
-    warnings = len(report.problems) - len(report.errors)
+    warnings = len(report.warnings)
     if report.errors:
         _fail(f"{len(report.errors)} error(s) in {len(report.files)} file(s)")
     if strict and warnings:

@@ -98,7 +98,7 @@ def _translator(settings: ServiceSettings) -> Translator:
                      "mapping file(s): the service does not start; run `cdc-facts validate` "
                      "after fixing them", highlight=False, soft_wrap=True)
         sys.exit(1)
-    for problem in report.problems:  # errors end the start above: these are warnings
+    for problem in report.warnings:
         log.warning("%s", problem)
     if not report.ruleset.tables():
         raise ConfigError(f"the mappings ({', '.join(map(str, settings.mappings))})"

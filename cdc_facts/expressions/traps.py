@@ -73,7 +73,7 @@ def null_traps(sql: str, never_null: Collection[str] = ()) -> list[Trap]:
 
 def _not_in_null(sql: str, tree: exp.Expr) -> Iterator[Trap]:
     for node in tree.find_all(exp.Not):
-        inner = node.this.unnest() if isinstance(node.this, exp.Paren) else node.this
+        inner = node.this.unnest()
         if not isinstance(inner, exp.In) or not any(
                 isinstance(item, exp.Null) for item in inner.expressions):
             continue
@@ -117,18 +117,15 @@ def _deciding(tree: exp.Expr) -> Iterator[exp.Expr]:
     AND, OR and parentheses."""
     stack = [tree]
     while stack:
-        node = stack.pop()
-        if isinstance(node, exp.Paren):
-            stack.append(node.this)
-        elif isinstance(node, exp.And | exp.Or):
+        node = stack.pop().unnest()
+        if isinstance(node, exp.And | exp.Or):
             stack.extend((node.right, node.left))
         else:
             yield node
 
 
 def _nullable_column(node: exp.Expr, never_null: frozenset[str]) -> bool:
-    while isinstance(node, exp.Paren):
-        node = node.this
+    node = node.unnest()
     if not isinstance(node, exp.Column) or node.table.lower() not in _ROW_SCOPES:
         return False
     return node.name not in never_null

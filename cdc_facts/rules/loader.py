@@ -44,6 +44,11 @@ class MappingReport:
         return [p for p in self.problems if p.severity == "error"]
 
     @property
+    def warnings(self) -> list[Problem]:
+        """The problems that leave the mappings usable (three-valued-logic traps...)."""
+        return [p for p in self.problems if p.severity != "error"]
+
+    @property
     def ruleset(self) -> RuleSet:
         """The rule set of every mapping that is valid."""
         return RuleSet(tuple(self.mappings))
