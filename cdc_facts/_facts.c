@@ -809,7 +809,7 @@ static PyObject *configure(PyObject *Py_UNUSED(module), PyObject *const *args, P
 
 /* ---- the fact itself ------------------------------------------------------------------ */
 
-enum { C_OP, C_SOURCE, C_KEY, C_TRANSACTION, C_POSITION, C_COUNT };
+enum { C_OP, C_SOURCE, C_KEY, C_TRANSACTION, C_AFTER, C_POSITION, C_COUNT };
 static PyObject *change_attributes[C_COUNT]; /* interned names of Change attributes */
 
 enum {
@@ -931,9 +931,10 @@ static struct {
     Py_ssize_t offsets[C_COUNT - 1];
 } change_layout;
 
-/* change.op, .source, .key and .transaction into c (new references): read from their slots
+/* The first `count` of change.op, .source, .key, .transaction and .after into c (new
+ * references): read from their slots
  * as the member descriptors read them, without a getattr each; 0 with an error set. */
-static int change_attributes_of(PyObject *change, PyObject **c) {
+static int change_attributes_of(PyObject *change, PyObject **c, int count) {
     PyObject *type = (PyObject *)Py_TYPE(change);
     if (change_layout.type != type) {
         Py_XSETREF(change_layout.type, Py_NewRef(type));
@@ -943,7 +944,7 @@ static int change_attributes_of(PyObject *change, PyObject **c) {
     Py_ssize_t offsets[C_COUNT - 1]; /* a getattr below may run code that learns another */
     int usable = change_layout.usable;
     memcpy(offsets, change_layout.offsets, sizeof offsets);
-    for (int i = 0; i < C_COUNT - 1; i++) {
+    for (int i = 0; i < count; i++) {
         PyObject *slot = usable ? *(PyObject **)((char *)change + offsets[i]) : NULL;
         c[i] = slot != NULL ? Py_NewRef(slot) /* unset: getattr raises AttributeError */
                             : PyObject_GetAttr(change, change_attributes[i]);
@@ -952,26 +953,12 @@ static int change_attributes_of(PyObject *change, PyObject **c) {
     return 1;
 }
 
-/* make_fact(rule, change, subject, time, data) -> Fact | None: the end of RulePlan.build.
- * `rule` is (prefix, tail, fact type, CloudEvents source, topic). None hands the change back
- * to the Python code: an op that is not a str, a source that is not a dict, a key that is
- * neither None nor a dict, a transaction block that is not a dict. */
-static PyObject *make_fact(PyObject *Py_UNUSED(module), PyObject *const *args,
-                           Py_ssize_t nargs) {
-    if (fact_class == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "cdc_facts._facts.configure() was not called");
-        return NULL;
-    }
-    if (nargs != 5 || !PyTuple_CheckExact(args[0]) || PyTuple_GET_SIZE(args[0]) != 5) {
-        PyErr_SetString(PyExc_TypeError, "make_fact(rule: tuple of 5, change, subject, time, "
-                                         "data)");
-        return NULL;
-    }
-    PyObject *rule = args[0], *change = args[1];
-    PyObject *c[C_COUNT - 1] = {NULL};
-    PyObject *position = NULL, *id = NULL, *txid = NULL, *extensions = NULL, *result = NULL;
-    if (!change_attributes_of(change, c)) goto done;
+/* The fact of `change`, whose attributes are `c`, as make_fact() makes it: a new
+ * reference, None (a new reference) when refused, NULL with an error set. */
+static PyObject *fact_of(PyObject *rule, PyObject *change, PyObject *const *c,
+                         PyObject *subject, PyObject *time, PyObject *data) {
     PyObject *op = c[C_OP], *source = c[C_SOURCE], *key = c[C_KEY];
+    PyObject *position = NULL, *id = NULL, *txid = NULL, *extensions = NULL, *result = NULL;
     if (!PyUnicode_CheckExact(op) || !PyDict_CheckExact(source) ||
         (key != Py_None && !PyDict_CheckExact(key)))
         goto refused;
@@ -989,9 +976,9 @@ static PyObject *make_fact(PyObject *Py_UNUSED(module), PyObject *const *args,
     fields[A_ID] = id;
     fields[A_TYPE] = fact_type;
     fields[A_SOURCE] = PyTuple_GET_ITEM(rule, 3);
-    fields[A_SUBJECT] = args[2];
-    fields[A_TIME] = args[3];
-    fields[A_DATA] = args[4];
+    fields[A_SUBJECT] = subject;
+    fields[A_TIME] = time;
+    fields[A_DATA] = data;
     fields[A_TOPIC] = PyTuple_GET_ITEM(rule, 4);
     fields[A_RULE] = fact_type;
     fields[A_EXTENSIONS] = extensions;
@@ -1001,11 +988,242 @@ static PyObject *make_fact(PyObject *Py_UNUSED(module), PyObject *const *args,
 refused:
     result = Py_NewRef(Py_None);
 done:
-    for (int i = 0; i < C_COUNT - 1; i++) Py_XDECREF(c[i]);
     Py_XDECREF(position);
     Py_XDECREF(id);
     Py_XDECREF(txid);
     Py_XDECREF(extensions);
+    return result;
+}
+
+static int is_rule(PyObject *rule) {
+    return PyTuple_CheckExact(rule) && PyTuple_GET_SIZE(rule) == 5;
+}
+
+/* make_fact(rule, change, subject, time, data) -> Fact | None: the end of RulePlan.build.
+ * `rule` is (prefix, tail, fact type, CloudEvents source, topic). None hands the change back
+ * to the Python code: an op that is not a str, a source that is not a dict, a key that is
+ * neither None nor a dict, a transaction block that is not a dict. */
+static PyObject *make_fact(PyObject *Py_UNUSED(module), PyObject *const *args,
+                           Py_ssize_t nargs) {
+    if (fact_class == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "cdc_facts._facts.configure() was not called");
+        return NULL;
+    }
+    if (nargs != 5 || !is_rule(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "make_fact(rule: tuple of 5, change, subject, time, "
+                                         "data)");
+        return NULL;
+    }
+    PyObject *c[C_COUNT - 1] = {NULL};
+    PyObject *result = NULL;
+    if (change_attributes_of(args[1], c, C_AFTER)) /* all but .after, which it never reads */
+        result = fact_of(args[0], args[1], c, args[2], args[3], args[4]);
+    for (int i = 0; i < C_COUNT - 1; i++) Py_XDECREF(c[i]);
+    return result;
+}
+
+/* ---- the whole of RulePlan.build, for the common shapes -------------------------------- */
+
+/* build_fact's plan: what RulePlan.build reads, as facts.compiled_fact_builder() packs it. */
+enum {
+    B_RULE,        /* make_fact's rule tuple */
+    B_KEY_COLUMN,  /* str: the key is after.<column>; None: call B_KEY */
+    B_KEY,         /* the key's evaluator */
+    B_TIME_COLUMN, /* as B_KEY_COLUMN, for occurred_at */
+    B_TIME,        /* occurred_at's evaluator; None: the commit time (source.ts_ms) */
+    B_EPOCH,       /* 1970-01-01 in UTC */
+    B_MILLISECOND, /* timedelta(milliseconds=1) */
+    B_UNKNOWN,     /* cdc_facts.types.UNKNOWN */
+    B_FIELDS,      /* tuple of (name, column, evaluate, exact class, kind, nullable) */
+    B_COUNT
+};
+enum { F_NAME, F_COLUMN, F_EVALUATE, F_EXACT, F_KIND, F_NULLABLE, F_COUNT };
+/* How a value of another class than the field's exact class is converted here. */
+enum { KIND_NONE, KIND_DECIMAL, KIND_TIMESTAMP };
+
+static PyObject *fromisoformat_name, *is_finite_name, *ts_ms_name, *datetime_class;
+
+/* As RulePlan.build reads an expression: after.<column> when it is just that and the
+ * change has an after image (absent: `unknown`), else evaluate(change). New reference;
+ * NULL with the evaluator's error set. */
+static PyObject *read_value(PyObject *after, PyObject *column, PyObject *evaluate,
+                            PyObject *change, PyObject *unknown) {
+    if (column == Py_None || after == Py_None) return PyObject_CallOneArg(evaluate, change);
+    PyObject *value = PyDict_GetItemWithError(after, column);
+    if (value == NULL && PyErr_Occurred()) return NULL;
+    return Py_NewRef(value != NULL ? value : unknown);
+}
+
+/* Whether str.strip() would leave `text` as it is, and it is not empty. */
+static int is_stripped(PyObject *text) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (n == 0) return 0;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    return !Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, 0)) &&
+           !Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, n - 1));
+}
+
+/* 1 when `value` is a finite Decimal, 0 when not, -1 on error. */
+static int is_finite_decimal(PyObject *value) {
+    PyObject *finite = PyObject_CallMethodNoArgs(value, is_finite_name);
+    if (finite == NULL) return -1;
+    int truth = finite == Py_True;
+    Py_DECREF(finite);
+    return truth;
+}
+
+/* `value` as a datetime in UTC, as contracts._to_timestamp converts an ISO text or keeps a
+ * datetime in UTC; NULL (no error) for anything else, left to the Python code. Steals. */
+static PyObject *utc_time(PyObject *value) {
+    PyObject *converted = NULL;
+    if (PyUnicode_CheckExact(value) && is_stripped(value))
+        converted = PyObject_CallMethodOneArg(datetime_class, fromisoformat_name, value);
+    else if (PyDateTime_CheckExact(value))
+        converted = Py_NewRef(value);
+    if (converted != NULL && !is_utc_time(converted)) Py_CLEAR(converted);
+    Py_DECREF(value);
+    PyErr_Clear(); /* a text that does not convert: the Python code names the problem */
+    return converted;
+}
+
+/* `value` as a finite Decimal, as contracts._to_decimal converts a text or keeps a finite
+ * Decimal; NULL (no error) for anything else, left to the Python code. Steals. */
+static PyObject *finite_decimal(PyObject *value) {
+    PyObject *converted = NULL;
+    if (PyUnicode_CheckExact(value) && is_stripped(value))
+        converted = PyObject_CallOneArg(decimal_class, value);
+    else if ((PyObject *)Py_TYPE(value) == decimal_class)
+        converted = Py_NewRef(value);
+    if (converted != NULL && is_finite_decimal(converted) != 1) Py_CLEAR(converted);
+    Py_DECREF(value);
+    PyErr_Clear(); /* as above */
+    return converted;
+}
+
+/* A field's value as the contract takes it without a check (a new reference), or NULL:
+ * refused, with no error set (the Python code converts, checks or raises). Steals. */
+static PyObject *settled(PyObject *value, PyObject *field) {
+    if ((PyObject *)Py_TYPE(value) == PyTuple_GET_ITEM(field, F_EXACT) ||
+        (value == Py_None && PyTuple_GET_ITEM(field, F_NULLABLE) == Py_True))
+        return value;
+    if (value != Py_None) {
+        long kind = PyLong_AsLong(PyTuple_GET_ITEM(field, F_KIND));
+        if (kind == KIND_DECIMAL) return finite_decimal(value);
+        if (kind == KIND_TIMESTAMP) return utc_time(value);
+        PyErr_Clear();
+    }
+    Py_DECREF(value);
+    return NULL;
+}
+
+/* The fact's time: the commit time (source.ts_ms, an int) or occurred_at, a datetime in
+ * UTC or its ISO text. New reference; NULL refused (no error) or failed (error set). */
+static PyObject *time_of(PyObject *const *plan, PyObject *const *c, PyObject *change) {
+    if (plan[B_TIME] == Py_None) {
+        PyObject *millis = PyDict_GetItemWithError(c[C_SOURCE], ts_ms_name);
+        if (millis == NULL || !PyLong_CheckExact(millis)) return NULL;
+        Py_INCREF(millis);
+        PyObject *delta = PyNumber_Multiply(plan[B_MILLISECOND], millis);
+        Py_DECREF(millis);
+        if (delta == NULL) return NULL;
+        PyObject *time = PyNumber_Add(plan[B_EPOCH], delta);
+        Py_DECREF(delta);
+        return time;
+    }
+    PyObject *value = read_value(c[C_AFTER], plan[B_TIME_COLUMN], plan[B_TIME], change,
+                                 plan[B_UNKNOWN]);
+    return value == NULL ? NULL : utc_time(value);
+}
+
+/* The key as the fact's subject: a non-empty str, or the text of an int. New reference;
+ * NULL refused (no error) or failed (error set). */
+static PyObject *subject_of(PyObject *const *plan, PyObject *const *c, PyObject *change) {
+    PyObject *key = read_value(c[C_AFTER], plan[B_KEY_COLUMN], plan[B_KEY], change,
+                               plan[B_UNKNOWN]);
+    if (key == NULL) return NULL;
+    PyObject *subject = NULL;
+    if (PyUnicode_CheckExact(key) && PyUnicode_GET_LENGTH(key) > 0)
+        subject = Py_NewRef(key);
+    else if (PyLong_CheckExact(key))
+        subject = PyObject_Str(key);
+    Py_DECREF(key);
+    return subject;
+}
+
+/* The data of the fact, field by field in order. New reference; NULL refused (no error)
+ * or failed (error set). */
+static PyObject *data_of(PyObject *const *plan, PyObject *const *c, PyObject *change) {
+    PyObject *fields = plan[B_FIELDS];
+    PyObject *data = PyDict_New();
+    if (data == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(fields); i++) {
+        PyObject *field = PyTuple_GET_ITEM(fields, i);
+        PyObject *value = read_value(c[C_AFTER], PyTuple_GET_ITEM(field, F_COLUMN),
+                                     PyTuple_GET_ITEM(field, F_EVALUATE), change,
+                                     plan[B_UNKNOWN]);
+        if (value == NULL || (value = settled(value, field)) == NULL) goto fail;
+        int rc = PyDict_SetItem(data, PyTuple_GET_ITEM(field, F_NAME), value);
+        Py_DECREF(value);
+        if (rc < 0) goto fail;
+    }
+    return data;
+fail:
+    Py_DECREF(data);
+    return NULL;
+}
+
+static int is_plan(PyObject *plan) {
+    if (!PyTuple_CheckExact(plan) || PyTuple_GET_SIZE(plan) != B_COUNT ||
+        !is_rule(PyTuple_GET_ITEM(plan, B_RULE)) ||
+        !PyTuple_CheckExact(PyTuple_GET_ITEM(plan, B_FIELDS)))
+        return 0;
+    PyObject *fields = PyTuple_GET_ITEM(plan, B_FIELDS);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(fields); i++) {
+        PyObject *field = PyTuple_GET_ITEM(fields, i);
+        if (!PyTuple_CheckExact(field) || PyTuple_GET_SIZE(field) != F_COUNT ||
+            !PyLong_CheckExact(PyTuple_GET_ITEM(field, F_KIND)))
+            return 0;
+    }
+    return 1;
+}
+
+/* build_fact(plan, change) -> Fact | None: RulePlan.build whole, for a change whose key,
+ * data and time need nothing but reading and the conversions of decimal and timestamp
+ * text; None hands it to the Python code, which then does everything again and names any
+ * problem. An evaluator's error is raised as the Python code would raise it. */
+static PyObject *build_fact(PyObject *Py_UNUSED(module), PyObject *const *args,
+                            Py_ssize_t nargs) {
+    if (fact_class == NULL || datetime_class == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "cdc_facts._facts.configure() was not called");
+        return NULL;
+    }
+    if (nargs != 2 || !is_plan(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "build_fact(plan, change)");
+        return NULL;
+    }
+    PyObject *const *plan = &PyTuple_GET_ITEM(args[0], 0);
+    PyObject *change = args[1];
+    PyObject *c[C_COUNT - 1] = {NULL};
+    PyObject *subject = NULL, *data = NULL, *time = NULL, *result = NULL;
+    if (!change_attributes_of(change, c, C_COUNT - 1)) goto done;
+    if (!PyDict_CheckExact(c[C_SOURCE]) || (c[C_AFTER] != Py_None && !PyDict_CheckExact(c[C_AFTER])))
+        goto refused;
+    if ((subject = subject_of(plan, c, change)) == NULL ||
+        (data = data_of(plan, c, change)) == NULL ||
+        (time = time_of(plan, c, change)) == NULL) {
+        if (PyErr_Occurred()) goto done;
+        goto refused;
+    }
+    result = fact_of(plan[B_RULE], change, c, subject, time, data);
+    goto done;
+refused:
+    result = Py_NewRef(Py_None);
+done:
+    for (int i = 0; i < C_COUNT - 1; i++) Py_XDECREF(c[i]);
+    Py_XDECREF(subject);
+    Py_XDECREF(data);
+    Py_XDECREF(time);
     return result;
 }
 
@@ -1035,6 +1253,8 @@ static PyMethodDef methods[] = {
      "encode(fact) -> bytes | None: a plain fact as CloudEvents JSON"},
     {"make_fact", (PyCFunction)(void (*)(void))make_fact, METH_FASTCALL,
      "make_fact(rule, change, subject, time, data) -> Fact | None"},
+    {"build_fact", (PyCFunction)(void (*)(void))build_fact, METH_FASTCALL,
+     "build_fact(plan, change) -> Fact | None"},
     {"configure", (PyCFunction)(void (*)(void))configure, METH_FASTCALL,
      "configure(decimal, utc, extensions, datacontenttype, fact)"},
     {NULL, NULL, 0, NULL},
@@ -1058,8 +1278,8 @@ PyMODINIT_FUNC PyInit__facts(void) {
                                                "topic", "rule"};
     for (int i = 0; i < A_COUNT; i++)
         if ((attribute_names[i] = PyUnicode_InternFromString(names[i])) == NULL) return NULL;
-    static const char *const change_names[C_COUNT] = {"op", "source", "key", "transaction",
-                                                       "position"};
+    static const char *const change_names[C_COUNT] = {"op",    "source", "key", "transaction",
+                                                       "after", "position"};
     for (int i = 0; i < C_COUNT; i++)
         if ((change_attributes[i] = PyUnicode_InternFromString(change_names[i])) == NULL)
             return NULL;
@@ -1068,5 +1288,10 @@ PyMODINIT_FUNC PyInit__facts(void) {
                                                "cdcsnapshot"};
     for (int i = 0; i < T_COUNT; i++)
         if ((text[i] = PyUnicode_InternFromString(texts[i])) == NULL) return NULL;
+    if ((fromisoformat_name = PyUnicode_InternFromString("fromisoformat")) == NULL ||
+        (is_finite_name = PyUnicode_InternFromString("is_finite")) == NULL ||
+        (ts_ms_name = PyUnicode_InternFromString("ts_ms")) == NULL)
+        return NULL;
+    datetime_class = (PyObject *)PyDateTimeAPI->DateTimeType;
     return PyModule_Create(&module_def);
 }

@@ -196,6 +196,27 @@ def compiled_fact_maker(
     return partial(_compiled.make_fact, (head, tail, fact_type, source, topic))
 
 
+#: How the compiled builder converts a data field's value that is not of its type's exact
+#: class, by the field's type: decimal text to ``Decimal``, timestamp text to ``datetime``
+#: in UTC (any other type: no conversion, the value is handed back to Python).
+BUILD_CONVERSIONS: Final = {"decimal": 1, "timestamp": 2}
+
+
+def compiled_fact_builder(
+    connector: str, table: str, rule: str, version: int, fact_type: str, source: str,
+    topic: str, reading: tuple[object, ...],
+) -> Callable[[Change], Fact | None] | None:
+    """All of :meth:`RulePlan.build <cdc_facts.rule_plans.RulePlan.build>` in C, for one
+    rule of one table: ``change -> Fact``, or None for a change it leaves to Python (a
+    value to convert otherwise, to check against the contract, or unknown). ``reading`` is
+    how the rule reads the key, the time and the data, as ``RulePlan`` packs it (see
+    ``build_fact`` in ``_facts.c``). None where the C module is not built."""
+    if _compiled is None:
+        return None
+    head, tail = _id_parts(connector, table, rule, version)
+    return partial(_compiled.build_fact, ((head, tail, fact_type, source, topic), *reading))
+
+
 def _id_parts(connector: str, table: str, rule: str, version: int) -> tuple[bytes, bytes]:
     """The constant parts of a fact id's UUID v5 name, around the position: the namespace
     with the connector and table, and the rule and its version (all length-prefixed)."""
@@ -377,6 +398,8 @@ class _Compiled(Protocol):
 
     def make_fact(self, rule: tuple[bytes, bytes, str, str, str], change: Change, subject: str,
                   time: datetime, data: dict[str, object], /) -> Fact | None: ...
+
+    def build_fact(self, plan: tuple[object, ...], change: Change, /) -> Fact | None: ...
 
 
 def _compiled_facts() -> _Compiled | None:

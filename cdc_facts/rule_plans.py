@@ -31,7 +31,13 @@ from cdc_facts.expressions import compile_expression
 from cdc_facts.expressions.casts import to_text
 from cdc_facts.expressions.logic import not_boolean
 from cdc_facts.expressions.names import evaluator
-from cdc_facts.facts import Fact, compiled_fact_maker, row_fact_ids
+from cdc_facts.facts import (
+    BUILD_CONVERSIONS,
+    Fact,
+    compiled_fact_builder,
+    compiled_fact_maker,
+    row_fact_ids,
+)
 from cdc_facts.rules.model import ColumnReference, FieldType, Mapping, Rule
 from cdc_facts.types import UNKNOWN, Row
 
@@ -68,6 +74,11 @@ class _Unknown(Exception):
 #: What :meth:`RulePlan.build` raises that :meth:`RulePlan.settle` deals with: an unknown
 #: value the rule depends on, and an expression that cannot be evaluated.
 UNSETTLED: Final = (_Unknown, EvaluationError)
+
+
+def _not_compiled(_change: Change) -> None:
+    """The compiled builder where the C module is not built: every change to Python."""
+    return None
 
 
 def _label(where: str) -> str:
@@ -118,6 +129,11 @@ class RulePlan:
             for spec, (accepts, nullable) in zip(
                 rule.fields, self.contract.field_checks(), strict=True)
         )
+        #: all of :meth:`build` in C for the common changes, None from it for the others
+        #: (which :meth:`build_in_python` then makes); without the C module, always None
+        self.compiled_build: Callable[[Change], Fact | None] = compiled_fact_builder(
+            self.connector, self.table, self.id_rule, rule.version, self.fact_type,
+            self.source, rule.topic, self._reading(rule)) or _not_compiled
         #: each expression by where it stands (``when``, ``key``, ``data.total``...)
         self.expressions = dict(rule.expressions())
         self.references = tuple(
@@ -126,6 +142,18 @@ class RulePlan:
         self.before_columns = _columns_read(self.references, ("before", "row"))
         self.after_columns = _columns_read(self.references, ("after", "row"))
         self.ops = required_ops(rule.when.sql)
+
+    def _reading(self, rule: Rule) -> tuple[object, ...]:
+        """How :meth:`build` reads the key, the time and the data, for the compiled builder:
+        each field as ``(name, after column, evaluate, exact class, conversion, nullable)``,
+        its conversion one of :data:`~cdc_facts.facts.BUILD_CONVERSIONS` (0: none)."""
+        fields = tuple(
+            (name, column, evaluate, exact, BUILD_CONVERSIONS.get(spec.type or "", 0),
+             bool(nullable))
+            for spec, (name, _, evaluate, column, exact, *_, nullable) in zip(
+                rule.fields, self.fields, strict=True))
+        return (self.key_column, self.key, self.occurred_at_column, self.occurred_at,
+                _EPOCH, _MILLISECOND, UNKNOWN, fields)
 
     def when_for(self, op: str) -> Callable[[Change], object]:
         """``when``, compiled for changes whose operation is ``op``: what ``op`` decides is
@@ -179,6 +207,12 @@ class RulePlan:
         """The fact of ``change``, ``when`` being true. Raises one of :data:`UNSETTLED`
         where :meth:`apply` would settle the problem: the caller hands it to
         :meth:`settle`."""
+        fact = self.compiled_build(change)
+        return self.build_in_python(change) if fact is None else fact
+
+    def build_in_python(self, change: Change) -> Fact:
+        """:meth:`build` without the compiled builder: every change it hands back, and the
+        reference the tests hold it to."""
         after, column = change.after, self.key_column  # `after.x` read inline, as it reads
         subject = self.key(change) if column is None or after is None else after.get(
             column, UNKNOWN)

@@ -205,6 +205,11 @@ class Translator:
         return result
 
 
+#: One rule as a table runs it: the plan, its ``when`` for the change's op, and its
+#: builder (:attr:`RulePlan.compiled_build`: None from it hands the change to Python).
+_RuleStep = tuple[RulePlan, Callable[[Change], object], Callable[[Change], Fact | None]]
+
+
 class _TablePlan:
     """Everything precomputed for one table: its rules and how to read its before image."""
 
@@ -218,12 +223,12 @@ class _TablePlan:
             (m.source.key_columns for m in mappings if m.source.key_columns), ()))
         self.before_columns = frozenset(c for plan in self.rules for c in plan.before_columns)
 
-    def _rules_for(self, op: str) -> tuple[tuple[RulePlan, Callable[[Change], object]], ...]:
-        """The rules that can match ``op``, each with its ``when`` compiled for ``op``:
-        snapshot reads reach only ``snapshot: emit`` rules, and a rule whose ``when``
-        requires other ops is left out."""
+    def _rules_for(self, op: str) -> tuple[_RuleStep, ...]:
+        """The rules that can match ``op``, each with its ``when`` compiled for ``op`` and
+        its compiled builder: snapshot reads reach only ``snapshot: emit`` rules, and a
+        rule whose ``when`` requires other ops is left out."""
         return tuple(
-            (plan, plan.when_for(op)) for plan in self.rules
+            (plan, plan.when_for(op), plan.compiled_build) for plan in self.rules
             if (op != "r" or plan.rule.snapshot == "emit")
             and (plan.ops is None or op in plan.ops)
         )
@@ -238,7 +243,7 @@ class _TablePlan:
         ):
             change = self.read_before(change)
         facts = []
-        for plan, when in rules:
+        for plan, when, build in rules:
             try:
                 matched = when(change)
             except EvaluationError as exc:
@@ -246,8 +251,9 @@ class _TablePlan:
             if matched is False:  # most rules stop here
                 continue
             if matched is True:  # as plan.apply, inline: a call fewer per fact
-                try:
-                    facts.append(plan.build(change))
+                try:  # plan.build, inline: the compiled builder first
+                    fact = build(change)
+                    facts.append(plan.build_in_python(change) if fact is None else fact)
                 except UNSETTLED as problem:
                     fact = plan.settle(change, problem)
                     if fact is not None:
