@@ -111,13 +111,13 @@ def markdown(result: dict[str, Any]) -> str:
               "consumer in the benchmark process receives it: that adds the consumer's fetch "
               "and its process's turn on a core."]
     lines += ["", "## CPU seconds per process (whole phase, until the last fact)", "",
-              "| phase | postgres | connect | kafka | translator | pgbench |",
-              "| --- | ---: | ---: | ---: | ---: | ---: |"]
+              "| phase | postgres | connect | kafka | translator | pgbench | benchmark |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for p in result["phases"]:
         cpu = p["cpu_s"]
         lines.append(f"| {p['phase']} | " + " | ".join(
             _ms(cpu.get(k)) for k in ("postgres", "connect", "kafka", "translator"))
-            + f" | {p['pgbench_cpu_s']} |")
+            + f" | {p['pgbench_cpu_s']} | {_ms(cpu.get('benchmark'))} |")
     lines += _transaction_lines(result["phases"])
     lines += _ceiling_lines(result.get("ceiling"))
     v = result["verification"]
