@@ -1,5 +1,5 @@
 /*
- * cdc_facts._facts: the two steps of making a fact that run once per fact, in C.
+ * cdc_facts._facts: the steps of making a fact that run once per fact, in C.
  *
  * fact_id(prefix, tail, position) -> str
  *     The UUID (version 5) of SHA-1(prefix + "<len(position)>:<position>|" + tail), as
@@ -16,6 +16,16 @@
  *     provenance extensions, and the Fact itself, as the Python code makes them; `rule` is
  *     (id prefix, id tail, fact type, CloudEvents source, topic). None hands the change back
  *     to the Python code (a change of a shape it does not expect).
+ *
+ * build_fact(plan, change) -> Fact | None
+ *     All of cdc_facts.rule_plans.RulePlan.build for the common changes: the key, each data
+ *     field (read from the after image or by its evaluator; decimal and timestamp text
+ *     converted as cdc_facts.contracts converts them) and the time, then make_fact(). None
+ *     hands the change to the Python code, which does it all again and names any problem.
+ *
+ * run_rules(steps, change) -> list[Fact] | None
+ *     The loop of cdc_facts.translator's table plan over its rules: each rule's `when`,
+ *     then build_fact() where it is TRUE. None hands the change to the Python loop.
  *
  * sha_instructions(use) -> bool
  *     Whether ids are hashed with the CPU's SHA instructions (x86-64 with SHA-NI, found at
@@ -932,8 +942,8 @@ static struct {
 } change_layout;
 
 /* The first `count` of change.op, .source, .key, .transaction and .after into c (new
- * references): read from their slots
- * as the member descriptors read them, without a getattr each; 0 with an error set. */
+ * references): read from their slots as the member descriptors read them, without a
+ * getattr each; 0 with an error set. */
 static int change_attributes_of(PyObject *change, PyObject **c, int count) {
     PyObject *type = (PyObject *)Py_TYPE(change);
     if (change_layout.type != type) {
@@ -1227,6 +1237,63 @@ done:
     return result;
 }
 
+/* ---- the rule loop of a table ---------------------------------------------------------- */
+
+/* Whether the error set is one to hand back: an Exception (the Python code raises it again
+ * when it runs the change), not an interrupt or an exit, which go on up. */
+static int hand_back_error(void) {
+    if (!PyErr_ExceptionMatches(PyExc_Exception)) return 0;
+    PyErr_Clear();
+    return 1;
+}
+
+/* run_rules(steps, change) -> list[Fact] | None: the loop of _TablePlan.translate, for
+ * `steps` ((when, build_fact plan) for each rule, in file order): the facts of every rule
+ * whose `when` is TRUE. None hands the change back to the Python loop, which does it all
+ * again: a `when` that is not TRUE, FALSE or NULL (unknown, not a condition), an error of
+ * a `when` or a builder, or a fact build_fact() hands back. */
+static PyObject *run_rules(PyObject *Py_UNUSED(module), PyObject *const *args,
+                           Py_ssize_t nargs) {
+    if (nargs != 2 || !PyTuple_CheckExact(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "run_rules(steps: tuple, change)");
+        return NULL;
+    }
+    PyObject *steps = args[0], *change = args[1];
+    PyObject *facts = PyList_New(0);
+    if (facts == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(steps); i++) {
+        PyObject *step = PyTuple_GET_ITEM(steps, i);
+        if (!PyTuple_CheckExact(step) || PyTuple_GET_SIZE(step) != 2) {
+            PyErr_SetString(PyExc_TypeError, "run_rules: each step is (when, plan)");
+            goto fail;
+        }
+        PyObject *matched = PyObject_CallOneArg(PyTuple_GET_ITEM(step, 0), change);
+        if (matched == NULL) goto error;
+        Py_DECREF(matched); /* only its identity is used below: True, False, None */
+        if (matched == Py_False || matched == Py_None) continue;
+        if (matched != Py_True) goto hand_back;
+        PyObject *build_args[2] = {PyTuple_GET_ITEM(step, 1), change};
+        PyObject *fact = build_fact(NULL, build_args, 2);
+        if (fact == NULL) goto error;
+        if (fact == Py_None) {
+            Py_DECREF(fact);
+            goto hand_back;
+        }
+        int rc = PyList_Append(facts, fact);
+        Py_DECREF(fact);
+        if (rc < 0) goto fail;
+    }
+    return facts;
+error:
+    if (!hand_back_error()) goto fail;
+hand_back:
+    Py_DECREF(facts);
+    Py_RETURN_NONE;
+fail:
+    Py_DECREF(facts);
+    return NULL;
+}
+
 /* sha_instructions(use: bool | None) -> bool: whether ids are hashed with the CPU's SHA
  * instructions; `use` turns them off (False) or back on where the CPU has them (True). */
 static PyObject *sha_instructions(PyObject *module, PyObject *use) {
@@ -1255,6 +1322,8 @@ static PyMethodDef methods[] = {
      "make_fact(rule, change, subject, time, data) -> Fact | None"},
     {"build_fact", (PyCFunction)(void (*)(void))build_fact, METH_FASTCALL,
      "build_fact(plan, change) -> Fact | None"},
+    {"run_rules", (PyCFunction)(void (*)(void))run_rules, METH_FASTCALL,
+     "run_rules(steps, change) -> list[Fact] | None"},
     {"configure", (PyCFunction)(void (*)(void))configure, METH_FASTCALL,
      "configure(decimal, utc, extensions, datacontenttype, fact)"},
     {NULL, NULL, 0, NULL},

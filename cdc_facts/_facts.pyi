@@ -1,5 +1,6 @@
 """Fact ids and the CloudEvents JSON of plain facts, compiled (see ``_facts.c``)."""
 
+from collections.abc import Callable
 from datetime import datetime, tzinfo
 
 from cdc_facts.changes import Change
@@ -14,6 +15,9 @@ def make_fact(
     data: dict[str, object], /,
 ) -> Fact | None: ...
 def build_fact(plan: tuple[object, ...], change: Change, /) -> Fact | None: ...
+def run_rules(
+    steps: tuple[tuple[Callable[[Change], object], tuple[object, ...]], ...], change: Change, /
+) -> list[Fact] | None: ...
 def configure(
     decimal: type, utc: tzinfo, extensions: set[str], datacontenttype: str, fact: type[Fact], /
 ) -> None: ...

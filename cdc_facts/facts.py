@@ -202,19 +202,40 @@ def compiled_fact_maker(
 BUILD_CONVERSIONS: Final = {"decimal": 1, "timestamp": 2}
 
 
-def compiled_fact_builder(
+def compiled_build_plan(
     connector: str, table: str, rule: str, version: int, fact_type: str, source: str,
     topic: str, reading: tuple[object, ...],
-) -> Callable[[Change], Fact | None] | None:
-    """All of :meth:`RulePlan.build <cdc_facts.rule_plans.RulePlan.build>` in C, for one
-    rule of one table: ``change -> Fact``, or None for a change it leaves to Python (a
-    value to convert otherwise, to check against the contract, or unknown). ``reading`` is
-    how the rule reads the key, the time and the data, as ``RulePlan`` packs it (see
+) -> tuple[object, ...] | None:
+    """What the C code needs to make a rule's facts from changes alone (see
+    :func:`compiled_fact_builder`): the fact's identity, and ``reading``, how the rule reads
+    the key, the time and the data, as :class:`~cdc_facts.rule_plans.RulePlan` packs it (see
     ``build_fact`` in ``_facts.c``). None where the C module is not built."""
     if _compiled is None:
         return None
     head, tail = _id_parts(connector, table, rule, version)
-    return partial(_compiled.build_fact, ((head, tail, fact_type, source, topic), *reading))
+    return ((head, tail, fact_type, source, topic), *reading)
+
+
+def compiled_fact_builder(plan: tuple[object, ...]) -> Callable[[Change], Fact | None]:
+    """All of :meth:`RulePlan.build <cdc_facts.rule_plans.RulePlan.build>` in C, for the
+    rule of ``plan`` (:func:`compiled_build_plan`): ``change -> Fact``, or None for a change
+    it leaves to Python (a value to convert otherwise, to check against the contract, or
+    unknown)."""
+    assert _compiled is not None, "a plan is made only where the C module is built"
+    return partial(_compiled.build_fact, plan)
+
+
+def compiled_rule_runner(
+    steps: tuple[tuple[Callable[[Change], object], tuple[object, ...]], ...],
+) -> Callable[[Change], list[Fact] | None] | None:
+    """The rule loop of one table and op in C: ``steps`` is ``(when, plan)`` for each rule in
+    file order; ``change -> facts`` of the rules whose ``when`` is TRUE, each made by
+    :func:`compiled_fact_builder`'s code, or None for a change it leaves to the Python loop
+    (a ``when`` unknown or failing, a fact handed back). None where the C module is not
+    built."""
+    if _compiled is None:
+        return None
+    return partial(_compiled.run_rules, steps)
 
 
 def _id_parts(connector: str, table: str, rule: str, version: int) -> tuple[bytes, bytes]:
@@ -400,6 +421,9 @@ class _Compiled(Protocol):
                   time: datetime, data: dict[str, object], /) -> Fact | None: ...
 
     def build_fact(self, plan: tuple[object, ...], change: Change, /) -> Fact | None: ...
+
+    def run_rules(self, steps: tuple[tuple[Callable[[Change], object], tuple[object, ...]], ...],
+                  change: Change, /) -> list[Fact] | None: ...
 
 
 def _compiled_facts() -> _Compiled | None:

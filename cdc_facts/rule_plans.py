@@ -34,6 +34,7 @@ from cdc_facts.expressions.names import evaluator
 from cdc_facts.facts import (
     BUILD_CONVERSIONS,
     Fact,
+    compiled_build_plan,
     compiled_fact_builder,
     compiled_fact_maker,
     row_fact_ids,
@@ -129,11 +130,14 @@ class RulePlan:
             for spec, (accepts, nullable) in zip(
                 rule.fields, self.contract.field_checks(), strict=True)
         )
+        #: what the C code needs to make this rule's facts (None: the module is not built)
+        self.build_plan = compiled_build_plan(
+            self.connector, self.table, self.id_rule, rule.version, self.fact_type,
+            self.source, rule.topic, self._reading(rule))
         #: all of :meth:`build` in C for the common changes, None from it for the others
         #: (which :meth:`build_in_python` then makes); without the C module, always None
-        self.compiled_build: Callable[[Change], Fact | None] = compiled_fact_builder(
-            self.connector, self.table, self.id_rule, rule.version, self.fact_type,
-            self.source, rule.topic, self._reading(rule)) or _not_compiled
+        self.compiled_build: Callable[[Change], Fact | None] = (
+            _not_compiled if self.build_plan is None else compiled_fact_builder(self.build_plan))
         #: each expression by where it stands (``when``, ``key``, ``data.total``...)
         self.expressions = dict(rule.expressions())
         self.references = tuple(

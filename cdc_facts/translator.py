@@ -30,7 +30,7 @@ from cdc_facts.envelope.projection import (
     schema_change_projector,
 )
 from cdc_facts.errors import EvaluationError, UnknownTableError
-from cdc_facts.facts import Fact
+from cdc_facts.facts import Fact, compiled_rule_runner
 from cdc_facts.rule_plans import UNSETTLED, RulePlan
 from cdc_facts.rule_plans import required_ops as required_ops
 from cdc_facts.rules.model import Mapping, RuleSet
@@ -210,6 +210,16 @@ class Translator:
 _RuleStep = tuple[RulePlan, Callable[[Change], object], Callable[[Change], Fact | None]]
 
 
+def _compiled_loop(rules: tuple[_RuleStep, ...]) -> Callable[[Change], list[Fact] | None] | None:
+    """The rule loop in C over ``rules``, if every rule has a compiled builder."""
+    plans = tuple(plan.build_plan for plan, _, _ in rules)
+    if any(plan is None for plan in plans):
+        return None
+    return compiled_rule_runner(tuple(
+        (when, plan) for (_, when, _), plan in zip(rules, plans, strict=True)
+        if plan is not None))
+
+
 class _TablePlan:
     """Everything precomputed for one table: its rules and how to read its before image."""
 
@@ -217,6 +227,9 @@ class _TablePlan:
         mappings = tuple(mappings)
         self.rules = tuple(RulePlan(m, rule) for m in mappings for rule in m.rules)
         self.by_op = {op: self._rules_for(op) for op in OPS}
+        #: the loop over each op's rules in C, where every rule has a compiled builder
+        self.compiled_by_op = {op: run for op, rules in self.by_op.items()
+                               if rules and (run := _compiled_loop(rules)) is not None}
         # the files over a table agree on these (validated); a file may leave `key` out
         self.keys_only = mappings[0].source.before_image == "keys"
         self.key_columns = frozenset(next(
@@ -242,6 +255,17 @@ class _TablePlan:
             change.before is None or self.keys_only
         ):
             change = self.read_before(change)
+        run = self.compiled_by_op.get(op)
+        if run is not None:
+            facts = run(change)  # None: a change the compiled loop hands back
+            if facts is not None:
+                return facts
+        return self.run_rules(change, rules)
+
+    def run_rules(self, change: Change, rules: tuple[_RuleStep, ...]) -> list[Fact]:
+        """The facts of ``change``, read as its rules read it, by the Python loop over
+        ``rules``: where the C loop is not built, and for every change it hands back (the
+        rules are pure: running them again changes nothing)."""
         facts = []
         for plan, when, build in rules:
             try:
