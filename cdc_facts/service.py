@@ -478,8 +478,9 @@ class Service:
         self._marks.commit()
         self.metrics.health.transaction(None)
         self._count(batch, commit_s)
-        log.debug("committed %d records in %.1f ms: %d facts, %d dead letters, "
-                  "%d repeats dropped", batch.records, commit_s * 1000, len(batch.fact_types),
+        log.debug("committed %d records, open %.1f ms, in %.1f ms: %d facts, %d dead "
+                  "letters, %d repeats dropped", batch.records,
+                  (started - batch.opened_at) * 1000, commit_s * 1000, len(batch.fact_types),
                   batch.dead_letters.total(), batch.duplicates.total())
 
     def _count(self, batch: _Batch, commit_s: float) -> None:
