@@ -212,12 +212,9 @@ _RuleStep = tuple[RulePlan, Callable[[Change], object], Callable[[Change], Fact 
 
 def _compiled_loop(rules: tuple[_RuleStep, ...]) -> Callable[[Change], list[Fact] | None] | None:
     """The rule loop in C over ``rules``, if every rule has a compiled builder."""
-    plans = tuple(plan.build_plan for plan, _, _ in rules)
-    if any(plan is None for plan in plans):
-        return None
-    return compiled_rule_runner(tuple(
-        (when, plan) for (_, when, _), plan in zip(rules, plans, strict=True)
-        if plan is not None))
+    steps = tuple((when, plan.build_plan) for plan, when, _ in rules
+                  if plan.build_plan is not None)
+    return compiled_rule_runner(steps) if len(steps) == len(rules) else None
 
 
 class _TablePlan:

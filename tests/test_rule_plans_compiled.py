@@ -9,7 +9,6 @@ that the common changes are in fact built in C, and which ones are handed back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -25,6 +24,7 @@ from cdc_facts.rules import RuleSet, load_mappings
 from cdc_facts.translator import Translator
 from cdc_facts.types import UNKNOWN
 from tests.test_engine_fastpaths import CASES, _outcomes
+from tests.test_facts_compiled import outcome
 from tests.test_golden import case_records
 
 pytestmark = pytest.mark.skipif(
@@ -73,14 +73,6 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> list[RulePlan]:
     (folder / "orders.yaml").write_text(MAPPING)
     loaded = load_mappings([folder])
     return [RulePlan(loaded.mappings[0], rule) for rule in loaded.rules]
-
-
-def outcome(function: Callable[[], Any]) -> tuple[str, Any]:
-    """What a call gives: its value, or its error's class and message."""
-    try:
-        return ("value", function())
-    except Exception as exc:  # noqa: BLE001 - compared, never swallowed
-        return ("error", (type(exc).__name__, str(exc)))
 
 
 def change(after: dict[str, object] | None, *, before: dict[str, object] | None = None,
