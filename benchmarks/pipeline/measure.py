@@ -66,6 +66,30 @@ def tree_cpu_seconds(root: int) -> float:
     return total
 
 
+def machine_cpu_times(text: str | None = None) -> tuple[int, int]:
+    """(busy, total) clock ticks of all cores since boot, from ``/proc/stat``'s ``cpu``
+    line (or ``text``): idle and iowait are not busy; user, nice, system, irq, softirq and
+    steal are (guest time is already in user).
+
+    >>> machine_cpu_times("cpu  100 5 50 800 20 1 2 3 7 0\\ncpu0 1 2 3 4")
+    (161, 981)
+    """
+    if text is None:
+        with open("/proc/stat") as stat:
+            text = stat.readline()
+    fields = [int(f) for f in text.split("\n", 1)[0].split()[1:9]]
+    idle = fields[3] + fields[4]
+    total = sum(fields)
+    return total - idle, total
+
+
+def busy_fraction(start: tuple[int, int], end: tuple[int, int]) -> float | None:
+    """The share of the cores' time that was busy between two :func:`machine_cpu_times`
+    readings (``None`` when no tick passed)."""
+    total = end[1] - start[1]
+    return round((end[0] - start[0]) / total, 3) if total > 0 else None
+
+
 def stack_pids() -> dict[str, int]:
     """The stack's process ids by service name (``postgres``, ``kafka``, ``connect``...)."""
     done = subprocess.run([sys.executable, "-m", "cdc_facts", "local", "status", "--json"],
@@ -90,6 +114,10 @@ class CpuMeter:
         self.translator_cpu = translator_cpu
         self._pids: dict[str, int] = {}
         self._start: dict[str, float] = {}
+        self._machine = (0, 0)
+        #: The share of all cores' time that was busy between start and stop, whoever
+        #: used it: how contended the cores were.
+        self.machine_busy: float | None = None
 
     def _read(self) -> dict[str, float]:
         values = {name: tree_cpu_seconds(self._pids[name])
@@ -100,10 +128,12 @@ class CpuMeter:
     def start(self) -> None:
         self._pids = stack_pids()
         self._start = self._read()
+        self._machine = machine_cpu_times()
 
     def stop(self) -> dict[str, float | None]:
         """CPU seconds per process; ``None`` when its pid changed (it was restarted)."""
         end = self._read()
+        self.machine_busy = busy_fraction(self._machine, machine_cpu_times())
         now = stack_pids()
         result: dict[str, float | None] = {}
         for name in self.NAMES:

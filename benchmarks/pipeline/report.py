@@ -62,7 +62,7 @@ def goal_lines(result: dict[str, Any]) -> list[str]:
                          f"read by a consumer at p99: {_ms(latency['translate_read']['p99'])} ms")
         else:
             verdict = "met" if committed <= P99_GOAL_MS else "missed"
-            lines.append(f"  - {p['phase']}: {_ms(committed)} ms, {verdict}")
+            lines.append(f"  - {p['phase']}: {_ms(committed)} ms, {verdict}{_busy(p)}")
     ceiling = result.get("ceiling")
     ratio = ceiling.get("ratio_translator_to_debezium") if ceiling else None
     if ratio is None:
@@ -73,6 +73,13 @@ def goal_lines(result: dict[str, Any]) -> list[str]:
         lines.append(f"- **The translator reads at least {CEILING_GOAL}× Debezium's maximum "
                      f"rate**: {_ms(ratio)}×, {verdict}")
     return lines
+
+
+def _busy(phase: dict[str, Any]) -> str:
+    """How busy the cores were in ``phase``, as a goal's context (runs before the measure
+    had none)."""
+    busy = phase.get("machine_busy")
+    return "" if busy is None else f" (cores {round(100 * busy)} % busy)"
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -111,13 +118,18 @@ def markdown(result: dict[str, Any]) -> str:
               "consumer in the benchmark process receives it: that adds the consumer's fetch "
               "and its process's turn on a core."]
     lines += ["", "## CPU seconds per process (whole phase, until the last fact)", "",
-              "| phase | postgres | connect | kafka | translator | pgbench | benchmark |",
-              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+              "| phase | postgres | connect | kafka | translator | pgbench | benchmark "
+              "| cores busy |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for p in result["phases"]:
-        cpu = p["cpu_s"]
+        cpu, busy = p["cpu_s"], p.get("machine_busy")
         lines.append(f"| {p['phase']} | " + " | ".join(
             _ms(cpu.get(k)) for k in ("postgres", "connect", "kafka", "translator"))
-            + f" | {p['pgbench_cpu_s']} | {_ms(cpu.get('benchmark'))} |")
+            + f" | {p['pgbench_cpu_s']} | {_ms(cpu.get('benchmark'))} | "
+            + ("–" if busy is None else f"{round(100 * busy)} %") + " |")
+    lines += ["", "*Cores busy*: the share of all cores' time that was not idle during the "
+              "phase (`/proc/stat`), whoever used it: near 100 % the processes queue for a "
+              "core, and every latency grows with the queue."]
     lines += _transaction_lines(result["phases"])
     lines += _ceiling_lines(result.get("ceiling"))
     v = result["verification"]

@@ -156,6 +156,7 @@ class Session:
             "latency_ms": latencies(changes, facts, self._commit_times()),
             "translator_transactions": transactions,
             "cpu_s": cpu_s,
+            "machine_busy": cpu.machine_busy,
             "cpu_ms_per_transaction": {k: round(1000 * v / max(1, result.transactions), 3)
                                        for k, v in cpu_s.items() if v is not None},
         }

@@ -58,9 +58,11 @@ class TranslatorProcess:
             args = [*args, "--commit-interval-ms", str(self.commit_interval_ms)]
         if self.linger_ms is not None:
             args = [*args, "--transaction-linger-ms", str(self.linger_ms)]
+        # its own session, as a service runs in production: the kernel's autogroup then
+        # shares the cores between it and pgbench as between two services (docs/benchmarks.md)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=log, env=env,
-                                            cwd=repo_root())
+                                            cwd=repo_root(), start_new_session=True)
         self._wait_ready(ready_timeout)
         return self
 

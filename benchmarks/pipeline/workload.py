@@ -94,9 +94,15 @@ class BenchDatabase:
         if rate:
             args[1:1] = ["-R", str(rate)]
         started = time.time()
+        # its own session, like a client on another host: it does not share the translator's
+        # autogroup (docs/benchmarks.md); so an interrupt does not reach it, and is passed on
         with subprocess.Popen(args, env=self._env(), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) as proc:
-            _, status, usage = os.wait4(proc.pid, 0)  # its rusage: pgbench's CPU seconds
+                              stderr=subprocess.PIPE, text=True, start_new_session=True) as proc:
+            try:
+                _, status, usage = os.wait4(proc.pid, 0)  # its rusage: pgbench's CPU seconds
+            except BaseException:
+                proc.terminate()
+                raise
             proc.returncode = os.waitstatus_to_exitcode(status)
             out = proc.stdout.read() if proc.stdout else ""
             err = proc.stderr.read() if proc.stderr else ""
