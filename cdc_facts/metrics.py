@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 _BATCH_BUCKETS: Final = (1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 50_000)
 _LATENCY_BUCKETS: Final = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
 _COMMIT_BUCKETS: Final = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30)
+_TRANSLATION_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 10, 60)
 
 
 class Health:
@@ -155,6 +156,11 @@ class ServiceMetrics:
                                  "commit (source.ts_ms) to the commit of the facts, per "
                                  "source commit time in a batch",
                                  buckets=_LATENCY_BUCKETS, registry=r)
+        self.translation = Histogram(
+            "cdc_facts_translation_latency_seconds", "From the Kafka timestamp of a "
+            "transaction's oldest change record to the transaction's commit, once per "
+            "transaction: the most the translator added to any of its changes",
+            buckets=_TRANSLATION_BUCKETS, registry=r)
         self.lag = Gauge("cdc_facts_consumer_lag", "Records in a change-topic partition past "
                          "the committed position", ["topic", "partition"], registry=r)
         self.assigned = Gauge("cdc_facts_assigned_partitions", "Change-topic partitions this "
@@ -166,14 +172,17 @@ class ServiceMetrics:
     def committed(self, *, records: int, changes: Mapping[tuple[str, str], int],
                   facts: Mapping[str, int], dead_letters: Mapping[str, int],
                   duplicates: Mapping[str, int], latencies_s: Iterable[float],
-                  commit_s: float | None = None) -> None:
+                  commit_s: float | None = None, oldest_change_s: float | None = None) -> None:
         """Count what one committed transaction made visible (and how long its commit
-        took, ``commit_s``)."""
+        took, ``commit_s``, and how long after its oldest change record was written,
+        ``oldest_change_s``)."""
         self.commits.inc()
         self.last_commit.set_to_current_time()
         self.health.committed()
         if commit_s is not None:
             self.commit_time.observe(commit_s)
+        if oldest_change_s is not None:
+            self.translation.observe(oldest_change_s)
         self.batch.observe(records)
         for (table, op), count in changes.items():
             self.changes.labels(table=table, op=op).inc(count)

@@ -154,6 +154,16 @@ class _Batch:
         self.dead_letters: Counter[str] = Counter()
         self.duplicates: Counter[str] = Counter()
         self.source_times_ms: set[int] = set()
+        #: The Kafka timestamp (ms) of its oldest change record: the earliest of each
+        #: partition's first record (a partition's timestamps grow with its offsets when the
+        #: broker stamps them, and nearly so when Connect does).
+        self.oldest_ms: int | None = None
+
+    def appended(self, message: Message) -> None:
+        """Note the Kafka timestamp of a partition's first record in the batch."""
+        millis = message.timestamp()[1]
+        if millis > 0 and (self.oldest_ms is None or millis < self.oldest_ms):
+            self.oldest_ms = millis
 
     def changes(self) -> Counter[tuple[str, str]]:
         """The changes handled, by table and operation."""
@@ -373,6 +383,7 @@ class Service:
                     batch = self._open()
                 if partition not in batch.first:
                     batch.first[partition] = offset
+                    batch.appended(message)
                 batch.records += 1
                 owned[partition] = offset + 1
                 process(message, partition, offset, batch)
@@ -489,7 +500,8 @@ class Service:
             records=batch.records, changes=batch.changes(), facts=batch.facts(),
             dead_letters=batch.dead_letters, duplicates=batch.duplicates,
             latencies_s=[max(0.0, now_ms - t) / 1000 for t in batch.source_times_ms if t],
-            commit_s=commit_s)
+            commit_s=commit_s, oldest_change_s=None if batch.oldest_ms is None
+            else max(0.0, now_ms - batch.oldest_ms) / 1000)
         known = {p: n for p, n in self._next.items() if n >= 0}
         self.metrics.partitions(len(self._next), self._consumer.lag(known))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -202,7 +203,7 @@ def test_metrics_count_what_a_commit_made_visible() -> None:
     metrics = ServiceMetrics()
     metrics.committed(records=5, changes={("public.orders", "u"): 4}, facts={"t.v1": 2},
                       dead_letters={"undecodable": 1}, duplicates={"public.orders": 3},
-                      latencies_s=[0.02, 0.3], commit_s=0.004)
+                      latencies_s=[0.02, 0.3], commit_s=0.004, oldest_change_s=0.03)
     metrics.aborted()
     metrics.partitions(2, {("shop.public.orders", 0): 7})
     assert metrics.value("cdc_facts_changes_consumed_total", table="public.orders",
@@ -215,6 +216,8 @@ def test_metrics_count_what_a_commit_made_visible() -> None:
     assert metrics.value("cdc_facts_end_to_end_latency_seconds_count") == 2
     assert metrics.value("cdc_facts_transaction_commit_seconds_bucket", le="0.005") == 1
     assert metrics.value("cdc_facts_transaction_commit_seconds_bucket", le="0.002") == 0
+    assert metrics.value("cdc_facts_translation_latency_seconds_bucket", le="0.025") == 0
+    assert metrics.value("cdc_facts_translation_latency_seconds_bucket", le="0.05") == 1
     assert metrics.value("cdc_facts_consumer_lag", topic="shop.public.orders",
                          partition="0") == 7
     assert metrics.value("cdc_facts_assigned_partitions") == 2
@@ -228,8 +231,12 @@ class _Records:
     """A consumer client holding records of one partition (``(key, value)`` pairs)."""
 
     class _Message:
-        def __init__(self, offset: int, key: bytes, value: bytes) -> None:
+        def __init__(self, offset: int, key: bytes, value: bytes, appended_ms: int) -> None:
             self._offset, self._key, self._value = offset, key, value
+            self._appended_ms = appended_ms
+
+        def timestamp(self) -> tuple[int, int]:
+            return (2, self._appended_ms) if self._appended_ms > 0 else (0, -1)
 
         def error(self) -> None:
             return None
@@ -252,8 +259,11 @@ class _Records:
         def headers(self) -> None:
             return None
 
-    def __init__(self, records: list[tuple[bytes, bytes]]) -> None:
-        self.waiting = [self._Message(n, k, v) for n, (k, v) in enumerate(records)]
+    def __init__(self, records: list[tuple[bytes, bytes]], appended_ms: int = -1) -> None:
+        """``appended_ms``: the first record's broker timestamp, one ms more for each next
+        one (-1: no timestamp)."""
+        self.waiting = [self._Message(n, k, v, appended_ms + n if appended_ms > 0 else -1)
+                        for n, (k, v) in enumerate(records)]
 
     def consume(self, asked: int, _timeout: float) -> list[_Message]:
         taken, self.waiting = self.waiting[:asked], self.waiting[asked:]
@@ -293,7 +303,7 @@ def test_a_commit_counts_what_its_batch_read_made_and_dropped(tmp_path: Path) ->
         (b"k", b"not json"),  # undecodable: dead letter
         _order("c", 1060, schema="public", name="other"),  # another connector: dead letter
         _order("c", 1070, schema="public", ts_ms=2_000),  # the first connector again
-    ])
+    ], appended_ms=int(time.time() * 1000) - 5_000)  # appended 5 s ago
     service._consumer = ChangeConsumer({}, factory=lambda _config: records)  # type: ignore[arg-type,return-value]
     service._next[("shop.public.orders", 0)] = 0
     service.step()  # reads the eight records
@@ -312,6 +322,11 @@ def test_a_commit_counts_what_its_batch_read_made_and_dropped(tmp_path: Path) ->
     # the source times of facts, each once: 1 s and 2 s (not 3 s: no fact; not 4 s)
     assert metrics.value("cdc_facts_end_to_end_latency_seconds_count") == 2
     assert metrics.value("cdc_facts_batch_records_sum") == 8
+    # once for the transaction, from its oldest record's broker timestamp: 5 s and a little
+    translation = "cdc_facts_translation_latency_seconds"
+    assert metrics.value(f"{translation}_count") == 1
+    assert metrics.value(f"{translation}_bucket", le="2.5") == 0
+    assert metrics.value(f"{translation}_bucket", le="10.0") == 1
     assert count("transaction_commits") == 1 and service._marks.pending() == {}
     assert service._marks.get(MarkKey("shop.public.orders", 0, "shop")) == HighWaterMark(
         "pg", (1065, 1070), frozenset({'{"id": 1}'}))
@@ -538,6 +553,9 @@ class _Change:
 
     def offset(self) -> int:
         return 0
+
+    def timestamp(self) -> tuple[int, int]:
+        return 0, -1  # no timestamp: the transaction's translation latency is not observed
 
     def key(self) -> bytes:
         return b'{"id": 1}'

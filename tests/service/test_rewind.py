@@ -59,6 +59,9 @@ class _Message:
     def offset(self) -> int:
         return self._offset
 
+    def timestamp(self) -> tuple[int, int]:
+        return 2, 1_700_000_000_000 + self._offset  # the broker's append time
+
     def key(self) -> bytes:
         return json.dumps({"id": self._order}).encode()
 
