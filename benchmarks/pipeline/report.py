@@ -75,11 +75,15 @@ def goal_lines(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _busy(phase: dict[str, Any]) -> str:
-    """How busy the cores were in ``phase``, as a goal's context (runs before the measure
-    had none)."""
+def _cores_busy(phase: dict[str, Any]) -> str:
+    """How busy the cores were in ``phase``, in percent ("–" for runs before the measure)."""
     busy = phase.get("machine_busy")
-    return "" if busy is None else f" (cores {round(100 * busy)} % busy)"
+    return "–" if busy is None else f"{round(100 * busy)} %"
+
+
+def _busy(phase: dict[str, Any]) -> str:
+    """How busy the cores were in ``phase``, as a goal's context (none for older runs)."""
+    return "" if phase.get("machine_busy") is None else f" (cores {_cores_busy(phase)} busy)"
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -122,11 +126,10 @@ def markdown(result: dict[str, Any]) -> str:
               "| cores busy |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for p in result["phases"]:
-        cpu, busy = p["cpu_s"], p.get("machine_busy")
+        cpu = p["cpu_s"]
         lines.append(f"| {p['phase']} | " + " | ".join(
             _ms(cpu.get(k)) for k in ("postgres", "connect", "kafka", "translator"))
-            + f" | {p['pgbench_cpu_s']} | {_ms(cpu.get('benchmark'))} | "
-            + ("–" if busy is None else f"{round(100 * busy)} %") + " |")
+            + f" | {p['pgbench_cpu_s']} | {_ms(cpu.get('benchmark'))} | {_cores_busy(p)} |")
     lines += ["", "*Cores busy*: the share of all cores' time that was not idle during the "
               "phase (`/proc/stat`), whoever used it: near 100 % the processes queue for a "
               "core, and every latency grows with the queue."]
